@@ -1,0 +1,63 @@
+"""Data sources by loader name (the `loader:` of a domain in a task file).
+
+A loader is `fn(domain, task, data_root, split) -> torch Dataset` yielding (input, label);
+split is "train" or "test". Loader modules register themselves on import.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from dabench.registry import Registry
+
+LOADERS: Registry[Callable] = Registry("data loader")
+
+# loader modules, imported lazily so `list-tasks` stays light
+_MODULES = ("dabench.data.digits",)
+
+
+def get_loader(name: str) -> Callable:
+    for module in _MODULES:
+        importlib.import_module(module)
+    return LOADERS.get(name)
+
+
+@dataclass
+class TaskData:
+    """The four splits a run needs. `target_groups` maps target-test items to sub-targets."""
+
+    source_train: object
+    source_test: object
+    target_train: object
+    target_test: object
+    target_groups: Optional[object] = None  # (N_test,) long tensor of sub-target indices
+    target_names: tuple[str, ...] = ()
+
+
+def load_task_data(task, data_root: Optional[Path]) -> TaskData:
+    """Build the datasets of a task: source, and the (blended) targets."""
+    import torch
+    from torch.utils.data import ConcatDataset
+
+    def load(domain, split):
+        return get_loader(domain.loader)(domain, task, data_root, split)
+
+    targets_train = [load(d, "train") for d in task.targets]
+    targets_test = [load(d, "test") for d in task.targets]
+    groups = torch.cat([torch.full((len(ds),), i, dtype=torch.long)
+                        for i, ds in enumerate(targets_test)])
+
+    def join(parts):
+        return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+
+    return TaskData(
+        source_train=load(task.source, "train"),
+        source_test=load(task.source, "test"),
+        target_train=join(targets_train),
+        target_test=join(targets_test),
+        target_groups=groups,
+        target_names=tuple(d.name for d in task.targets),
+    )

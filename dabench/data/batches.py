@@ -1,0 +1,66 @@
+"""Endless batch streams for the training loop, with a position that can be saved.
+
+In-memory TensorDatasets (the digits, cached video features) are indexed directly: a seeded
+permutation per epoch, no DataLoader worker overhead. Other datasets go through a DataLoader
+whose shuffling uses the same seeded permutation.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+
+
+class BatchStream:
+    """Infinite (inputs, labels) batches; epoch e shuffles with seed (seed, e)."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, num_workers: int = 0,
+                 pin_memory: bool = False) -> None:
+        if len(dataset) == 0:
+            raise ValueError("cannot draw batches from an empty dataset")
+        self.dataset = dataset
+        self.batch_size = min(batch_size, len(dataset))
+        self.seed = seed
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.epoch = 0
+        self.offset = 0  # batches already drawn in this epoch
+        self._it: Iterator | None = None
+
+    def _order(self) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        n_batches = len(self.dataset) // self.batch_size  # drop the last, ragged batch
+        return torch.randperm(len(self.dataset), generator=g)[: n_batches * self.batch_size]
+
+    def _start_epoch(self) -> None:
+        order = self._order()[self.offset * self.batch_size:]
+        if isinstance(self.dataset, TensorDataset):
+            tensors = self.dataset.tensors
+            chunks = order.split(self.batch_size)
+            self._it = (tuple(t[idx] for t in tensors) for idx in chunks)
+        else:
+            loader = DataLoader(Subset(self.dataset, order.tolist()), batch_size=self.batch_size,
+                                shuffle=False, num_workers=self.num_workers,
+                                pin_memory=self.pin_memory, timeout=600 if self.num_workers else 0)
+            self._it = iter(loader)
+
+    def __iter__(self) -> "BatchStream":
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        while True:
+            if self._it is None:
+                self._start_epoch()
+            batch = next(self._it, None)
+            if batch is not None:
+                self.offset += 1
+                return batch[0], batch[1]
+            self.epoch, self.offset, self._it = self.epoch + 1, 0, None
+
+    def position(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "offset": self.offset}
+
+    def restore(self, position: dict[str, int]) -> None:
+        self.epoch, self.offset, self._it = position["epoch"], position["offset"], None

@@ -1,0 +1,138 @@
+"""Torch side of the Office-31 / Office-Home data layer: Dataset, transforms, blended targets.
+
+Locating, scanning and checking folders lives in `image_layout` (no torch) and is re-exported
+here so callers can import everything image-related from one place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision import transforms as T
+
+from dabench.data.image_layout import (  # noqa: F401  (re-exported API)
+    IMAGE_SUFFIXES,
+    OFFICE31_URL,
+    OFFICEHOME_URL,
+    DomainCheck,
+    check_dataset,
+    check_domain,
+    class_index,
+    format_check,
+    locate_domain,
+    read_image_list,
+    scan_domain,
+    verify_images,
+)
+from dabench.errors import DabenchError
+
+Item = tuple[Path, int]
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+RECIPES = ("tllib", "dann-paper")
+
+
+def load_rgb(path: Path) -> Image.Image:
+    """Fully decoded RGB image; any decoder failure becomes a DabenchError naming the file."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")  # convert() forces the full decode inside the `with`
+    except Exception as exc:  # OSError, SyntaxError, DecompressionBombError, ...
+        raise DabenchError(
+            f"cannot decode image {path} ({type(exc).__name__}: {exc}); "
+            "fix: re-extract the dataset or delete the file, then run the data check"
+        ) from exc
+
+
+class ImageListDataset(Dataset):
+    """(path, label) pairs -> (transform(RGB image), label); a [3, H, W] float tensor with the
+    transforms of `build_transforms`."""
+
+    def __init__(self, items: Sequence[Item], transform: Callable | None = None) -> None:
+        self.items = [(Path(p), int(label)) for p, label in items]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int):
+        path, label = self.items[i]
+        image = load_rgb(path)
+        return (self.transform(image) if self.transform is not None else image), label
+
+    @property
+    def labels(self) -> list[int]:
+        """Labels in item order, e.g. for class-balanced sampling, without decoding images."""
+        return [label for _, label in self.items]
+
+
+def build_transforms(train: bool, recipe: str, image_size: int = 224, resize: int = 256) -> T.Compose:
+    """PIL image -> normalised [3, image_size, image_size] tensor.
+
+    train, "tllib":      Resize((resize, resize)) + RandomResizedCrop(image_size) + flip
+    train, "dann-paper": Resize(resize) (short side) + RandomCrop(image_size) + flip
+    test (both):         Resize(resize) (short side) + CenterCrop(image_size)
+    """
+    if recipe not in RECIPES:
+        raise DabenchError(f"unknown augmentation recipe '{recipe}'; fix: use one of {', '.join(RECIPES)}")
+    if not 0 < image_size <= resize:
+        raise DabenchError(f"image_size {image_size} must be positive and at most resize {resize}; fix: adjust the task")
+    if not train:
+        head = [T.Resize(resize), T.CenterCrop(image_size)]
+    elif recipe == "tllib":
+        head = [T.Resize((resize, resize)), T.RandomResizedCrop(image_size), T.RandomHorizontalFlip()]
+    else:
+        head = [T.Resize(resize), T.RandomCrop(image_size), T.RandomHorizontalFlip()]
+    return T.Compose(head + [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+
+def blend_targets(domains: Mapping[str, Sequence[Item]]) -> tuple[list[Item], list[int]]:
+    """Concatenate several target domains into one unlabeled-at-train-time target set.
+
+    Returns (items, sub_index) where sub_index[i] is the position in `list(domains)` of the
+    sub-target item i came from. Training must never see sub_index (a blended target has no
+    domain labels); it only feeds `accuracy_by_subdomain` at evaluation.
+    """
+    if not domains:
+        raise ValueError("blend_targets needs at least one target domain")
+    items: list[Item] = []
+    sub_index: list[int] = []
+    for k, (name, domain_items) in enumerate(domains.items()):
+        if not domain_items:
+            raise DabenchError(f"target domain '{name}' has no images; fix: check its folder")
+        items.extend(domain_items)
+        sub_index.extend([k] * len(domain_items))
+    return items, sub_index
+
+
+def accuracy_by_subdomain(pred, labels, sub_index, names: Sequence[str]) -> dict:
+    """Accuracies in percent over a blended target.
+
+    pred, labels, sub_index: [N] ints (lists or tensors); names[k] names sub_index value k.
+    Returns {"pooled": acc over all N, "per_subdomain": {name: acc}, "mean_subdomain": mean of the
+    per-sub-target accuracies (each domain weighted equally), "counts": {name: n}}.
+    """
+    pred_t, labels_t, sub_t = (torch.as_tensor(x).reshape(-1) for x in (pred, labels, sub_index))
+    n = pred_t.numel()
+    if n == 0 or labels_t.numel() != n or sub_t.numel() != n:
+        raise ValueError(f"need equal, non-zero lengths: pred {n}, labels {labels_t.numel()}, sub_index {sub_t.numel()}")
+    if int(sub_t.min()) < 0 or int(sub_t.max()) >= len(names):
+        raise ValueError(f"sub_index values must lie in [0, {len(names)})")
+    correct = (pred_t == labels_t).double()  # [N] of 0/1
+    per, counts = {}, {}
+    for k, name in enumerate(names):
+        mask = sub_t == k
+        counts[name] = int(mask.sum())
+        if counts[name] == 0:
+            raise ValueError(f"no samples for sub-target '{name}'")
+        per[name] = 100.0 * correct[mask].mean().item()
+    return {
+        "pooled": 100.0 * correct.mean().item(),
+        "per_subdomain": per,
+        "mean_subdomain": sum(per.values()) / len(per),
+        "counts": counts,
+    }

@@ -1,0 +1,48 @@
+"""Accuracy: overall, mean per class, and per sub-target of a blended target. Pure functions."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+
+def accuracy(pred: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of correct predictions; (N,) and (N,) -> float in [0, 1]."""
+    if len(labels) == 0:
+        return float("nan")
+    return (pred == labels).double().mean().item()
+
+
+def mean_class_accuracy(pred: torch.Tensor, labels: torch.Tensor, num_classes: int) -> float:
+    """Mean over the classes present in `labels` of their accuracy."""
+    accs = [accuracy(pred[labels == c], labels[labels == c])
+            for c in range(num_classes) if (labels == c).any()]
+    return sum(accs) / len(accs) if accs else float("nan")
+
+
+def group_accuracy(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,
+                   names: tuple[str, ...]) -> dict[str, float]:
+    """Accuracy pooled over all items, per sub-target (by name), and the mean of those."""
+    per = {name: accuracy(pred[groups == i], labels[groups == i]) for i, name in enumerate(names)}
+    return {"pooled": accuracy(pred, labels), "per_target": per,
+            "mean_of_targets": sum(per.values()) / len(per)}
+
+
+@torch.no_grad()
+def predict_dataset(predict: Callable[[torch.Tensor], torch.Tensor], dataset: Dataset,
+                    batch_size: int, device: torch.device,
+                    num_workers: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted classes and labels of a whole dataset, in dataset order: (N,), (N,)."""
+    if isinstance(dataset, TensorDataset):
+        xs, ys = dataset.tensors
+        batches = ((xs[i:i + batch_size], ys[i:i + batch_size])
+                   for i in range(0, len(xs), batch_size))
+    else:
+        batches = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
+    preds, labels = [], []
+    for x, y in batches:
+        preds.append(predict(x.to(device, non_blocking=True)).argmax(1).cpu())
+        labels.append(y)
+    return torch.cat(preds), torch.cat(labels)

@@ -1,0 +1,1 @@
+"""Networks: the gradient reversal layer, backbones, heads and the DANN network."""

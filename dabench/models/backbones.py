@@ -1,0 +1,93 @@
+"""Feature extractors, by name: `backbone.name` in the run config.
+
+Each builder takes the backbone section of the config and returns `(module, out_dim)`; the
+module maps an image batch (B, 3, H, W) to features (B, out_dim).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from dabench.errors import DabenchError
+from dabench.registry import Registry
+
+BACKBONES: Registry[Callable[..., tuple[nn.Module, int]]] = Registry("backbone")
+
+
+class LeNet(nn.Module):
+    """The DANN paper's MNIST feature extractor: conv5x5(32)-pool-conv5x5(48)-pool.
+
+    Ganin & Lempitsky 2015 (https://arxiv.org/abs/1409.7495), appendix / Caffe release.
+    """
+
+    def __init__(self, image_size: int = 28) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, 32, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(32, 48, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Flatten(),
+        )
+        side = ((image_size - 4) // 2 - 4) // 2
+        self.out_dim = 48 * side * side  # 768 for 28x28 inputs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, 28, 28) -> (B, 768)
+        return self.net(x)
+
+
+@BACKBONES.register("lenet")
+def lenet(weights: str = "none") -> tuple[nn.Module, int]:
+    if weights != "none":
+        raise DabenchError("backbone 'lenet' has no pretrained weights; use --set backbone.weights=none")
+    net = LeNet()
+    return net, net.out_dim
+
+
+def _resnet(arch: str, weights: str) -> tuple[nn.Module, int]:
+    import torchvision
+
+    builder = getattr(torchvision.models, arch)
+    if weights == "imagenet":
+        enum = torchvision.models.get_model_weights(arch).IMAGENET1K_V1
+        try:
+            net = builder(weights=enum)
+        except Exception as exc:  # network errors come in many types (URLError, OSError, ...)
+            raise DabenchError(
+                f"cannot fetch {arch} ImageNet weights ({type(exc).__name__}: {exc}); download "
+                f"{enum.url} on a machine with a network and pass it with "
+                "--set backbone.weights=/path/to/file.pth"
+            ) from None
+    else:
+        net = builder(weights=None)
+        if weights != "none":
+            net.load_state_dict(load_weights_file(weights))
+    out_dim = net.fc.in_features
+    net.fc = nn.Identity()  # (B, 3, H, W) -> (B, 2048) for ResNet-50/101
+    return net, out_dim
+
+
+def load_weights_file(path: str) -> dict[str, torch.Tensor]:
+    """A state dict from a local file, loaded safely (tensors only, no pickled code)."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise DabenchError(f"weights file '{file}' does not exist; pass an existing .pth file "
+                           "with --set backbone.weights=PATH, or 'imagenet' or 'none'")
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise DabenchError(f"weights file '{file}' is corrupt or not a PyTorch state dict "
+                           f"({type(exc).__name__}); download it again") from None
+    if not isinstance(state, dict):
+        raise DabenchError(f"weights file '{file}' does not hold a state dict")
+    return {k: v for k, v in state.items() if not k.startswith("fc.")}
+
+
+for _arch in ("resnet18", "resnet50", "resnet101"):
+    BACKBONES.add(_arch, lambda weights="none", _a=_arch: _resnet(_a, weights))
+
+
+def build_backbone(name: str, weights: str) -> tuple[nn.Module, int]:
+    return BACKBONES.get(name)(weights=weights)

@@ -1,0 +1,22 @@
+"""Build the network a run config asks for."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from dabench.config import RunConfig
+from dabench.models.backbones import build_backbone
+from dabench.models.heads import DANNNet, bottleneck, mlp
+
+
+def build_network(num_classes: int, cfg: RunConfig) -> DANNNet:
+    """backbone -> [bottleneck] -> label predictor, and one domain classifier on the features."""
+    m = cfg.model
+    backbone, dim = build_backbone(cfg.backbone.name, cfg.backbone.weights)
+    neck: nn.Module = nn.Identity()
+    if m.bottleneck_dim > 0:
+        neck, dim = bottleneck(dim, m.bottleneck_dim, m.bottleneck_bn), m.bottleneck_dim
+    classifier = mlp(dim, m.hidden_dim, m.classifier_layers, num_classes)
+    # One logit per sample: source 0, target 1 (sigmoid cross-entropy, as in the Caffe release).
+    domain = mlp(dim, m.domain_hidden, m.domain_layers, 1, m.domain_dropout, m.domain_bn)
+    return DANNNet(backbone, neck, classifier, {"feature": domain}, {"feature": 1.0})

@@ -1,0 +1,125 @@
+"""The runs folder: one directory per run, written atomically, read back by the report.
+
+    <runs>/<task>/<method>/<run-id>/
+        config.json     the resolved config (flat dotted keys) and the task's identity
+        metrics.jsonl   append-only: one JSON object per log or evaluation step
+        result.json     the final record (accuracies, wall time, versions, device)
+        done            marker written last; a directory without it is unfinished
+
+The run id is a hash of the resolved config (`RunConfig.run_id`). Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from dabench.errors import DabenchError
+
+RUNS_ENV = "DABENCH_RUNS"
+
+
+def runs_root(path: str | Path | None) -> Path:
+    return Path(path or os.environ.get(RUNS_ENV) or "runs").expanduser()
+
+
+def run_dir(root: Path, task: str, method: str, run_id: str) -> Path:
+    return root / task / method / run_id
+
+
+def ensure_writable(root: Path) -> None:
+    """Create the runs folder, or fail with one line saying what to do."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        raise DabenchError(f"cannot write to the runs folder {root} ({exc.strerror}); choose "
+                           f"another with --runs-dir or {RUNS_ENV}") from None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """Append one line and flush it to disk (a crash loses at most the line being written)."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The complete lines of a metrics file (a torn last line from a crash is dropped)."""
+    out = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return out
+
+
+def is_done(directory: Path) -> bool:
+    return (directory / "done").is_file() and (directory / "result.json").is_file()
+
+
+def mark_done(directory: Path) -> None:
+    write_atomic(directory / "done", "")
+
+
+def iter_run_dirs(root: Path) -> Iterator[Path]:
+    """Every run directory (finished or not) under <root>/<task>/<method>/."""
+    if root.is_dir():
+        for directory in sorted(root.glob("*/*/*")):
+            if directory.is_dir() and (directory / "config.json").is_file():
+                yield directory
+
+
+def load_records(root: Path) -> tuple[list[dict[str, Any]], int]:
+    """(finished run records, number of unfinished run directories skipped)."""
+    records, unfinished = [], 0
+    for directory in iter_run_dirs(root):
+        if not is_done(directory):
+            unfinished += 1
+            continue
+        try:
+            record = json.loads((directory / "result.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            unfinished += 1
+            continue
+        record["run_dir"] = str(directory)
+        records.append(record)
+    return records, unfinished
+
+
+def git_commit() -> str | None:
+    """The commit of the dabench source checkout, if it is one (no shell involved)."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

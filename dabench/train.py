@@ -1,0 +1,259 @@
+"""The one training loop: every (task, method, seed) runs through `run()`.
+
+Seeding happens here and only here. The loop draws a source and a target batch per step,
+sets the learning rate and the GRL coefficient from the pure schedules, calls
+`method.update`, logs every `log_every` steps, evaluates every `eval_every` steps and at the
+end, checkpoints at each evaluation, and resumes from the last checkpoint of an unfinished run.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+
+import dabench
+from dabench import results, schedules
+from dabench.config import RunConfig
+from dabench.data import TaskData, load_task_data
+from dabench.data.batches import BatchStream
+from dabench.errors import DabenchError
+from dabench.evaluate import accuracy, group_accuracy, predict_dataset
+from dabench.methods import METHODS, Method
+from dabench.models.build import build_network
+from dabench.tasks import TaskSpec
+
+ProgressFn = Callable[[int, int, dict[str, float]], None]  # (step, total, latest numbers)
+
+
+@dataclass
+class RunOutcome:
+    directory: Path
+    record: dict[str, Any]
+    skipped: bool  # finished before; not run again
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def select_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DabenchError("--device cuda was asked for but no CUDA GPU is visible to PyTorch; "
+                           "use --device cpu or --device auto")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def model_label(method: type[Method], cfg: RunConfig, task: TaskSpec) -> str:
+    """The Model column: leaderboard spelling, with the temporal module and non-default recipe."""
+    label = method.display
+    if cfg.model.temporal != "none":
+        temporal = {"tempooling": "TemPooling", "temrelation": "TemRelation"}[cfg.model.temporal]
+        label = temporal if cfg.method == "source-only" else f"{temporal} + {label}"
+    if len(task.recipes) > 1:
+        label += f" [{cfg.recipe}]"
+    return label
+
+
+def _schedule_values(cfg: RunConfig, step: int) -> tuple[float, float]:
+    """(lr factor, GRL lambda) at `step`, from the pure schedules."""
+    lr_h = cfg.optim.lr_horizon or cfg.steps
+    p_lr = step / max(1, lr_h - 1) if cfg.optim.lr_horizon == 0 else step / lr_h
+    lr = schedules.lr_factor(min(p_lr, 1.0) if cfg.optim.lr_horizon == 0 else p_lr,
+                             cfg.optim.lr_alpha, cfg.optim.lr_beta)
+    if cfg.optim.lr_schedule == "constant":
+        lr = 1.0
+    g = cfg.grl
+    p = schedules.progress(step, cfg.steps) if g.horizon == 0 else step / g.horizon
+    lam = g.max if g.schedule == "constant" else schedules.grl_lambda(p, g.gamma, g.max)
+    return lr, lam
+
+
+def evaluate(method: Method, data: TaskData, cfg: RunConfig, device: torch.device) -> dict:
+    pred, labels = predict_dataset(method.predict, data.target_test, cfg.eval_batch_size, device,
+                                   cfg.num_workers)
+    out: dict[str, Any] = {"target_acc": accuracy(pred, labels)}
+    if len(data.target_names) > 1:
+        out["target_groups"] = group_accuracy(pred, labels, data.target_groups, data.target_names)
+    spred, slabels = predict_dataset(method.predict, data.source_test, cfg.eval_batch_size,
+                                     device, cfg.num_workers)
+    out["source_acc"] = accuracy(spred, slabels)
+    out["target_correct"] = int((pred == labels).sum())
+    out["target_total"] = len(labels)
+    return out
+
+
+def _check_finite(numbers: dict[str, float], step: int) -> None:
+    for name, value in numbers.items():
+        if not math.isfinite(value):
+            raise DabenchError(f"loss term '{name}' became {value} at step {step}; lower the "
+                               "learning rate (--set optim.lr=...) or enable gradient clipping "
+                               "(--set optim.clip_grad_norm=20)")
+
+
+class _Checkpoint:
+    """checkpoint.pt in the run directory: model, optimizer, RNG states, stream positions."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "checkpoint.pt"
+
+    def save(self, step: int, method: Method, streams: list[BatchStream], state: dict) -> None:
+        blob = {"step": step, **method.state(), "streams": [s.position() for s in streams],
+                "rng": _rng_state(), "loop": state}
+        tmp = self.path.with_suffix(".pt.tmp")
+        torch.save(blob, tmp)
+        tmp.replace(self.path)
+
+    def load(self) -> Optional[dict]:
+        if not self.path.is_file():
+            return None
+        return torch.load(self.path, map_location="cpu", weights_only=True)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = None,
+        force: bool = False, on_progress: Optional[ProgressFn] = None) -> RunOutcome:
+    """Train and evaluate one (task, method, seed) and write its run directory."""
+    directory = results.run_dir(root, task.name, cfg.method, cfg.run_id())
+    if results.is_done(directory) and not force:
+        import json
+        return RunOutcome(directory, json.loads((directory / "result.json").read_text()), True)
+    method_cls = METHODS.get(cfg.method)
+    device = select_device(cfg.device)
+    if force and directory.exists():
+        for name in ("done", "result.json", "metrics.jsonl", "checkpoint.pt"):
+            (directory / name).unlink(missing_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    results.write_json(directory / "config.json", {
+        "task": task.name, "task_version": task.version, "method": cfg.method, "seed": cfg.seed,
+        "run_id": cfg.run_id(), "config": cfg.flat()})
+
+    seed_everything(cfg.seed, cfg.deterministic)
+    data = load_task_data(task, data_root)
+    net = build_network(task.num_classes, cfg).to(device)
+    method = method_cls(net, cfg)
+    src = BatchStream(data.target_train if not method.uses_source else data.source_train,
+                      cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, device.type == "cuda")
+    tgt = BatchStream(data.target_train, cfg.batch_size, cfg.seed * 2 + 2, cfg.num_workers,
+                      device.type == "cuda")
+    ckpt = _Checkpoint(directory)
+    start, loop = 0, {"best": None, "elapsed": 0.0}
+    saved = ckpt.load()
+    if saved is not None:  # resume an unfinished run where its last checkpoint left it
+        start, loop = _restore(saved, method, [src, tgt])
+    metrics_path = directory / "metrics.jsonl"
+    _truncate_metrics(metrics_path, start)
+
+    t0 = time.perf_counter() - loop["elapsed"]
+    sums: dict[str, torch.Tensor] = {}
+    last_eval: dict[str, Any] = {}
+    for step in range(start, cfg.steps):
+        lr, lam = _schedule_values(cfg, step)
+        method.set_lr_factor(lr)
+        xs, ys = (t.to(device, non_blocking=True) for t in next(src))
+        xt, yt = (t.to(device, non_blocking=True) for t in next(tgt))
+        if not method.uses_target_labels:
+            yt = torch.full_like(yt, -1)  # target labels never reach an adapting method
+        terms = method.update((xs, ys), (xt, yt), lam)
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0) + v
+        done_steps = step + 1
+        if done_steps % cfg.log_every == 0 or done_steps == cfg.steps:
+            n = (done_steps - 1) % cfg.log_every + 1
+            numbers = {k: (v / n).item() for k, v in sums.items()}  # one sync per log interval
+            _check_finite(numbers, done_steps)
+            results.append_jsonl(metrics_path, {"step": done_steps, "kind": "train",
+                                                "lambda": lam, "lr": cfg.optim.lr * lr, **numbers})
+            sums = {}
+            if on_progress:
+                on_progress(done_steps, cfg.steps, numbers)
+        if done_steps % cfg.eval_every == 0 or done_steps == cfg.steps:
+            last_eval = {"step": done_steps, **evaluate(method, data, cfg, device)}
+            results.append_jsonl(metrics_path, {"kind": "eval", **last_eval})
+            if loop["best"] is None or last_eval["target_acc"] > loop["best"]["target_acc"]:
+                loop["best"] = last_eval
+            loop["elapsed"] = time.perf_counter() - t0
+            if done_steps < cfg.steps:
+                ckpt.save(done_steps, method, [src, tgt], loop)
+            if on_progress:
+                on_progress(done_steps, cfg.steps, {"target_acc": last_eval["target_acc"]})
+
+    record = _result_record(task, cfg, method_cls, last_eval, loop["best"], device,
+                            time.perf_counter() - t0)
+    results.write_json(directory / "result.json", record)
+    results.mark_done(directory)
+    ckpt.clear()
+    return RunOutcome(directory, record, False)
+
+
+def _restore(saved: dict, method: Method, streams: list[BatchStream]) -> tuple[int, dict]:
+    method.net.load_state_dict(saved["net"])
+    method.optimizer.load_state_dict(saved["optimizer"])
+    for stream, pos in zip(streams, saved["streams"]):
+        stream.restore(pos)
+    rng = saved["rng"]
+    torch.set_rng_state(rng["torch"])
+    np.random.set_state(("MT19937", rng["numpy"].numpy().astype(np.uint32), *rng["numpy_rest"]))
+    version, internal, gauss = rng["python"]
+    random.setstate((version, tuple(internal), gauss))
+    return saved["step"], saved["loop"]
+
+
+def _rng_state() -> dict[str, Any]:
+    """RNG states as tensors and plain lists, so the checkpoint loads with weights_only=True."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, py_gauss = random.getstate()
+    return {"torch": torch.get_rng_state(), "numpy": torch.from_numpy(keys.astype(np.int64)),
+            "numpy_rest": [int(pos), int(has_gauss), float(gauss)],
+            "python": [version, list(internal), py_gauss]}
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop lines logged after the checkpoint we resume from, so no step appears twice."""
+    if not path.exists():
+        return
+    kept = [r for r in results.read_jsonl(path) if r.get("step", 0) <= step]
+    import json
+    results.write_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+
+
+def _result_record(task: TaskSpec, cfg: RunConfig, method_cls: type[Method], last: dict,
+                   best: dict, device: torch.device, wall: float) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "task": task.name, "task_version": task.version, "dataset": task.dataset,
+        "title": task.title, "method": cfg.method, "model": model_label(method_cls, cfg, task),
+        "recipe": cfg.recipe, "seed": cfg.seed, "run_id": cfg.run_id(), "steps": cfg.steps,
+        "target_acc_last": last["target_acc"], "target_acc_best": best["target_acc"],
+        "best_step": best["step"], "source_acc_last": last["source_acc"],
+        "target_correct_last": last["target_correct"], "target_total": last["target_total"],
+        "wall_time_s": round(wall, 3), "device": _device_name(device),
+        "versions": {"dabench": dabench.__version__, "torch": torch.__version__,
+                     "python": platform.python_version()},
+        "git_commit": results.git_commit(), "config": cfg.flat(), "status": "done",
+    }
+    if "target_groups" in last:
+        record["target_groups_last"] = last["target_groups"]
+        record["target_groups_best"] = best["target_groups"]
+    return record
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
