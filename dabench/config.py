@@ -131,6 +131,8 @@ def _fields() -> dict[str, tuple[Any, dataclasses.Field]]:
 FIELDS = _fields()
 KEYS = sorted(FIELDS)
 
+IDENTITY_KEYS = frozenset({"task", "method", "seed"})  # given by the command, not by --set
+_TYPE_NAMES = {bool: "boolean (true/false)", int: "integer", float: "number", str: "string"}
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -163,7 +165,7 @@ def coerce(key: str, value: Any) -> Any:
         else:
             out = text
     except (TypeError, ValueError):
-        raise DabenchError(f"setting '{key}' needs a {kind.__name__}, got '{value}'") from None
+        raise DabenchError(f"setting '{key}' needs a {_TYPE_NAMES[kind]}, got '{value}'") from None
     choices = f.metadata.get("choices")
     if choices and out not in choices:
         raise DabenchError(f"setting '{key}' must be one of {', '.join(choices)}, got '{out}'."
@@ -181,6 +183,9 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise DabenchError(f"--set '{pair}' is not of the form key=value "
                                "(for example --set optim.lr=0.01)")
+        if key.strip() in IDENTITY_KEYS:
+            raise DabenchError(f"--set {key.strip()}=... is not allowed; give tasks as arguments "
+                               "and use --method / --seed")
         out[key.strip()] = coerce(key.strip(), value)
     return out
 

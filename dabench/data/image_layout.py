@@ -20,8 +20,10 @@ OFFICEHOME_URL = "https://www.hemanthdv.org/officeHomeDataset.html"
 
 # Where to get the data, keyed by lower-cased domain folder name (for the "not found" message).
 _DOWNLOADS = {
-    **dict.fromkeys(["amazon", "dslr", "webcam"], f"the 'Office' archive domain_adaptation_images.tar.gz from {OFFICE31_URL}"),
-    **dict.fromkeys(["art", "clipart", "product", "real_world", "real world"], f"the Office-Home zip from {OFFICEHOME_URL}"),
+    **dict.fromkeys(["amazon", "dslr", "webcam"],
+                    f"the 'Office' archive domain_adaptation_images.tar.gz from {OFFICE31_URL}"),
+    **dict.fromkeys(["art", "clipart", "product", "real_world", "real world"],
+                    f"the Office-Home zip from {OFFICEHOME_URL}"),
 }
 _MAX_LISTED = 8  # longer name lists are cut to keep messages on one readable line
 
@@ -33,7 +35,8 @@ def class_index(classes: list[str]) -> dict[str, int]:
     index: dict[str, int] = {}
     for i, name in enumerate(classes):
         if index.setdefault(name, i) != i:
-            raise DabenchError(f"class '{name}' appears twice in the class list; fix: list each class once")
+            raise DabenchError(f"class '{name}' appears twice in the class list; "
+                               "fix: list each class once")
     return index
 
 
@@ -72,24 +75,31 @@ def _squash(name: str) -> str:
 
 
 def _not_found_message(dataset_dir: Path, names: list[str]) -> str:
-    looked = ", ".join(f"{rel.relative_to(dataset_dir)}" for rel, _ in _candidates(dataset_dir, "<name>"))
-    where = f"domain folder {' or '.join(repr(n) for n in names)} not found under {dataset_dir} (looked for {looked})"
-    wanted = {_squash(n) for n in names}
-    if not dataset_dir.is_dir():
-        found = f"the folder {dataset_dir} does not exist"
-    else:
-        parents = [dataset_dir] + [dataset_dir / a for a in ("domain_adaptation_images", "OfficeHomeDataset_10072016")]
-        seen = [p for parent in parents if parent.is_dir() for p in sorted(parent.iterdir()) if p.is_dir()]
-        near = [p.name for p in seen if _squash(p.name) in wanted]
-        if near:
-            found = f"found wrong folder name {_quoted(near)} (rename it to '{names[0]}')"
-        elif seen:
-            found = f"found instead: {_quoted(p.name for p in seen if p.parent == dataset_dir) or 'only archive folders'}"
-        else:
-            found = "the folder has no sub-folders"
+    looked = ", ".join(str(p.relative_to(dataset_dir))
+                       for p, _ in _candidates(dataset_dir, "<name>"))
+    where = (f"domain folder {' or '.join(repr(n) for n in names)} not found under {dataset_dir} "
+             f"(looked for {looked})")
     source = _DOWNLOADS.get(names[0].lower(), "the dataset")
-    fix = f"fix: put the images at {dataset_dir / names[0]}/<class>/*.jpg, or extract {source} into {dataset_dir}"
-    return f"{where}; {found}; {fix}"
+    fix = (f"fix: put the images at {dataset_dir / names[0]}/<class>/*.jpg, "
+           f"or extract {source} into {dataset_dir}")
+    return f"{where}; {_found_instead(dataset_dir, names)}; {fix}"
+
+
+def _found_instead(dataset_dir: Path, names: list[str]) -> str:
+    """What is there instead: a near-miss spelling ('Webcam' for 'webcam') or the folder list."""
+    if not dataset_dir.is_dir():
+        return f"the folder {dataset_dir} does not exist"
+    archives = ("domain_adaptation_images", "OfficeHomeDataset_10072016")
+    parents = [p for p in [dataset_dir, *(dataset_dir / a for a in archives)] if p.is_dir()]
+    seen = [p for parent in parents for p in sorted(parent.iterdir()) if p.is_dir()]
+    wanted = {_squash(n) for n in names}
+    near = [p.name for p in seen if _squash(p.name) in wanted]
+    if near:
+        return f"found wrong folder name {_quoted(near)} (rename it to '{names[0]}')"
+    if seen:
+        top = _quoted(p.name for p in seen if p.parent == dataset_dir)
+        return f"found instead: {top or 'only archive folders'}"
+    return "the folder has no sub-folders"
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -115,7 +125,8 @@ def scan_domain(domain_dir: Path, classes: list[str]) -> list[tuple[Path, int]]:
     `check_domain` reports them.
     """
     index = class_index(classes)
-    items = [(p, index[name]) for name, files in _files_by_class(domain_dir, classes).items() for p in files]
+    by_class = _files_by_class(domain_dir, classes)
+    items = [(p, index[name]) for name, files in by_class.items() for p in files]
     if not items:
         raise DabenchError(
             f"no images found in the class folders under {domain_dir} (expected e.g. "
@@ -135,7 +146,8 @@ def read_image_list(list_file: Path, root: Path, classes: list[str]) -> list[tup
     try:
         lines = list_file.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise DabenchError(f"cannot read image list {list_file} ({exc}); fix: check the --image-list path") from exc
+        raise DabenchError(f"cannot read image list {list_file} ({exc}); "
+                           "fix: check the image list path") from exc
     root_abs = Path(os.path.normpath(os.path.abspath(root)))
     items: list[tuple[Path, int]] = []
     folder_of: dict[int, str] = {}
@@ -147,11 +159,14 @@ def read_image_list(list_file: Path, root: Path, classes: list[str]) -> list[tup
         path, number = _parse_line(line.strip(), where, root_abs)
         folder = path.parent.name
         if folder not in index:
-            raise DabenchError(f"{where}: folder '{folder}' is not a class of this task; fix: use a list made for this dataset")
+            raise DabenchError(f"{where}: folder '{folder}' is not a class of this task; "
+                               "fix: use a list made for this dataset")
         if folder_of.setdefault(number, folder) != folder:
-            raise DabenchError(f"{where}: label {number} is given to folder '{folder}' but earlier to '{folder_of[number]}'; fix: regenerate the list")
+            raise DabenchError(f"{where}: label {number} is given to folder '{folder}' but earlier "
+                               f"to '{folder_of[number]}'; fix: regenerate the list")
         if number_of.setdefault(folder, number) != number:
-            raise DabenchError(f"{where}: folder '{folder}' has label {number} but earlier {number_of[folder]}; fix: regenerate the list")
+            raise DabenchError(f"{where}: folder '{folder}' has label {number} but earlier "
+                               f"{number_of[folder]}; fix: regenerate the list")
         items.append((path, index[folder]))
     _check_listed_files(items, list_file, root_abs)
     return items
@@ -160,12 +175,14 @@ def read_image_list(list_file: Path, root: Path, classes: list[str]) -> list[tup
 def _parse_line(line: str, where: str, root_abs: Path) -> tuple[Path, int]:
     parts = line.rsplit(maxsplit=1)  # the label is the last token; the path keeps its spaces
     if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-        raise DabenchError(f"{where}: expected '<image path> <integer label>', got {line!r}; fix: correct the list")
+        raise DabenchError(f"{where}: expected '<image path> <integer label>', got {line!r}; "
+                           "fix: correct the list")
     # Lexical check (normpath, not resolve) so symlinked data folders inside the root still work;
     # an absolute path replaces the root when joined, so it is caught here too.
     path = Path(os.path.normpath(root_abs / parts[0]))
     if not path.is_relative_to(root_abs) or path == root_abs:
-        raise DabenchError(f"{where}: path '{parts[0]}' points outside the dataset folder {root_abs}; fix: use paths relative to it")
+        raise DabenchError(f"{where}: path '{parts[0]}' points outside the dataset folder "
+                           f"{root_abs}; fix: use paths relative to it")
     return path, int(parts[1])
 
 
@@ -175,7 +192,8 @@ def _check_listed_files(items: list[tuple[Path, int]], list_file: Path, root_abs
     missing = [p for p, _ in items if not p.is_file()]
     if missing:
         raise DabenchError(
-            f"{len(missing)} image(s) in {list_file} do not exist under {root_abs} (first: {missing[0]}); "
+            f"{len(missing)} image(s) in {list_file} do not exist under {root_abs} "
+            f"(first: {missing[0]}); "
             "fix: pass the folder the list's paths are relative to"
         )
 
@@ -228,28 +246,33 @@ class DomainCheck:
     @property
     def ok(self) -> bool:
         counts_ok = self.total > 0 and (self.expected is None or self.total == self.expected)
-        return self.error is None and counts_ok and not (self.missing_classes or self.unexpected_folders or self.unreadable)
+        problems = self.missing_classes or self.unexpected_folders or self.unreadable
+        return self.error is None and counts_ok and not problems
 
 
 def _display_name(domain_dir: Path) -> str:
     return domain_dir.parent.name if domain_dir.name == "images" else domain_dir.name
 
 
-def check_domain(domain_dir: Path, classes: list[str], expected_count: int | None, verify_images: bool = True,
-                 *, name: str | None = None, layout: str | None = None) -> DomainCheck:
+def check_domain(domain_dir: Path, classes: list[str], expected_count: int | None,
+                 verify_images: bool = True, *, name: str | None = None,
+                 layout: str | None = None) -> DomainCheck:
     """Count images per class, list missing classes and stray folders, optionally decode all."""
     domain_dir = Path(domain_dir)
     if not domain_dir.is_dir():
-        raise DabenchError(f"domain folder {domain_dir} does not exist; fix: check the dataset path")
+        raise DabenchError(f"domain folder {domain_dir} does not exist; "
+                           "fix: check the dataset path")
     files = _files_by_class(domain_dir, classes)
     known = set(classes)
-    stray = sorted(p.name for p in domain_dir.iterdir() if p.is_dir() and p.name not in known and not p.name.startswith("."))
+    stray = sorted(p.name for p in domain_dir.iterdir()
+                   if p.is_dir() and p.name not in known and not p.name.startswith("."))
     all_files = [p for paths in files.values() for p in paths]
     return DomainCheck(
         name=name or _display_name(domain_dir), domain_dir=domain_dir,
         class_counts={c: len(paths) for c, paths in files.items()}, expected=expected_count,
         missing_classes=[c for c, paths in files.items() if not paths], unexpected_folders=stray,
-        unreadable=_verify(all_files) if verify_images else [], verified=verify_images, layout=layout,
+        unreadable=_verify(all_files) if verify_images else [], verified=verify_images,
+        layout=layout,
     )
 
 
@@ -257,8 +280,9 @@ _verify = verify_images  # check_domain's flag shadows the function's name
 
 
 def check_dataset(dataset_dir: Path, domains: dict[str, list[str]], classes: list[str],
-                  expected: dict[str, int | None] | None = None, verify_images: bool = True) -> list[DomainCheck]:
-    """check_domain for each domain (key -> alternative folder names); unfound ones carry `error`."""
+                  expected: dict[str, int | None] | None = None,
+                  verify_images: bool = True) -> list[DomainCheck]:
+    """check_domain per domain (key -> alternative folder names); unfound ones carry `error`."""
     checks = []
     for key, folder_names in domains.items():
         count = (expected or {}).get(key)
@@ -267,7 +291,8 @@ def check_dataset(dataset_dir: Path, domains: dict[str, list[str]], classes: lis
         except DabenchError as exc:
             checks.append(DomainCheck(key, None, {}, count, [], [], [], error=str(exc)))
             continue
-        checks.append(check_domain(domain_dir, classes, count, verify_images, name=key, layout=layout))
+        checks.append(check_domain(domain_dir, classes, count, verify_images,
+                                   name=key, layout=layout))
     return checks
 
 
@@ -283,7 +308,8 @@ def format_check(checks: list[DomainCheck]) -> str:
         expected = "" if c.expected is None else f" (expected {c.expected})"
         present = len(c.class_counts) - len(c.missing_classes)
         decoded = "images decoded" if c.verified else "decoding skipped"
-        lines.append(f"{head}  {c.total} images{expected}, {present}/{len(c.class_counts)} classes, {decoded}  [{c.layout or '?'}] {c.domain_dir}")
+        lines.append(f"{head}  {c.total} images{expected}, {present}/{len(c.class_counts)} "
+                     f"classes, {decoded}  [{c.layout or '?'}] {c.domain_dir}")
         if c.missing_classes:
             lines.append(f"    missing classes: {', '.join(c.missing_classes)}")
         if c.unexpected_folders:
@@ -292,5 +318,6 @@ def format_check(checks: list[DomainCheck]) -> str:
             lines.append(f"    unreadable images ({len(c.unreadable)}):")
             lines += [f"      {path}: {reason}" for path, reason in c.unreadable]
     bad = sum(not c.ok for c in checks)
-    lines.append(f"{len(checks)} domain(s) checked, {bad} with problems" if bad else f"all {len(checks)} domain(s) ok")
+    lines.append(f"{len(checks)} domain(s) checked, {bad} with problems" if bad
+                 else f"all {len(checks)} domain(s) ok")
     return "\n".join(lines)

@@ -70,7 +70,8 @@ class ImageListDataset(Dataset):
         return [label for _, label in self.items]
 
 
-def build_transforms(train: bool, recipe: str, image_size: int = 224, resize: int = 256) -> T.Compose:
+def build_transforms(train: bool, recipe: str, image_size: int = 224,
+                     resize: int = 256) -> T.Compose:
     """PIL image -> normalised [3, image_size, image_size] tensor.
 
     train, "tllib":      Resize((resize, resize)) + RandomResizedCrop(image_size) + flip
@@ -78,13 +79,16 @@ def build_transforms(train: bool, recipe: str, image_size: int = 224, resize: in
     test (both):         Resize(resize) (short side) + CenterCrop(image_size)
     """
     if recipe not in RECIPES:
-        raise DabenchError(f"unknown augmentation recipe '{recipe}'; fix: use one of {', '.join(RECIPES)}")
+        raise DabenchError(f"unknown augmentation recipe '{recipe}'; "
+                           f"fix: use one of {', '.join(RECIPES)}")
     if not 0 < image_size <= resize:
-        raise DabenchError(f"image_size {image_size} must be positive and at most resize {resize}; fix: adjust the task")
+        raise DabenchError(f"image_size {image_size} must be positive and at most resize "
+                           f"{resize}; fix: adjust the task")
     if not train:
         head = [T.Resize(resize), T.CenterCrop(image_size)]
     elif recipe == "tllib":
-        head = [T.Resize((resize, resize)), T.RandomResizedCrop(image_size), T.RandomHorizontalFlip()]
+        head = [T.Resize((resize, resize)), T.RandomResizedCrop(image_size),
+                T.RandomHorizontalFlip()]
     else:
         head = [T.Resize(resize), T.RandomCrop(image_size), T.RandomHorizontalFlip()]
     return T.Compose(head + [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
@@ -119,7 +123,8 @@ def accuracy_by_subdomain(pred, labels, sub_index, names: Sequence[str]) -> dict
     pred_t, labels_t, sub_t = (torch.as_tensor(x).reshape(-1) for x in (pred, labels, sub_index))
     n = pred_t.numel()
     if n == 0 or labels_t.numel() != n or sub_t.numel() != n:
-        raise ValueError(f"need equal, non-zero lengths: pred {n}, labels {labels_t.numel()}, sub_index {sub_t.numel()}")
+        raise ValueError(f"need equal, non-zero lengths: pred {n}, labels {labels_t.numel()}, "
+                         f"sub_index {sub_t.numel()}")
     if int(sub_t.min()) < 0 or int(sub_t.max()) >= len(names):
         raise ValueError(f"sub_index values must lie in [0, {len(names)})")
     correct = (pred_t == labels_t).double()  # [N] of 0/1

@@ -1,0 +1,245 @@
+"""The `dabench` command line: parses, dispatches, prints. No training or table logic here.
+
+Heavy modules (torch, the training loop) are imported inside the commands that need them, so
+`dabench list-tasks` and `dabench report` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, List, Optional
+
+
+import typer
+from typer.core import TyperGroup
+
+from dabench.errors import DabenchError
+
+DATA_ENV = "DABENCH_DATA"
+
+
+
+class _Group(TyperGroup):
+    """Turns user errors into one line on stderr and an exit code, never a traceback."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DabenchError as exc:
+            _err(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except ModuleNotFoundError as exc:
+            _err(f"missing dependency '{exc.name}'; install it: pip install {exc.name}")
+            raise typer.Exit(3) from None
+        except KeyboardInterrupt:
+            _err("interrupted")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="dabench",
+    help="Benchmarks for domain-adversarial adaptation (RevGrad / DANN).\n\n"
+         "Examples:\n\n"
+         "  dabench list-tasks\n\n"
+         "  dabench run mnist-to-mnistm --seed 0 --seed 1 --seed 2\n\n"
+         "  dabench report --format md",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class ReportFormat(str, Enum):
+    table = "table"
+    md = "md"
+    csv = "csv"
+    json = "json"
+
+
+class Select(str, Enum):
+    last = "last"
+    oracle = "oracle"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def _err(message: str) -> None:
+    typer.echo(f"dabench: error: {message}", err=True)
+
+
+@app.command("list-tasks")
+def list_tasks(fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f",
+                                              help="table or json")) -> None:
+    """List the benchmark tasks and suites.
+
+    Example: dabench list-tasks --format json
+    """
+    from dabench.tasks import load_catalog
+
+    catalog = load_catalog()
+    summaries = [spec.summary() for spec in catalog.tasks.values()]
+    if fmt == ListFormat.json:
+        typer.echo(json.dumps(summaries, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="dabench tasks")
+    for col in ("Task", "Dataset", "Source -> Target(s)", "Classes", "Modality"):
+        table.add_column(col)
+    for s in summaries:
+        table.add_row(s["name"], s["dataset"], f"{s['source']} -> {', '.join(s['targets'])}",
+                      str(s["num_classes"]), s["modality"])
+    console = Console()
+    console.print(table)
+    for name, members in catalog.suites.items():
+        console.print(f"suite [bold]{name}[/bold]: {' '.join(members)}")
+
+
+def _parse_seeds(seeds: List[int], seed_list: Optional[str]) -> List[int]:
+    out = list(seeds)
+    if seed_list:
+        try:
+            out += [int(s) for s in seed_list.split(",") if s.strip()]
+        except ValueError:
+            raise DabenchError(f"--seeds '{seed_list}' must be comma-separated integers, "
+                               "for example --seeds 0,1,2") from None
+    return sorted(set(out)) or [0]
+
+
+@app.command()
+def run(
+    tasks: List[str] = typer.Argument(..., help="task or suite names (see list-tasks)"),
+    method: List[str] = typer.Option([], "--method", "-m",
+                                     help="method(s); default: the task's own list"),
+    seed: List[int] = typer.Option([], "--seed", "-s", help="seed(s); repeatable"),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds: 0,1,2"),
+    sets: List[str] = typer.Option([], "--set", help="override a setting: key=value"),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir",
+                                            help="results folder [default: $DABENCH_RUNS or ./runs]"),
+    data_root: Optional[Path] = typer.Option(None, "--data-root",
+                                             help="datasets folder [default: $DABENCH_DATA]"),
+    device: Device = typer.Option(Device.auto, "--device", help="auto, cpu or cuda"),
+    force: bool = typer.Option(False, "--force", help="rerun finished runs"),
+) -> None:
+    """Train and evaluate every (task, method, seed), then print what ran.
+
+    Examples:
+
+      dabench run mnist-to-mnistm
+
+      dabench run mnist-to-mnistm --method revgrad --seeds 0,1,2 --set steps=3000
+
+    A finished run (same resolved config) is skipped unless --force.
+    """
+    from dabench import results
+    from dabench.config import parse_sets, resolve
+    from dabench.methods import METHODS
+    from dabench.report import aggregate, render
+    from dabench.tasks import load_catalog
+
+    catalog = load_catalog()
+    specs = catalog.expand(tasks)
+    overrides = parse_sets(sets)
+    overrides["device"] = device.value
+    for name in method:
+        METHODS.get(name)  # fail on an unknown method before any training starts
+    root = results.runs_root(runs_dir)
+    results.ensure_writable(root)
+    data = data_root or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
+    plan = [(spec, resolve(spec, m, s, overrides))
+            for spec in specs for m in (method or spec.methods) for s in _parse_seeds(seed, seeds)]
+    records = _run_plan(plan, root, data, force)
+    typer.echo(render(aggregate(records, catalog), "table"), nl=False)
+    typer.echo(f"results in {root}", err=True)
+
+
+def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) -> list[dict]:
+    """Run each (task, config) with a progress bar on stderr when it is a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from dabench import train
+
+    console = Console(stderr=True)
+    records = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                  TimeRemainingColumn(), console=console,
+                  disable=not console.is_terminal) as progress:
+        for i, (spec, cfg) in enumerate(plan, start=1):
+            label = f"[{i}/{len(plan)}] {spec.name} {cfg.method} seed {cfg.seed}"
+            bar = progress.add_task(label, total=cfg.steps, info="")
+
+            def on_progress(step: int, total: int, numbers: dict, bar=bar) -> None:
+                info = " ".join(f"{k}={v:.3f}" for k, v in numbers.items() if k in
+                                {"loss", "target_acc"})
+                progress.update(bar, completed=step, info=info)
+
+            outcome = train.run(spec, cfg, root, data_root, force, on_progress)
+            progress.update(bar, completed=cfg.steps)
+            status = "skipped (finished before)" if outcome.skipped else "done"
+            typer.echo(f"{label}: target acc {100 * outcome.record['target_acc_last']:.2f}% "
+                       f"[{status}] {outcome.directory}", err=True)
+            records.append(outcome.record)
+    return records
+
+
+@app.command()
+def report(
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir",
+                                            help="results folder [default: $DABENCH_RUNS or ./runs]"),
+    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f",
+                                     help="table, md, csv or json"),
+    select: Select = typer.Option(Select.last, "--select",
+                                  help="last (no target labels) or oracle (best target epoch)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write to this file"),
+) -> None:
+    """Print the leaderboard-style table of the finished runs in the results folder.
+
+    Examples:
+
+      dabench report
+
+      dabench report --format md --select oracle --out results.md
+    """
+    from dabench import results
+    from dabench.report import aggregate, render
+    from dabench.tasks import load_catalog
+
+    root = results.runs_root(runs_dir)
+    records, unfinished = results.load_records(root)
+    if not records:
+        raise DabenchError(f"no finished runs in {root}; run e.g. `dabench run mnist-to-mnistm` "
+                           "first, or point --runs-dir at your results folder")
+    text = render(aggregate(records, load_catalog(), select.value), fmt.value, select.value)
+    if unfinished:
+        typer.echo(f"skipped {unfinished} unfinished run(s) in {root}", err=True)
+    if out:
+        from dabench.results import write_atomic
+
+        try:
+            write_atomic(out, text)
+        except OSError as exc:
+            raise DabenchError(f"cannot write {out} ({exc.strerror}); choose another --out") from None
+        typer.echo(f"wrote {out}", err=True)
+    else:
+        typer.echo(text, nl=False)
+
+
+def main() -> None:
+    app()
