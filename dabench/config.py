@@ -132,7 +132,7 @@ FIELDS = _fields()
 KEYS = sorted(FIELDS)
 
 IDENTITY_KEYS = frozenset({"task", "method", "seed"})  # given by the command, not by --set
-_TYPE_NAMES = {bool: "boolean (true/false)", int: "integer", float: "number", str: "string"}
+_TYPE_NAMES = {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string"}
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -165,7 +165,7 @@ def coerce(key: str, value: Any) -> Any:
         else:
             out = text
     except (TypeError, ValueError):
-        raise DabenchError(f"setting '{key}' needs a {_TYPE_NAMES[kind]}, got '{value}'") from None
+        raise DabenchError(f"setting '{key}' needs {_TYPE_NAMES[kind]}, got '{value}'") from None
     choices = f.metadata.get("choices")
     if choices and out not in choices:
         raise DabenchError(f"setting '{key}' must be one of {', '.join(choices)}, got '{out}'."

@@ -116,18 +116,23 @@ FOOTER = ("n = seeds; ± = sample standard deviation over the n seeds (— for n
           "Δ = Value − Published.")
 
 
+def _record(row: Row, select: str) -> dict[str, Any]:
+    """A row as a plain dict for JSON/CSV, floats rounded to 4 decimals (stable output)."""
+    out = {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(row).items()}
+    return {**out, "selection": select}
+
+
 def render(rows: list[Row], fmt: str, select: str = "last", notes: list[str] = ()) -> str:
     """Rows -> text in one of FORMATS (json and csv carry every field, for scripts)."""
     if fmt == "json":
-        return json.dumps([{**asdict(r), "selection": select} for r in rows], indent=2) + "\n"
+        return json.dumps([_record(r, select) for r in rows], indent=2) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
-        names = [*asdict(rows[0]).keys(), "selection"] if rows else list(Row.__dataclass_fields__)
+        names = [*Row.__dataclass_fields__, "selection"]
         writer = csv.DictWriter(buf, fieldnames=names, lineterminator="\n")
         writer.writeheader()
         for r in rows:
-            writer.writerow({**asdict(r), "seeds": " ".join(map(str, r.seeds)),
-                             "selection": select})
+            writer.writerow({**_record(r, select), "seeds": " ".join(map(str, r.seeds))})
         return buf.getvalue()
     footer = [FOOTER, *notes]
     if fmt == "md":

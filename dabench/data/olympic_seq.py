@@ -167,11 +167,15 @@ def _walk_compressed(path: Path, f, hdr: SeqHeader, size: int) -> list[int]:
     while pos + 4 + len(sig) <= size:
         n_bytes = _u32(f, pos)
         end = pos + n_bytes  # end of the image bytes (n_bytes counts the 4-byte size field)
-        if n_bytes <= 4 + len(sig) or end > size or _read(f, pos + 4, len(sig)) != sig:
-            if offsets and not hdr.allocated_frames:
-                break  # no count in the header: trailing bytes end the walk
+        bad = n_bytes <= 4 + len(sig) or _read(f, pos + 4, len(sig)) != sig
+        if (bad or end > size) and offsets and not hdr.allocated_frames:
+            break  # no count in the header: trailing bytes end the walk
+        if bad:
             raise _fail(path, f"frame {len(offsets)} at byte {pos} is not a "
                               f"{hdr.kind.upper()} record (size field {n_bytes})")
+        if end > size:
+            raise _fail(path, f"file is truncated (frame {len(offsets)} ends at byte {end}, "
+                              f"the file has {size})")
         offsets.append(pos)
         if len(offsets) == hdr.allocated_frames:
             break

