@@ -1,0 +1,78 @@
+"""The embedded digits domains: real MNIST-5k, MNIST-M by the paper's recipe, UCI digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dabench.data import digits, load_task_data
+from dabench.tasks import load_catalog
+
+
+def test_mnist5k_is_the_real_file():
+    images, labels = digits.mnist5k()
+    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [500] * 10
+    assert 0 < images.mean() < 60 and images.max() == 255
+
+
+def test_split_is_seeded_disjoint_and_shuffled():
+    train, test = digits.split_indices(5000, 1000, seed=0)
+    assert len(train) == 4000 and len(test) == 1000 and not set(train) & set(test)
+    again, _ = digits.split_indices(5000, 1000, seed=0)
+    assert np.array_equal(train, again)
+    # the file is sorted by class; the held-out digits must cover every class
+    assert len(set(digits.mnist5k()[1][test])) == 10
+
+
+def test_mnistm_is_absolute_difference_with_a_photo_patch():
+    digit = np.zeros((1, 28, 28), np.uint8)
+    digit[0, 10:18, 10:18] = 255
+    photo = np.random.default_rng(0).integers(0, 256, (40, 50, 3)).astype(np.uint8)
+    out = digits.blend_mnistm(digit, [photo], seed=3)[0].astype(int)  # (28, 28, 3)
+    # where the digit is 0 the output is the patch; where it is 255 it is 255 - patch
+    patch_part = out[0:10, 0:10]
+    assert np.array_equal(out[10:18, 10:18], 255 - _find_patch(photo, out)[10:18, 10:18])
+    assert patch_part.std() > 0
+
+
+def _find_patch(photo, out):
+    for top in range(photo.shape[0] - 27):
+        for left in range(photo.shape[1] - 27):
+            cand = photo[top:top + 28, left:left + 28].astype(int)
+            if np.array_equal(cand[:10, :10], out[:10, :10]):
+                return cand
+    raise AssertionError("output is not |digit - crop of the photo|")
+
+
+def test_task_data_shapes_and_determinism():
+    spec = load_catalog().task("mnist-to-mnistm")
+    data = load_task_data(spec, None)
+    x, y = data.target_train.tensors
+    assert x.shape == (4000, 3, 28, 28) and len(data.target_test) == 1000
+    assert len(data.source_train) == 4000 and len(data.source_test) == 1000
+    # source and target train come from the same digits (same labels, same order)
+    assert np.array_equal(y.numpy(), data.source_train.tensors[1].numpy())
+    # per-domain channel mean subtracted on the training split
+    assert x.mean(dim=(0, 2, 3)).abs().max() < 1e-4
+    again = load_task_data(spec, None)
+    assert (again.target_test.tensors[0] == data.target_test.tensors[0]).all()
+
+
+def test_sklearn_digits_look_like_mnist():
+    images, labels = digits.sklearn_digits()
+    assert images.shape == (1797, 28, 28) and set(labels) == set(range(10))
+    assert images[:, :4].max() == 0 and images[:, :, 24:].max() == 0  # 4-pixel border like MNIST
+    spec = load_catalog().task("mnist-to-digits")
+    data = load_task_data(spec, None)
+    assert len(data.target_train) == 1297 and len(data.target_test) == 500
+
+
+def test_unknown_domain_option(tmp_path):
+    from dabench.errors import DabenchError
+    from dabench.tasks import Domain
+
+    spec = load_catalog().task("mnist-to-mnistm")
+    bad = Domain("mnistm", "MNIST-M", "mnistm5k", {"colour": 1})
+    with pytest.raises(DabenchError, match="unknown option"):
+        digits.LOADERS.get("mnistm5k")(bad, spec, None, "train")
