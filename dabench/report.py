@@ -91,6 +91,28 @@ def aggregate(records: list[dict[str, Any]], catalog=None, select: str = "last")
     return rows
 
 
+def gap_notes(rows: list[Row]) -> list[str]:
+    """Per task with source-only, RevGrad and target-only rows: the share of the source-only ->
+    target-only gap that RevGrad closes, beside the same share computed from published values."""
+    notes = []
+    by_task: dict[str, dict[str, Row]] = {}
+    for r in rows:
+        by_task.setdefault(r.benchmark, {}).setdefault(r.method, r)
+    for task, m in by_task.items():
+        if not {"source-only", "revgrad", "target-only"} <= set(m):
+            continue
+        lo, mid, hi = m["source-only"], m["revgrad"], m["target-only"]
+        if hi.value == lo.value:
+            continue
+        text = (f"{mid.dataset}: {mid.model} closes {100 * (mid.value - lo.value) / (hi.value - lo.value):.0f}% "
+                "of the source-only -> target-only gap")
+        if None not in (lo.published, mid.published, hi.published) and hi.published != lo.published:
+            paper = 100 * (mid.published - lo.published) / (hi.published - lo.published)
+            text += f" (published: {paper:.0f}%)"
+        notes.append(text + ".")
+    return notes
+
+
 def _board_task(catalog, task: str) -> str:
     if catalog is not None and task in catalog.tasks:
         return catalog.tasks[task].leaderboard_task
@@ -134,7 +156,7 @@ def render(rows: list[Row], fmt: str, select: str = "last", notes: list[str] = (
         for r in rows:
             writer.writerow({**_record(r, select), "seeds": " ".join(map(str, r.seeds))})
         return buf.getvalue()
-    footer = [FOOTER, *notes]
+    footer = [FOOTER, *gap_notes(rows), *notes]
     if fmt == "md":
         lines = [f"**{title(select)}**", "", "| " + " | ".join(COLUMNS) + " |",
                  "|" + "|".join("---" for _ in COLUMNS) + "|"]

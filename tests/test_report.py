@@ -53,6 +53,16 @@ def test_mean_std_and_delta_values():
     assert oracle[("mnist-to-mnistm", "revgrad")].value == pytest.approx(64.1666667)
 
 
+def test_gap_closed_note():
+    from dabench.report import gap_notes
+
+    records, _ = load_records(GOLDEN / "runs")
+    notes = gap_notes(aggregate(records, load_catalog(), "last"))
+    # (62.00 - 49.37) / (91.00 - 49.37) = 30%; published (76.66 - 52.25) / (95.96 - 52.25) = 56%
+    assert notes == ["MNIST-to-MNIST-M: RevGrad closes 30% of the source-only -> target-only "
+                     "gap (published: 56%)."]
+
+
 def test_table_names_the_selection_rule_and_shows_missing_as_dash():
     text = rendered("table", "last")
     assert "model selection: last evaluation (uses no target labels)" in text
