@@ -32,9 +32,10 @@ def group_accuracy(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tenso
 
 @torch.no_grad()
 def predict_dataset(predict: Callable[[torch.Tensor], torch.Tensor], dataset: Dataset,
-                    batch_size: int, device: torch.device,
-                    num_workers: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predicted classes and labels of a whole dataset, in dataset order: (N,), (N,)."""
+                    batch_size: int, num_workers: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted classes and labels of a whole dataset, in dataset order: (N,), (N,).
+
+    `predict` takes a CPU batch and returns logits (moving the batch to its device itself)."""
     if isinstance(dataset, TensorDataset):
         xs, ys = dataset.tensors
         batches = ((xs[i:i + batch_size], ys[i:i + batch_size])
@@ -43,6 +44,6 @@ def predict_dataset(predict: Callable[[torch.Tensor], torch.Tensor], dataset: Da
         batches = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
     preds, labels = [], []
     for x, y in batches:
-        preds.append(predict(x.to(device, non_blocking=True)).argmax(1).cpu())
+        preds.append(predict(x).argmax(1).cpu())
         labels.append(y)
     return torch.cat(preds), torch.cat(labels)

@@ -7,7 +7,8 @@ tensors so the loop decides when to synchronise with the device.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Callable, ContextManager
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +32,7 @@ class Method:
     def __init__(self, net: DANNNet, cfg: RunConfig) -> None:
         self.net = net
         self.cfg = cfg
+        self.autocast: Callable[[], ContextManager] = contextlib.nullcontext  # set by the loop
         o = cfg.optim
         groups = [
             {"params": list(net.backbone.parameters()), "lr_mult": o.backbone_lr_mult},
@@ -52,8 +54,9 @@ class Method:
     def update(self, src: Batch, tgt: Batch, lam: float) -> dict[str, torch.Tensor]:
         """One SGD step; returns the loss terms (detached) with their sum as "loss"."""
         self.net.train()
-        terms = self.loss(src, tgt, lam)
-        total = sum(terms.values())
+        with self.autocast():
+            terms = self.loss(src, tgt, lam)
+            total = sum(terms.values())
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         if self.cfg.optim.clip_grad_norm > 0:

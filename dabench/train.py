@@ -58,6 +58,33 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+@dataclass
+class DevicePath:
+    """How tensors go to the device: bf16 autocast and channels_last on CUDA, plain fp32 on CPU."""
+
+    device: torch.device
+    amp: bool
+    channels_last: bool
+
+    @classmethod
+    def for_run(cls, device: torch.device, cfg: RunConfig) -> "DevicePath":
+        cuda = device.type == "cuda"
+        return cls(device, cfg.amp and cuda, cfg.channels_last and cuda)
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def put(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)  # (B, C, H, W) stored NHWC
+        return x
+
+    def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
+        net = net.to(self.device)
+        return net.to(memory_format=torch.channels_last) if self.channels_last else net
+
+
 def model_label(method: type[Method], cfg: RunConfig, task: TaskSpec) -> str:
     """The Model column: leaderboard spelling, with the temporal module and non-default recipe."""
     label = method.display
@@ -83,14 +110,17 @@ def _schedule_values(cfg: RunConfig, step: int) -> tuple[float, float]:
     return lr, lam
 
 
-def evaluate(method: Method, data: TaskData, cfg: RunConfig, device: torch.device) -> dict:
-    pred, labels = predict_dataset(method.predict, data.target_test, cfg.eval_batch_size, device,
-                                   cfg.num_workers)
+def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath) -> dict:
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        with path.autocast():
+            return method.predict(path.put(x)).float()
+
+    pred, labels = predict_dataset(predict, data.target_test, cfg.eval_batch_size, cfg.num_workers)
     out: dict[str, Any] = {"target_acc": accuracy(pred, labels)}
     if len(data.target_names) > 1:
         out["target_groups"] = group_accuracy(pred, labels, data.target_groups, data.target_names)
-    spred, slabels = predict_dataset(method.predict, data.source_test, cfg.eval_batch_size,
-                                     device, cfg.num_workers)
+    spred, slabels = predict_dataset(predict, data.source_test, cfg.eval_batch_size,
+                                     cfg.num_workers)
     out["source_acc"] = accuracy(spred, slabels)
     out["target_correct"] = int((pred == labels).sum())
     out["target_total"] = len(labels)
@@ -146,8 +176,10 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
 
     seed_everything(cfg.seed, cfg.deterministic)
     data = load_task_data(task, data_root)
-    net = build_network(task.num_classes, cfg).to(device)
+    path = DevicePath.for_run(device, cfg)
+    net = path.prepare(build_network(task.num_classes, cfg))
     method = method_cls(net, cfg)
+    method.autocast = path.autocast  # forward passes in bf16 on CUDA; backward outside it
     src = BatchStream(data.target_train if not method.uses_source else data.source_train,
                       cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, device.type == "cuda")
     tgt = BatchStream(data.target_train, cfg.batch_size, cfg.seed * 2 + 2, cfg.num_workers,
@@ -166,11 +198,10 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     for step in range(start, cfg.steps):
         lr, lam = _schedule_values(cfg, step)
         method.set_lr_factor(lr)
-        xs, ys = (t.to(device, non_blocking=True) for t in next(src))
-        xt, yt = (t.to(device, non_blocking=True) for t in next(tgt))
+        (xs, ys), (xt, yt) = next(src), next(tgt)
         if not method.uses_target_labels:
             yt = torch.full_like(yt, -1)  # target labels never reach an adapting method
-        terms = method.update((xs, ys), (xt, yt), lam)
+        terms = method.update((path.put(xs), path.put(ys)), (path.put(xt), path.put(yt)), lam)
         for k, v in terms.items():
             sums[k] = sums.get(k, 0) + v
         done_steps = step + 1
@@ -184,7 +215,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
             if on_progress:
                 on_progress(done_steps, cfg.steps, numbers)
         if done_steps % cfg.eval_every == 0 or done_steps == cfg.steps:
-            last_eval = {"step": done_steps, **evaluate(method, data, cfg, device)}
+            last_eval = {"step": done_steps, **evaluate(method, data, cfg, path)}
             results.append_jsonl(metrics_path, {"kind": "eval", **last_eval})
             if loop["best"] is None or last_eval["target_acc"] > loop["best"]["target_acc"]:
                 loop["best"] = last_eval
