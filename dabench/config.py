@@ -19,7 +19,9 @@ from dabench.errors import DabenchError
 from dabench.registry import suggest
 
 # Keys that say where/how a run executes, not what it computes: not part of the run id.
-EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every"})
+EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "amp", "channels_last",
+                            "video.cache_dir", "video.decode_workers",
+                            "video.extract_batch_size"})
 
 
 def _choice(*values: str) -> dict:
@@ -69,6 +71,30 @@ class GRLConfig:
 
 
 @dataclass
+class VideoConfig:
+    """Video tasks (TA3N protocol): frame sampling, cached frame features, temporal model.
+
+    The frame-feature extractor is `backbone.name` / `backbone.weights` (ResNet-101, ImageNet,
+    for the published numbers); features are cached per (video, frames, backbone, weights).
+    """
+
+    segments: int = 5  # frames per video: the centre frame of each of `segments` segments
+    frame_size: int = 224  # resize the short side to this, then centre-crop a square
+    spatial_dim: int = 512  # shared Linear(feature dim -> spatial_dim) per frame
+    relation_dim: int = 256  # TemRelation bottleneck per scale
+    dropout: float = 0.5  # after the spatial layer and before the classifier
+    frame_domain: bool = True  # domain classifier on every frame feature (B*T, spatial_dim)
+    video_domain: bool = True  # domain classifier on the video feature (B, d)
+    relation_domain: bool = True  # one per TemRelation scale (ignored by TemPooling)
+    beta_frame: float = 0.5  # GRL weight of each level (TA3N's beta)
+    beta_video: float = 0.75
+    beta_relation: float = 0.75
+    cache_dir: str = ""  # "" = <data root>/features
+    extract_batch_size: int = 32  # videos per feature-extraction batch
+    decode_workers: int = 4  # DataLoader workers decoding videos during extraction
+
+
+@dataclass
 class RunConfig:
     task: str = ""
     method: str = "revgrad"
@@ -82,10 +108,13 @@ class RunConfig:
     device: str = field(default="auto", metadata=_choice("auto", "cpu", "cuda"))
     num_workers: int = 0
     deterministic: bool = True
+    amp: bool = True  # bf16 autocast on CUDA (the CPU path always stays exact fp32)
+    channels_last: bool = True  # NHWC memory format for image batches on CUDA
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     grl: GRLConfig = field(default_factory=GRLConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
 
     def flat(self) -> dict[str, Any]:
         return flatten(self)
