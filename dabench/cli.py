@@ -36,7 +36,8 @@ class _Group(TyperGroup):
             _err(f"missing dependency '{exc.name}'; install it: pip install {exc.name}")
             raise typer.Exit(3) from None
         except KeyboardInterrupt:
-            _err("interrupted")
+            _err("interrupted; unfinished runs keep their last checkpoint: run the same command "
+                 "again to resume")
             raise typer.Exit(130) from None
 
 
@@ -177,7 +178,8 @@ def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) ->
     from dabench import train
 
     console = Console(stderr=True)
-    records = []
+    records: list[dict] = []
+    failures: list[str] = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                   TimeRemainingColumn(), console=console,
                   disable=not console.is_terminal) as progress:
@@ -190,12 +192,20 @@ def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) ->
                                 {"loss", "target_acc"})
                 progress.update(bar, completed=step, info=info)
 
-            outcome = train.run(spec, cfg, root, data_root, force, on_progress)
+            try:
+                outcome = train.run(spec, cfg, root, data_root, force, on_progress)
+            except train.RunFailed as exc:  # this run failed; the others still run
+                failures.append(f"{label}: {exc}")
+                _err(f"{label}: {exc}")
+                continue
             progress.update(bar, completed=cfg.steps)
             status = "skipped (finished before)" if outcome.skipped else "done"
             typer.echo(f"{label}: target acc {100 * outcome.record['target_acc_last']:.2f}% "
                        f"[{status}] {outcome.directory}", err=True)
             records.append(outcome.record)
+    if failures:
+        raise DabenchError(f"{len(failures)} of {len(plan)} run(s) failed (see above); the "
+                           "others finished and are in the report", exit_code=1)
     return records
 
 
@@ -223,12 +233,15 @@ def report(
 
     root = results.runs_root(runs_dir)
     records, unfinished = results.load_records(root)
+    failed = results.load_failed(root)
     if not records:
         raise DabenchError(f"no finished runs in {root}; run e.g. `dabench run mnist-to-mnistm` "
                            "first, or point --runs-dir at your results folder")
-    text = render(aggregate(records, load_catalog(), select.value), fmt.value, select.value)
+    notes = [f"FAILED: {f['task']} {f['method']} seed {f['seed']}: {f['error']}" for f in failed]
+    text = render(aggregate(records, load_catalog(), select.value), fmt.value, select.value, notes)
     if unfinished:
-        typer.echo(f"skipped {unfinished} unfinished run(s) in {root}", err=True)
+        typer.echo(f"skipped {unfinished} unfinished run(s) in {root}"
+                   f"{f', {len(failed)} of them failed' if failed else ''}", err=True)
     if out:
         from dabench.results import write_atomic
 

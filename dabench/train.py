@@ -8,7 +8,9 @@ end, checkpoints at each evaluation, and resumes from the last checkpoint of an 
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import platform
 import random
 import time
@@ -130,7 +132,7 @@ def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath) -
 def _check_finite(numbers: dict[str, float], step: int) -> None:
     for name, value in numbers.items():
         if not math.isfinite(value):
-            raise DabenchError(f"loss term '{name}' became {value} at step {step}; lower the "
+            raise RunFailed(f"loss term '{name}' became {value} at step {step}; lower the "
                                "learning rate (--set optim.lr=...) or enable gradient clipping "
                                "(--set optim.clip_grad_norm=20)")
 
@@ -141,12 +143,12 @@ class _Checkpoint:
     def __init__(self, directory: Path) -> None:
         self.path = directory / "checkpoint.pt"
 
-    def save(self, step: int, method: Method, streams: list[BatchStream], state: dict) -> None:
-        blob = {"step": step, **method.state(), "streams": [s.position() for s in streams],
-                "rng": _rng_state(), "loop": state}
+    def save(self, state: "_State") -> None:
+        blob = {"step": state.step, **state.method.state(), "rng": _rng_state(),
+                "streams": [s.position() for s in state.streams], "loop": state.loop_state()}
         tmp = self.path.with_suffix(".pt.tmp")
         torch.save(blob, tmp)
-        tmp.replace(self.path)
+        os.replace(tmp, self.path)
 
     def load(self) -> Optional[dict]:
         if not self.path.is_file():
@@ -157,93 +159,170 @@ class _Checkpoint:
         self.path.unlink(missing_ok=True)
 
 
+class RunFailed(DabenchError):
+    """A run stopped on a training error (non-finite loss); its folder records it as failed."""
+
+
+class _Interrupts:
+    """First Ctrl-C: finish the current step, checkpoint, exit 130. Second: stop at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> "_Interrupts":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        import signal
+
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the next one raises at once
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+@dataclass
+class _State:
+    """Everything the loop mutates; saved in checkpoints at step boundaries."""
+
+    method: Method
+    streams: list[BatchStream]
+    step: int = 0  # completed steps
+    best: Optional[dict] = None
+    last_eval: Optional[dict] = None
+    elapsed: float = 0.0
+    sums: Optional[dict] = None  # loss sums since the last log line
+
+    def loop_state(self) -> dict:
+        return {"best": self.best, "last_eval": self.last_eval, "elapsed": self.elapsed,
+                "sums": self.sums or {}}
+
+
 def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = None,
         force: bool = False, on_progress: Optional[ProgressFn] = None) -> RunOutcome:
-    """Train and evaluate one (task, method, seed) and write its run directory."""
+    """Train and evaluate one (task, method, seed) and write its run directory.
+
+    An unfinished run resumes from its checkpoint; a finished one is returned as it is unless
+    `force`. Ctrl-C checkpoints at the end of the current step and raises KeyboardInterrupt.
+    """
     directory = results.run_dir(root, task.name, cfg.method, cfg.run_id())
     if results.is_done(directory) and not force:
-        import json
-        return RunOutcome(directory, json.loads((directory / "result.json").read_text()), True)
+        record = json.loads((directory / "result.json").read_text(encoding="utf-8"))
+        return RunOutcome(directory, record, True)
     method_cls = METHODS.get(cfg.method)
     device = select_device(cfg.device)
-    if force and directory.exists():
-        for name in ("done", "result.json", "metrics.jsonl", "checkpoint.pt"):
+    with results.RunLock(directory):
+        _prepare_directory(directory, task, cfg, force)
+        seed_everything(cfg.seed, cfg.deterministic)
+        data = load_task_data(task, data_root)
+        path = DevicePath.for_run(device, cfg)
+        method = method_cls(path.prepare(build_network(task.num_classes, cfg)), cfg)
+        method.autocast = path.autocast  # forward passes in bf16 on CUDA; backward outside it
+        pin = device.type == "cuda"
+        first = data.source_train if method.uses_source else data.target_train
+        state = _State(method, [
+            BatchStream(first, cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, pin),
+            BatchStream(data.target_train, cfg.batch_size, cfg.seed * 2 + 2, cfg.num_workers, pin)])
+        ckpt = _Checkpoint(directory)
+        saved = ckpt.load()
+        if saved is not None:  # resume an unfinished run where its last checkpoint left it
+            _restore(saved, state)
+        _truncate_metrics(directory / "metrics.jsonl", state.step)
+        (directory / "failed.json").unlink(missing_ok=True)
+        t0 = time.perf_counter() - state.elapsed
+        try:
+            with _Interrupts() as interrupts:
+                _train(task, cfg, data, path, state, directory, on_progress, interrupts, t0)
+        except KeyboardInterrupt:
+            state.elapsed = time.perf_counter() - t0
+            ckpt.save(state)
+            raise
+        except RunFailed as exc:
+            results.mark_failed(directory, {"task": task.name, "method": cfg.method,
+                                            "seed": cfg.seed, "step": state.step,
+                                            "error": str(exc), "status": "failed"})
+            raise
+        record = _result_record(task, cfg, method_cls, state.last_eval, state.best, device,
+                                time.perf_counter() - t0)
+        results.write_json(directory / "result.json", record)
+        results.mark_done(directory)
+        ckpt.clear()
+    return RunOutcome(directory, record, False)
+
+
+def _prepare_directory(directory: Path, task: TaskSpec, cfg: RunConfig, force: bool) -> None:
+    if force:
+        for name in ("done", "result.json", "metrics.jsonl", "checkpoint.pt", "failed.json"):
             (directory / name).unlink(missing_ok=True)
-    directory.mkdir(parents=True, exist_ok=True)
     results.write_json(directory / "config.json", {
         "task": task.name, "task_version": task.version, "method": cfg.method, "seed": cfg.seed,
         "run_id": cfg.run_id(), "config": cfg.flat()})
 
-    seed_everything(cfg.seed, cfg.deterministic)
-    data = load_task_data(task, data_root)
-    path = DevicePath.for_run(device, cfg)
-    net = path.prepare(build_network(task.num_classes, cfg))
-    method = method_cls(net, cfg)
-    method.autocast = path.autocast  # forward passes in bf16 on CUDA; backward outside it
-    src = BatchStream(data.target_train if not method.uses_source else data.source_train,
-                      cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, device.type == "cuda")
-    tgt = BatchStream(data.target_train, cfg.batch_size, cfg.seed * 2 + 2, cfg.num_workers,
-                      device.type == "cuda")
-    ckpt = _Checkpoint(directory)
-    start, loop = 0, {"best": None, "elapsed": 0.0}
-    saved = ckpt.load()
-    if saved is not None:  # resume an unfinished run where its last checkpoint left it
-        start, loop = _restore(saved, method, [src, tgt])
-    metrics_path = directory / "metrics.jsonl"
-    _truncate_metrics(metrics_path, start)
 
-    t0 = time.perf_counter() - loop["elapsed"]
-    sums: dict[str, torch.Tensor] = {}
-    last_eval: dict[str, Any] = {}
-    for step in range(start, cfg.steps):
+def _train(task: TaskSpec, cfg: RunConfig, data: TaskData, path: DevicePath, state: _State,
+           directory: Path, on_progress: Optional[ProgressFn], interrupts: _Interrupts,
+           t0: float) -> None:
+    """Steps state.step .. cfg.steps; state is consistent whenever control leaves a step."""
+    method, (src, tgt) = state.method, state.streams
+    metrics = directory / "metrics.jsonl"
+    ckpt = _Checkpoint(directory)
+    for step in range(state.step, cfg.steps):
         lr, lam = _schedule_values(cfg, step)
         method.set_lr_factor(lr)
         (xs, ys), (xt, yt) = next(src), next(tgt)
         if not method.uses_target_labels:
             yt = torch.full_like(yt, -1)  # target labels never reach an adapting method
         terms = method.update((path.put(xs), path.put(ys)), (path.put(xt), path.put(yt)), lam)
-        for k, v in terms.items():
-            sums[k] = sums.get(k, 0) + v
-        done_steps = step + 1
-        if done_steps % cfg.log_every == 0 or done_steps == cfg.steps:
-            n = (done_steps - 1) % cfg.log_every + 1
-            numbers = {k: (v / n).item() for k, v in sums.items()}  # one sync per log interval
-            _check_finite(numbers, done_steps)
-            results.append_jsonl(metrics_path, {"step": done_steps, "kind": "train",
-                                                "lambda": lam, "lr": cfg.optim.lr * lr, **numbers})
-            sums = {}
+        sums = state.sums or {}
+        state.sums = {k: sums.get(k, 0) + v for k, v in terms.items()}
+        state.step = done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            n = (done - 1) % cfg.log_every + 1
+            numbers = {k: float(v) / n for k, v in state.sums.items()}  # one sync per log line
+            state.sums = None
+            _check_finite(numbers, done)
+            results.append_jsonl(metrics, {"step": done, "kind": "train", "lambda": lam,
+                                           "lr": cfg.optim.lr * lr, **numbers})
             if on_progress:
-                on_progress(done_steps, cfg.steps, numbers)
-        if done_steps % cfg.eval_every == 0 or done_steps == cfg.steps:
-            last_eval = {"step": done_steps, **evaluate(method, data, cfg, path)}
-            results.append_jsonl(metrics_path, {"kind": "eval", **last_eval})
-            if loop["best"] is None or last_eval["target_acc"] > loop["best"]["target_acc"]:
-                loop["best"] = last_eval
-            loop["elapsed"] = time.perf_counter() - t0
-            if done_steps < cfg.steps:
-                ckpt.save(done_steps, method, [src, tgt], loop)
+                on_progress(done, cfg.steps, numbers)
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            state.last_eval = {"step": done, **evaluate(method, data, cfg, path)}
+            results.append_jsonl(metrics, {"kind": "eval", **state.last_eval})
+            if state.best is None or state.last_eval["target_acc"] > state.best["target_acc"]:
+                state.best = state.last_eval
+            state.elapsed = time.perf_counter() - t0
+            if done < cfg.steps:
+                _check_finite({k: float(v) for k, v in (state.sums or {}).items()}, done)
+                ckpt.save(state)  # only a state whose losses are finite is kept
             if on_progress:
-                on_progress(done_steps, cfg.steps, {"target_acc": last_eval["target_acc"]})
-
-    record = _result_record(task, cfg, method_cls, last_eval, loop["best"], device,
-                            time.perf_counter() - t0)
-    results.write_json(directory / "result.json", record)
-    results.mark_done(directory)
-    ckpt.clear()
-    return RunOutcome(directory, record, False)
+                on_progress(done, cfg.steps, {"target_acc": state.last_eval["target_acc"]})
+        if interrupts.requested:
+            raise KeyboardInterrupt
 
 
-def _restore(saved: dict, method: Method, streams: list[BatchStream]) -> tuple[int, dict]:
-    method.net.load_state_dict(saved["net"])
-    method.optimizer.load_state_dict(saved["optimizer"])
-    for stream, pos in zip(streams, saved["streams"]):
+def _restore(saved: dict, state: _State) -> None:
+    state.method.net.load_state_dict(saved["net"])
+    state.method.optimizer.load_state_dict(saved["optimizer"])
+    for stream, pos in zip(state.streams, saved["streams"]):
         stream.restore(pos)
     rng = saved["rng"]
     torch.set_rng_state(rng["torch"])
     np.random.set_state(("MT19937", rng["numpy"].numpy().astype(np.uint32), *rng["numpy_rest"]))
     version, internal, gauss = rng["python"]
     random.setstate((version, tuple(internal), gauss))
-    return saved["step"], saved["loop"]
+    loop = saved["loop"]
+    state.step, state.best, state.last_eval = saved["step"], loop["best"], loop["last_eval"]
+    state.elapsed, state.sums = loop["elapsed"], loop["sums"] or None
 
 
 def _rng_state() -> dict[str, Any]:
@@ -260,7 +339,6 @@ def _truncate_metrics(path: Path, step: int) -> None:
     if not path.exists():
         return
     kept = [r for r in results.read_jsonl(path) if r.get("step", 0) <= step]
-    import json
     results.write_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
 
