@@ -108,6 +108,7 @@ class RunConfig:
     device: str = field(default="auto", metadata=_choice("auto", "cpu", "cuda"))
     num_workers: int = 0
     deterministic: bool = True
+    pad_samples: int = 1000  # per domain, for the proxy A-distance and features.npz; 0 = off
     amp: bool = True  # bf16 autocast on CUDA (the CPU path always stays exact fp32)
     channels_last: bool = True  # NHWC memory format for image batches on CUDA
     backbone: BackboneConfig = field(default_factory=BackboneConfig)

@@ -254,6 +254,8 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
             raise
         record = _result_record(task, cfg, method_cls, state.last_eval, state.best, device,
                                 time.perf_counter() - t0)
+        if cfg.pad_samples > 0:
+            record["pad"] = _export_features(method, data, cfg, path, directory)
         results.write_json(directory / "result.json", record)
         results.mark_done(directory)
         ckpt.clear()
@@ -308,6 +310,32 @@ def _train(task: TaskSpec, cfg: RunConfig, data: TaskData, path: DevicePath, sta
                 on_progress(done, cfg.steps, {"target_acc": state.last_eval["target_acc"]})
         if interrupts.requested:
             raise KeyboardInterrupt
+
+
+def _export_features(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath,
+                     directory: Path) -> float:
+    """Embed up to `pad_samples` source and target test items: save them in features.npz (for
+    `dabench plot features`) and return their proxy A-distance."""
+    from dabench.pad import proxy_a_distance
+
+    net = method.net.eval()
+    out = {}
+    for name, dataset in (("source", data.source_test), ("target", data.target_test)):
+        n = min(cfg.pad_samples, len(dataset))
+        idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(cfg.seed))[:n]
+        subset = torch.utils.data.Subset(dataset, idx.tolist())
+        feats, labels = [], []
+        with torch.no_grad(), path.autocast():
+            for x, y in torch.utils.data.DataLoader(subset, batch_size=cfg.eval_batch_size):
+                feats.append(net.embed(path.put(x)).float().cpu())  # (B, D)
+                labels.append(y)
+        out[f"{name}_features"] = torch.cat(feats).numpy()
+        out[f"{name}_labels"] = torch.cat(labels).numpy()
+    tmp = directory / ".features.tmp.npz"
+    np.savez_compressed(tmp, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
+                                for k, v in out.items()})
+    os.replace(tmp, directory / "features.npz")
+    return proxy_a_distance(out["source_features"], out["target_features"], seed=cfg.seed)
 
 
 def _restore(saved: dict, state: _State) -> None:

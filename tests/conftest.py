@@ -9,7 +9,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 # A few steps of the embedded task: real data, small enough for a CPU test.
-TINY = {"steps": 6, "batch_size": 16, "eval_every": 3, "log_every": 2, "eval_batch_size": 250}
+TINY = {"steps": 6, "batch_size": 16, "eval_every": 3, "log_every": 2, "eval_batch_size": 250,
+        "pad_samples": 200}
 
 
 @pytest.fixture

@@ -35,6 +35,12 @@ def test_every_method_runs_and_writes_its_run_folder(method, runs):
     assert rec["target_correct_last"] == round(rec["target_acc_last"] * 1000)
     assert rec["model"] == METHODS.get(method).display
     assert rec["versions"]["torch"] and rec["device"].startswith("cpu")
+    assert 0.0 <= rec["pad"] <= 2.0
+    import numpy as np
+
+    feats = np.load(out.directory / "features.npz")
+    assert feats["source_features"].shape == (200, 768) == feats["target_features"].shape
+    assert feats["target_labels"].shape == (200,)
     lines = read_jsonl(out.directory / "metrics.jsonl")
     assert [l["step"] for l in lines if l["kind"] == "train"] == [2, 4, 6]
     assert [l["step"] for l in lines if l["kind"] == "eval"] == [3, 6]

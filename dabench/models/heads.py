@@ -60,8 +60,13 @@ class DANNNet(nn.Module):
     def classify(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.classifier(feats["feature"])  # (B, C)
 
+    embedding_key = "feature"  # the level the classifier reads: what t-SNE and PAD look at
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classify(self.features(x))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)[self.embedding_key]  # (B, D)
 
     def new_parameters(self) -> list[nn.Parameter]:
         """Everything but the backbone: trained at the full learning rate."""
