@@ -56,6 +56,14 @@ app = typer.Typer(
 )
 
 
+def _mount_subcommands() -> None:
+    from dabench.data_cli import data_app
+    from dabench.plot_cli import plot_app
+
+    app.add_typer(data_app, name="data")
+    app.add_typer(plot_app, name="plot")
+
+
 class ListFormat(str, Enum):
     table = "table"
     json = "json"
@@ -66,6 +74,14 @@ class ReportFormat(str, Enum):
     md = "md"
     csv = "csv"
     json = "json"
+    latex = "latex"
+
+
+class View(str, Enum):
+    auto = "auto"
+    leaderboard = "leaderboard"
+    suite = "suite"
+    runs = "runs"
 
 
 class Select(str, Enum):
@@ -149,13 +165,14 @@ def run(
     A finished run (same resolved config) is skipped unless --force.
     """
     from dabench import results
-    from dabench.config import parse_sets, resolve
+    from dabench.config import parse_sets
     from dabench.methods import METHODS
-    from dabench.report import aggregate, render
+    from dabench.plan import build_plan
+    from dabench.render import render
+    from dabench.report import build
     from dabench.tasks import load_catalog
 
     catalog = load_catalog()
-    specs = catalog.expand(tasks)
     overrides = parse_sets(sets)
     overrides["device"] = device.value
     for name in method:
@@ -163,10 +180,9 @@ def run(
     root = results.runs_root(runs_dir)
     results.ensure_writable(root)
     data = data_root or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
-    plan = [(spec, resolve(spec, m, s, overrides))
-            for spec in specs for m in (method or spec.methods) for s in _parse_seeds(seed, seeds)]
+    plan = build_plan(catalog, tasks, method, _parse_seeds(seed, seeds), overrides)
     records = _run_plan(plan, root, data, force)
-    typer.echo(render(aggregate(records, catalog), "table"), nl=False)
+    typer.echo(render(build(records, catalog, view="runs"), "table"), nl=False)
     typer.echo(f"results in {root}", err=True)
 
 
@@ -214,9 +230,12 @@ def report(
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir",
                                             help="results folder [default: $DABENCH_RUNS or ./runs]"),
     fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f",
-                                     help="table, md, csv or json"),
+                                     help="table, md, csv, json or latex"),
     select: Select = typer.Option(Select.last, "--select",
                                   help="last (no target labels) or oracle (best target epoch)"),
+    view: View = typer.Option(View.auto, "--view", help="leaderboard (the public rows), suite "
+                              "(tasks as columns + Avg), runs (one row per model and task); "
+                              "auto: leaderboard when its runs exist, else runs"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write to this file"),
 ) -> None:
     """Print the leaderboard-style table of the finished runs in the results folder.
@@ -226,9 +245,12 @@ def report(
       dabench report
 
       dabench report --format md --select oracle --out results.md
+
+      dabench report --view suite --format latex
     """
     from dabench import results
-    from dabench.report import aggregate, render
+    from dabench.render import render
+    from dabench.report import build
     from dabench.tasks import load_catalog
 
     root = results.runs_root(runs_dir)
@@ -238,7 +260,7 @@ def report(
         raise DabenchError(f"no finished runs in {root}; run e.g. `dabench run mnist-to-mnistm` "
                            "first, or point --runs-dir at your results folder")
     notes = [f"FAILED: {f['task']} {f['method']} seed {f['seed']}: {f['error']}" for f in failed]
-    text = render(aggregate(records, load_catalog(), select.value), fmt.value, select.value, notes)
+    text = render(build(records, load_catalog(), select.value, view.value, notes), fmt.value)
     if unfinished:
         typer.echo(f"skipped {unfinished} unfinished run(s) in {root}"
                    f"{f', {len(failed)} of them failed' if failed else ''}", err=True)
@@ -252,6 +274,9 @@ def report(
         typer.echo(f"wrote {out}", err=True)
     else:
         typer.echo(text, nl=False)
+
+
+_mount_subcommands()
 
 
 def main() -> None:

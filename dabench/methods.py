@@ -25,7 +25,6 @@ Batch = tuple[torch.Tensor, torch.Tensor]  # (inputs, labels)
 class Method:
     """Base: the network, an SGD optimizer with the backbone at `optim.backbone_lr_mult`."""
 
-    display = ""  # the model name shown in tables (leaderboard spelling)
     uses_target_labels = False  # target-only trains on labelled target data
     uses_source = True
 
@@ -79,7 +78,6 @@ class Method:
 class SourceOnly(Method):
     """Train on labelled source data only: the lower reference of every DA table."""
 
-    display = "Source only"
 
     def loss(self, src: Batch, tgt: Batch, lam: float) -> dict[str, torch.Tensor]:
         x, y = src
@@ -90,7 +88,6 @@ class SourceOnly(Method):
 class TargetOnly(Method):
     """Train on labelled target data ("train on target"): the upper reference."""
 
-    display = "Target only"
     uses_target_labels = True
     uses_source = False
 
@@ -110,7 +107,6 @@ class RevGrad(Method):
     the features to confuse them.
     """
 
-    display = "RevGrad"
 
     def loss(self, src: Batch, tgt: Batch, lam: float) -> dict[str, torch.Tensor]:
         (xs, ys), (xt, _) = src, tgt

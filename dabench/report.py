@@ -1,31 +1,35 @@
-"""The report: a pure function of run records -> leaderboard-style rows -> text.
+"""The report: pure functions from run records to tables (rendering lives in `render.py`).
 
-`aggregate()` groups finished runs by (task, method, config without the seed), takes the mean and
-sample standard deviation over seeds of the selected accuracy, and puts the task's published
-value beside it. `render()` turns rows into a Rich table, Markdown, CSV or JSON string. Nothing
-here trains, and nothing here imports torch.
+Three views, each a `Table`:
+- `runs_view`: one row per (task, model, config without the seed): mean ± sample std over seeds
+  of the selected accuracy, with the task's published value and Δ.
+- `board_view`: exactly the public leaderboard's rows (task files' `leaderboard:` entries), each
+  the mean over its tasks of the matching runs, with footnotes for mislabelled rows and for
+  published values that cannot be k/N on their test set.
+- `suite_view`: per dataset family, tasks as columns plus Avg, models as rows, published
+  references as extra rows; a missing cell shows "—" and blanks the Avg.
+Nothing here trains, and nothing here imports torch.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-import math
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from dabench.config import EXECUTION_KEYS
+from dabench.naming import model_label
 
 SELECTIONS = {
     "last": ("target_acc_last", "last evaluation (uses no target labels)"),
     "oracle": ("target_acc_best", "oracle: best target-test accuracy over evaluations "
                                   "(selected with target labels, as TA3N/AMEAN/TLlib report)"),
 }
-FORMATS = ("table", "md", "csv", "json")
-COLUMNS = ("Task", "Dataset", "Metric", "Value", "Model", "n", "±", "Published", "Δ")
+VIEWS = ("auto", "leaderboard", "suite", "runs")
+FOOTER = ("n = seeds; ± = sample standard deviation over the n seeds (— for n = 1); "
+          "Δ = Value − Published.")
 
 
 @dataclass
@@ -33,23 +37,98 @@ class Row:
     task: str  # the leaderboard's task column, e.g. "Domain Adaptation"
     dataset: str  # the leaderboard's dataset column, e.g. "MNIST-to-MNIST-M"
     metric: str
-    value: float  # mean over seeds, in %
+    value: Optional[float]  # mean over seeds, in % (None: no runs yet)
     model: str
     n: int
-    std: Optional[float]  # sample std over seeds (None for n = 1)
+    std: Optional[float]  # sample std over seeds (None for n < 2)
     published: Optional[float] = None
     delta: Optional[float] = None
     published_source: str = ""
-    benchmark: str = ""  # dabench's task name
+    benchmark: str = ""  # dabench's task name(s)
     method: str = ""
     recipe: str = ""
     seeds: list[int] = field(default_factory=list)
+    pad: Optional[float] = None  # mean proxy A-distance over the runs
+    note: str = ""  # footnote text
+
+
+@dataclass
+class Table:
+    """What a renderer needs: a title, column names, string cells, notes, and plain records."""
+
+    title: str
+    columns: list[str]
+    cells: list[list[str]]
+    notes: list[str]
+    records: list[dict[str, Any]]  # for JSON / CSV
 
 
 def config_group(config: dict[str, Any]) -> str:
     """Hash of a run's config without its seed: runs that differ only by seed share it."""
     body = {k: v for k, v in config.items() if k != "seed" and k not in EXECUTION_KEYS}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:6]
+
+
+def title(select: str, view: str = "runs") -> str:
+    what = {"runs": "Target accuracy (%)", "leaderboard": "Leaderboard rows, target accuracy (%)",
+            "suite": "Target accuracy (%) per task"}[view]
+    return f"{what}, model selection: {SELECTIONS[select][1]}"
+
+
+def _stats(values: list[float]) -> tuple[Optional[float], Optional[float]]:
+    if not values:
+        return None, None
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def _groups(records: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
+    """(task, model, config group) -> records sorted by seed."""
+    out: dict[tuple[str, str, str], list[dict]] = {}
+    for rec in sorted(records, key=lambda r: r["seed"]):
+        out.setdefault((rec["task"], rec["model"], config_group(rec["config"])), []).append(rec)
+    return out
+
+
+def _pad(recs: list[dict]) -> Optional[float]:
+    pads = [r["pad"] for r in recs if r.get("pad") is not None]
+    return statistics.fmean(pads) if pads else None
+
+
+# -- the runs view ------------------------------------------------------------------------------
+
+def aggregate(records: list[dict[str, Any]], catalog=None, select: str = "last") -> list[Row]:
+    """Finished run records -> one row per (task, model, config group), mean ± std over seeds.
+
+    Blended multi-target runs also get a row with the mean of the per-sub-target accuracies."""
+    key = SELECTIONS[select][0]
+    groups = _groups(records)
+    count: dict[tuple[str, str], int] = {}
+    for task, model, _ in groups:
+        count[(task, model)] = count.get((task, model), 0) + 1
+    rows = []
+    for (task, model, group), recs in groups.items():
+        first = recs[0]
+        label = model if count[(task, model)] == 1 else f"{model} #{group}"
+        metrics = [("Accuracy (%)", [100.0 * r[key] for r in recs])]
+        groups_key = key.replace("target_acc", "target_groups")
+        if all(groups_key in r for r in recs):
+            metrics.append(("Accuracy (%), mean of sub-targets",
+                            [100.0 * r[groups_key]["mean_of_targets"] for r in recs]))
+        for metric, values in metrics:
+            mean, std = _stats(values)
+            pub = _published(catalog, first) if metric == "Accuracy (%)" else None
+            rows.append(Row(
+                task=_board_task(catalog, task), dataset=first.get("title", task), metric=metric,
+                value=mean, model=label, n=len(values), std=std,
+                published=pub.value if pub else None,
+                delta=mean - pub.value if pub else None, published_source=pub.source if pub else "",
+                benchmark=task, method=first["method"], recipe=first.get("recipe", ""),
+                seeds=[r["seed"] for r in recs], pad=_pad(recs)))
+    order = {name: i for i, name in enumerate(catalog.tasks)} if catalog is not None else {}
+    method_rank = {"source-only": 0, "revgrad": 1, "target-only": 2}
+    rows.sort(key=lambda r: (order.get(r.benchmark, len(order)), r.benchmark,
+                             method_rank.get(r.method, 3), r.model, r.metric))
+    return rows
 
 
 def _published(catalog, record: dict[str, Any]):
@@ -59,53 +138,29 @@ def _published(catalog, record: dict[str, Any]):
     return refs[0] if refs else None
 
 
-def aggregate(records: list[dict[str, Any]], catalog=None, select: str = "last") -> list[Row]:
-    """Finished run records -> one row per (task, method, config group), mean ± std over seeds."""
-    key_name = SELECTIONS[select][0]
-    groups: dict[tuple, list[dict]] = {}
-    for rec in records:
-        groups.setdefault((rec["task"], rec["model"], config_group(rec["config"])), []).append(rec)
-    labels: dict[tuple[str, str], int] = {}
-    for task, model, _ in groups:
-        labels[(task, model)] = labels.get((task, model), 0) + 1
-    order = list(catalog.tasks) if catalog is not None else []
-    rows = []
-    for (task, model, group), recs in groups.items():
-        values = [100.0 * r[key_name] for r in sorted(recs, key=lambda r: r["seed"])]
-        first = recs[0]
-        mean = statistics.fmean(values)
-        pub = _published(catalog, first)
-        rows.append(Row(
-            task=_board_task(catalog, task), dataset=first.get("title", task),
-            metric="Accuracy (%)", value=mean,
-            model=model if labels[(task, model)] == 1 else f"{model} #{group}",
-            n=len(values), std=statistics.stdev(values) if len(values) > 1 else None,
-            published=pub.value if pub else None, delta=mean - pub.value if pub else None,
-            published_source=pub.source if pub else "", benchmark=task, method=first["method"],
-            recipe=first.get("recipe", ""), seeds=sorted(r["seed"] for r in recs),
-        ))
-    rank = {name: i for i, name in enumerate(order)}
-    method_rank = {"source-only": 0, "revgrad": 1, "target-only": 2}
-    rows.sort(key=lambda r: (rank.get(r.benchmark, len(rank)), r.benchmark,
-                             method_rank.get(r.method, 3), r.model))
-    return rows
+def _board_task(catalog, task: str) -> str:
+    if catalog is not None and task in catalog.tasks:
+        return catalog.tasks[task].leaderboard_task
+    return "Domain Adaptation"
 
 
 def gap_notes(rows: list[Row]) -> list[str]:
     """Per task with source-only, RevGrad and target-only rows: the share of the source-only ->
-    target-only gap that RevGrad closes, beside the same share computed from published values."""
+    target-only gap that RevGrad closes, beside the same share from published values."""
     notes = []
     by_task: dict[str, dict[str, Row]] = {}
     for r in rows:
-        by_task.setdefault(r.benchmark, {}).setdefault(r.method, r)
-    for task, m in by_task.items():
+        if r.metric == "Accuracy (%)":
+            by_task.setdefault(r.benchmark, {}).setdefault(r.method, r)
+    for m in by_task.values():
         if not {"source-only", "revgrad", "target-only"} <= set(m):
             continue
         lo, mid, hi = m["source-only"], m["revgrad"], m["target-only"]
         if hi.value == lo.value:
             continue
-        text = (f"{mid.dataset}: {mid.model} closes {100 * (mid.value - lo.value) / (hi.value - lo.value):.0f}% "
-                "of the source-only -> target-only gap")
+        share = 100 * (mid.value - lo.value) / (hi.value - lo.value)
+        text = f"{mid.dataset}: {mid.model} closes {share:.0f}% of the source-only -> " \
+               "target-only gap"
         if None not in (lo.published, mid.published, hi.published) and hi.published != lo.published:
             paper = 100 * (mid.published - lo.published) / (hi.published - lo.published)
             text += f" (published: {paper:.0f}%)"
@@ -113,68 +168,149 @@ def gap_notes(rows: list[Row]) -> list[str]:
     return notes
 
 
-def _board_task(catalog, task: str) -> str:
-    if catalog is not None and task in catalog.tasks:
-        return catalog.tasks[task].leaderboard_task
-    return "Domain Adaptation"
+def runs_view(records: list[dict], catalog, select: str, notes: list[str] = ()) -> Table:
+    rows = aggregate(records, catalog, select)
+    cells = [[r.task, r.dataset, r.metric, fmt(r.value), r.model, str(r.n), fmt(r.std),
+              fmt(r.published), fmt(r.delta, signed=True)] for r in rows]
+    return Table(title(select), ["Task", "Dataset", "Metric", "Value", "Model", "n", "±",
+                                 "Published", "Δ"], cells,
+                 [FOOTER, *gap_notes(rows), *notes], [_plain(r, select) for r in rows])
 
 
-def _fmt(value: Optional[float], signed: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def fmt(value: Optional[float], signed: bool = False) -> str:
+    if value is None or value != value:  # None or NaN
         return "—"
     return f"{value:+.2f}" if signed else f"{value:.2f}"
 
 
-def _cells(row: Row) -> list[str]:
-    return [row.task, row.dataset, row.metric, _fmt(row.value), row.model, str(row.n),
-            _fmt(row.std), _fmt(row.published), _fmt(row.delta, signed=True)]
-
-
-def title(select: str) -> str:
-    return f"Target accuracy (%), model selection: {SELECTIONS[select][1]}"
-
-
-FOOTER = ("n = seeds; ± = sample standard deviation over the n seeds (— for n = 1); "
-          "Δ = Value − Published.")
-
-
-def _record(row: Row, select: str) -> dict[str, Any]:
+def _plain(row: Row, select: str) -> dict[str, Any]:
     """A row as a plain dict for JSON/CSV, floats rounded to 4 decimals (stable output)."""
-    out = {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(row).items()}
+    out = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.__dict__.items()}
     return {**out, "selection": select}
 
 
-def render(rows: list[Row], fmt: str, select: str = "last", notes: list[str] = ()) -> str:
-    """Rows -> text in one of FORMATS (json and csv carry every field, for scripts)."""
-    if fmt == "json":
-        return json.dumps([_record(r, select) for r in rows], indent=2) + "\n"
-    if fmt == "csv":
-        buf = io.StringIO()
-        names = [*Row.__dataclass_fields__, "selection"]
-        writer = csv.DictWriter(buf, fieldnames=names, lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({**_record(r, select), "seeds": " ".join(map(str, r.seeds))})
-        return buf.getvalue()
-    footer = [FOOTER, *gap_notes(rows), *notes]
-    if fmt == "md":
-        lines = [f"**{title(select)}**", "", "| " + " | ".join(COLUMNS) + " |",
-                 "|" + "|".join("---" for _ in COLUMNS) + "|"]
-        lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
-        return "\n".join(lines + [""] + [f"_{line}_" for line in footer]) + "\n"
-    return _rich_table(rows, select, footer)
+# -- the leaderboard view -----------------------------------------------------------------------
+
+def is_k_over_n(percent: float, n: int, decimals: int = 2) -> bool:
+    """Whether `percent` (as printed with `decimals`) equals 100 k / n for some integer k."""
+    k = round(percent * n / 100)
+    return any(0 <= j <= n and round(100 * j / n, decimals) == round(percent, decimals)
+               for j in (k - 1, k, k + 1))
 
 
-def _rich_table(rows: list[Row], select: str, footer: list[str]) -> str:
-    from rich.console import Console
-    from rich.table import Table
+def _matching(records: list[dict], task: str, method: str, when: dict) -> list[dict]:
+    """The runs of `task`/`method` matching `when`; of several config groups, the largest."""
+    recs = [r for r in records if r["task"] == task and r["method"] == method
+            and all(r["config"].get(k) == v for k, v in when.items())]
+    groups: dict[str, list[dict]] = {}
+    for r in recs:
+        groups.setdefault(config_group(r["config"]), []).append(r)
+    return max(groups.values(), key=len) if groups else []
 
-    table = Table(title=title(select), caption="\n".join(footer), caption_justify="left")
-    for col in COLUMNS:
-        table.add_column(col, justify="right" if col in {"Value", "n", "±", "Published", "Δ"}
-                         else "left")
+
+def board_rows(records: list[dict], catalog, select: str) -> list[Row]:
+    """One row per leaderboard entry: per seed, the mean over the row's tasks; then mean ± std."""
+    key = SELECTIONS[select][0]
+    rows = []
+    for b in catalog.board:
+        per_task = [{r["seed"]: r for r in _matching(records, t, b.method, b.when)}
+                    for t in b.tasks]
+        seeds = sorted(set.intersection(*(set(p) for p in per_task))) if per_task else []
+        values = [statistics.fmean(100.0 * p[s][key] for p in per_task) for s in seeds]
+        mean, std = _stats(values)
+        notes = [b.note] if b.note else []
+        if b.test_size and not is_k_over_n(b.value, b.test_size):
+            notes.append(f"the published {b.value:.2f} is not k/{b.test_size} for any integer k "
+                         "(arithmetically impossible on this test set)")
+        rows.append(Row(
+            task=b.task, dataset=b.dataset, metric=b.metric, value=mean, model=b.model,
+            n=len(seeds), std=std, published=b.value,
+            delta=None if mean is None else mean - b.value, published_source=b.source,
+            benchmark=" ".join(b.tasks), method=b.method, seeds=seeds,
+            pad=_pad([p[s] for p in per_task for s in seeds]), note="; ".join(notes)))
+    return rows
+
+
+def board_view(records: list[dict], catalog, select: str, notes: list[str] = ()) -> Table:
+    rows = board_rows(records, catalog, select)
+    marks: list[str] = []
+    cells = []
     for r in rows:
-        table.add_row(*_cells(r))
-    console = Console(width=160, record=True, file=io.StringIO(), color_system=None)
-    console.print(table)
-    return console.export_text()
+        dataset = r.dataset
+        if r.note:
+            marks.append(f"[{len(marks) + 1}] {r.dataset}: {r.note}")
+            dataset += f" [{len(marks)}]"
+        cells.append([r.task, dataset, r.metric, fmt(r.value), r.model, str(r.n), fmt(r.std),
+                      fmt(r.published), fmt(r.delta, signed=True)])
+    return Table(title(select, "leaderboard"), ["Task", "Dataset", "Metric", "Value", "Model",
+                                                "n", "±", "Published", "Δ"], cells,
+                 [FOOTER, *marks, *notes], [_plain(r, select) for r in rows])
+
+
+# -- the suite view -----------------------------------------------------------------------------
+
+def _cell(values: list[float]) -> str:
+    mean, std = _stats(values)
+    return fmt(mean) + (f" ± {std:.2f}" if std is not None else "")
+
+
+def suite_view(records: list[dict], catalog, select: str, notes: list[str] = ()) -> list[Table]:
+    """One table per dataset family with runs: a column per task plus Avg and PAD, a row per
+    model, and the family's published references as extra rows."""
+    key = SELECTIONS[select][0]
+    families = list(dict.fromkeys(catalog.tasks[r["task"]].family for r in records
+                                  if r["task"] in catalog.tasks))
+    tables = []
+    for family in families:
+        tasks = [t for t in catalog.tasks.values() if t.family == family]
+        names = {t.name for t in tasks}
+        cells, plain = [], []
+        rank = {"source-only": 0, "revgrad": 1, "target-only": 2}
+        ordered = sorted((r for r in records if r["task"] in names),
+                         key=lambda r: (rank.get(r["method"], 3), r["model"]))
+        for model in dict.fromkeys(r["model"] for r in ordered):
+            per = [[100.0 * r[key] for r in records if r["task"] == t.name and r["model"] == model]
+                   for t in tasks]
+            avg = statistics.fmean(statistics.fmean(v) for v in per) if all(per) else None
+            pad = _pad([r for r in records if r["model"] == model and r["task"] in names])
+            cells.append([model, *[_cell(v) for v in per], fmt(avg), fmt(pad)])
+            plain.append({"family": family, "model": model, "avg": avg, "pad": pad,
+                          "selection": select, **{t.name: _stats(v)[0] for t, v in zip(tasks, per)}})
+        for label, values in _published_rows(tasks):
+            avg = statistics.fmean(values) if None not in values else None
+            cells.append([label, *[fmt(v) for v in values], fmt(avg), "—"])
+            plain.append({"family": family, "model": label, "avg": avg, "pad": None,
+                          "selection": select, **{t.name: v for t, v in zip(tasks, values)}})
+        tables.append(Table(
+            f"{family}: {title(select, 'suite')}", ["Model", *[t.title for t in tasks], "Avg", "PAD"],
+            cells, ["Cells: mean ± sample std over seeds; Avg: mean over the tasks (— if any is "
+                    "missing); PAD: proxy A-distance of the final features.", *notes], plain))
+    return tables
+
+
+def _published_rows(tasks) -> list[tuple[str, list[Optional[float]]]]:
+    """Reference rows: one per (reference, method, variant) published for the family."""
+    keys: dict[tuple, None] = {}
+    for t in tasks:
+        for p in t.published:
+            keys.setdefault((p.reference, p.method, tuple(sorted(p.when.items()))), None)
+    rows = []
+    for reference, method, when in keys:
+        values = []
+        for t in tasks:
+            match = [p.value for p in t.published if p.reference == reference
+                     and p.method == method and tuple(sorted(p.when.items())) == when]
+            values.append(match[0] if match else None)
+        rows.append((f"{model_label(method, dict(when))} — published ({reference})", values))
+    return rows
+
+
+def build(records: list[dict], catalog, select: str = "last", view: str = "auto",
+          notes: list[str] = ()) -> list[Table]:
+    """The report tables for `view`; "auto" is the leaderboard when any of its rows has runs."""
+    if view == "auto":
+        view = "leaderboard" if any(r.n for r in board_rows(records, catalog, select)) else "runs"
+    if view == "suite":
+        return suite_view(records, catalog, select, list(notes))
+    make = board_view if view == "leaderboard" else runs_view
+    return [make(records, catalog, select, list(notes))]

@@ -20,6 +20,7 @@ from dabench.errors import DabenchError
 from dabench.registry import suggest
 
 TASK_PATH_ENV = "DABENCH_TASK_PATH"
+LEADERBOARD_SUITE = "leaderboard"  # runs every (task, variant) behind the leaderboard rows
 MODALITIES = ("image", "video")
 
 
@@ -90,10 +91,38 @@ class TaskSpec:
 
 
 @dataclass(frozen=True)
+class BoardRow:
+    """One row of the public leaderboard and how to compute it from runs: the mean over `tasks`
+    of the runs of `method` whose config matches `when` (several tasks: a dataset-level mean)."""
+
+    task: str  # the leaderboard's task column
+    dataset: str  # the leaderboard's dataset column, as listed (even when mislabelled)
+    model: str
+    value: float
+    source: str
+    method: str
+    tasks: tuple[str, ...]
+    when: dict[str, Any] = field(default_factory=dict)
+    metric: str = "Accuracy"
+    note: str = ""  # a footnote, e.g. a mislabelled row
+    test_size: int = 0  # target test-set size, to check that the value is k/N
+
+
+@dataclass(frozen=True)
 class Catalog:
     tasks: dict[str, TaskSpec]
     suites: dict[str, tuple[str, ...]]
     aliases: dict[str, str]
+    board: tuple[BoardRow, ...] = ()
+
+    def board_plan(self) -> list[tuple[TaskSpec, str, dict[str, Any]]]:
+        """(task, method, config overrides) behind every leaderboard row, without repeats."""
+        plan: dict[tuple, tuple] = {}
+        for row in self.board:
+            for name in row.tasks:
+                key = (name, row.method, tuple(sorted(row.when.items())))
+                plan.setdefault(key, (self.task(name), row.method, dict(row.when)))
+        return list(plan.values())
 
     def task(self, name: str) -> TaskSpec:
         name = self.aliases.get(name, name)
@@ -121,7 +150,10 @@ class Catalog:
 # -- schema checking ---------------------------------------------------------------------------
 
 _FILE_KEYS = {"family", "dataset", "version", "modality", "description", "classes", "domains",
-              "defaults", "recipes", "methods", "tasks", "suites", "leaderboard_task", "notes"}
+              "defaults", "recipes", "methods", "tasks", "suites", "leaderboard_task", "notes",
+              "leaderboard"}
+_BOARD_KEYS = {"task", "dataset", "model", "value", "source", "method", "tasks", "when",
+               "metric", "note", "test_size"}
 _FILE_REQUIRED = {"family", "dataset", "version", "modality", "classes", "domains", "tasks"}
 _TASK_KEYS = {"source", "targets", "title", "config", "published", "aliases", "methods",
               "version", "notes", "leaderboard_task"}
@@ -193,6 +225,28 @@ def _parse_published(chk: _Checker, raw: Any, where: str) -> tuple[Published, ..
     return tuple(out)
 
 
+def _parse_board(chk: _Checker, raw: Any) -> tuple[BoardRow, ...]:
+    out = []
+    for i, item in enumerate(chk.typed(raw, list, "leaderboard")):
+        at = f"leaderboard[{i}]"
+        item = chk.keys(item, at, _BOARD_KEYS, _BOARD_KEYS - {"when", "metric", "note",
+                                                               "test_size"})
+        out.append(BoardRow(
+            task=chk.typed(item["task"], str, f"{at}.task"),
+            dataset=chk.typed(item["dataset"], str, f"{at}.dataset"),
+            model=chk.typed(item["model"], str, f"{at}.model"),
+            value=float(chk.typed(item["value"], (int, float), f"{at}.value")),
+            source=chk.typed(item["source"], str, f"{at}.source"),
+            method=chk.typed(item["method"], str, f"{at}.method"),
+            tasks=chk.str_list(item["tasks"], f"{at}.tasks"),
+            when=chk.typed(item.get("when", {}), dict, f"{at}.when"),
+            metric=chk.typed(item.get("metric", "Accuracy"), str, f"{at}.metric"),
+            note=chk.typed(item.get("note", ""), str, f"{at}.note"),
+            test_size=chk.typed(item.get("test_size", 0), int, f"{at}.test_size"),
+        ))
+    return tuple(out)
+
+
 def _domain(chk: _Checker, domains: dict[str, Domain], key: Any, where: str) -> Domain:
     key = chk.typed(key, str, where)
     if key not in domains:
@@ -202,6 +256,13 @@ def _domain(chk: _Checker, domains: dict[str, Domain], key: Any, where: str) -> 
 
 def parse_task_file(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[str, ...]]]:
     """Read one task file; returns its tasks and suites. Raises DabenchError naming the file."""
+    tasks, suites, _ = parse_task_file_full(path)
+    return tasks, suites
+
+
+def parse_task_file_full(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[str, ...]],
+                                              tuple[BoardRow, ...]]:
+    """Tasks, suites and leaderboard rows of one task file."""
     chk = _Checker(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -261,7 +322,7 @@ def parse_task_file(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[str, ..
         name: chk.str_list(members, f"suites.{name}")
         for name, members in chk.typed(raw.get("suites", {}), dict, "suites").items()
     }
-    return tasks, suites
+    return tasks, suites, _parse_board(chk, raw.get("leaderboard", []))
 
 
 def builtin_task_dir() -> Path:
@@ -290,8 +351,10 @@ def build_catalog(files: list[Path]) -> Catalog:
     tasks: dict[str, TaskSpec] = {}
     suites: dict[str, tuple[str, ...]] = {}
     aliases: dict[str, str] = {}
+    board: list[BoardRow] = []
     for path in files:
-        file_tasks, file_suites = parse_task_file(path)
+        file_tasks, file_suites, file_board = parse_task_file_full(path)
+        board += file_board
         for spec in file_tasks:
             for name in (spec.name, *spec.aliases):
                 if name in tasks or name in aliases or name in suites:
@@ -307,7 +370,15 @@ def build_catalog(files: list[Path]) -> Catalog:
             if member not in tasks and member not in aliases:
                 raise DabenchError(f"suite '{name}' names unknown task '{member}'"
                                    f"{suggest(member, sorted(tasks))}")
-    return Catalog(tasks=tasks, suites=suites, aliases=aliases)
+    for row in board:
+        for member in row.tasks:
+            if member not in tasks:
+                raise DabenchError(f"leaderboard row '{row.dataset}' names unknown task "
+                                   f"'{member}'{suggest(member, sorted(tasks))}")
+    if board:
+        suites.setdefault(LEADERBOARD_SUITE, tuple(dict.fromkeys(
+            name for row in board for name in row.tasks)))
+    return Catalog(tasks=tasks, suites=suites, aliases=aliases, board=tuple(board))
 
 
 @lru_cache(maxsize=4)

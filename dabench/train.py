@@ -30,6 +30,7 @@ from dabench.errors import DabenchError
 from dabench.evaluate import accuracy, group_accuracy, predict_dataset
 from dabench.methods import METHODS, Method
 from dabench.models.build import build_network
+from dabench.naming import model_label
 from dabench.tasks import TaskSpec
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]  # (step, total, latest numbers)
@@ -85,17 +86,6 @@ class DevicePath:
     def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
         net = net.to(self.device)
         return net.to(memory_format=torch.channels_last) if self.channels_last else net
-
-
-def model_label(method: type[Method], cfg: RunConfig, task: TaskSpec) -> str:
-    """The Model column: leaderboard spelling, with the temporal module and non-default recipe."""
-    label = method.display
-    if cfg.model.temporal != "none":
-        temporal = {"tempooling": "TemPooling", "temrelation": "TemRelation"}[cfg.model.temporal]
-        label = temporal if cfg.method == "source-only" else f"{temporal} + {label}"
-    if len(task.recipes) > 1:
-        label += f" [{cfg.recipe}]"
-    return label
 
 
 def _schedule_values(cfg: RunConfig, step: int) -> tuple[float, float]:
@@ -224,7 +214,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     with results.RunLock(directory):
         _prepare_directory(directory, task, cfg, force)
         seed_everything(cfg.seed, cfg.deterministic)
-        data = load_task_data(task, data_root)
+        data = load_task_data(task, data_root, config=cfg)
         path = DevicePath.for_run(device, cfg)
         method = method_cls(path.prepare(build_network(task.num_classes, cfg)), cfg)
         method.autocast = path.autocast  # forward passes in bf16 on CUDA; backward outside it
@@ -252,7 +242,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                                             "seed": cfg.seed, "step": state.step,
                                             "error": str(exc), "status": "failed"})
             raise
-        record = _result_record(task, cfg, method_cls, state.last_eval, state.best, device,
+        record = _result_record(task, cfg, state.last_eval, state.best, device,
                                 time.perf_counter() - t0)
         if cfg.pad_samples > 0:
             record["pad"] = _export_features(method, data, cfg, path, directory)
@@ -313,9 +303,9 @@ def _train(task: TaskSpec, cfg: RunConfig, data: TaskData, path: DevicePath, sta
 
 
 def _export_features(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath,
-                     directory: Path) -> float:
+                     directory: Path) -> Optional[float]:
     """Embed up to `pad_samples` source and target test items: save them in features.npz (for
-    `dabench plot features`) and return their proxy A-distance."""
+    `dabench plot features`) and return their proxy A-distance (None for tiny domains)."""
     from dabench.pad import proxy_a_distance
 
     net = method.net.eval()
@@ -335,6 +325,8 @@ def _export_features(method: Method, data: TaskData, cfg: RunConfig, path: Devic
     np.savez_compressed(tmp, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
                                 for k, v in out.items()})
     os.replace(tmp, directory / "features.npz")
+    if min(len(out["source_features"]), len(out["target_features"])) < 8:
+        return None  # too few items to split into train / validation / test
     return proxy_a_distance(out["source_features"], out["target_features"], seed=cfg.seed)
 
 
@@ -370,11 +362,11 @@ def _truncate_metrics(path: Path, step: int) -> None:
     results.write_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
 
-def _result_record(task: TaskSpec, cfg: RunConfig, method_cls: type[Method], last: dict,
+def _result_record(task: TaskSpec, cfg: RunConfig, last: dict,
                    best: dict, device: torch.device, wall: float) -> dict[str, Any]:
     record: dict[str, Any] = {
         "task": task.name, "task_version": task.version, "dataset": task.dataset,
-        "title": task.title, "method": cfg.method, "model": model_label(method_cls, cfg, task),
+        "title": task.title, "method": cfg.method, "model": model_label(cfg.method, cfg.flat(), len(task.recipes) > 1),
         "recipe": cfg.recipe, "seed": cfg.seed, "run_id": cfg.run_id(), "steps": cfg.steps,
         "target_acc_last": last["target_acc"], "target_acc_best": best["target_acc"],
         "best_step": best["step"], "source_acc_last": last["source_acc"],

@@ -14,23 +14,29 @@ from pathlib import Path
 
 import pytest
 
-from dabench.report import aggregate, render
+from dabench.render import render
+from dabench.report import aggregate, build
 from dabench.results import load_records
 from dabench.tasks import load_catalog
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-CASES = [(fmt, select) for fmt in ("md", "csv", "json") for select in ("last", "oracle")]
+CASES = [(view, fmt, select) for view in ("runs", "suite") for fmt in ("md", "csv", "json")
+         for select in ("last", "oracle")] + [("suite", "latex", "last")]
 
 
-def rendered(fmt: str, select: str) -> str:
+def rendered(fmt: str, select: str, view: str = "runs") -> str:
     records, _ = load_records(GOLDEN / "runs")
-    return render(aggregate(records, load_catalog(), select), fmt, select)
+    return render(build(records, load_catalog(), select, view), fmt)
 
 
-@pytest.mark.parametrize("fmt,select", CASES)
-def test_report_matches_golden_file(fmt, select):
-    expected = (GOLDEN / f"report-{select}.{fmt}").read_text()
-    assert rendered(fmt, select) == expected
+def golden_name(view: str, fmt: str, select: str) -> str:
+    return f"report-{select}.{fmt}" if view == "runs" else f"{view}-{select}.{fmt}"
+
+
+@pytest.mark.parametrize("view,fmt,select", CASES)
+def test_report_matches_golden_file(view, fmt, select):
+    expected = (GOLDEN / golden_name(view, fmt, select)).read_text()
+    assert rendered(fmt, select, view) == expected
 
 
 def test_unfinished_runs_are_skipped_and_counted():
@@ -80,7 +86,32 @@ def test_runs_differing_in_config_are_separate_rows():
     assert len(models) == 2 and all("#" in m for m in models)
 
 
+def test_suite_view_cells_avg_and_published_rows():
+    records, _ = load_records(GOLDEN / "runs")
+    (table,) = build(records, load_catalog(), "last", "suite")
+    assert table.columns == ["Model", "MNIST-to-MNIST-M", "MNIST-to-Digits", "Avg", "PAD"]
+    rows = {r[0]: r for r in table.cells}
+    assert rows["RevGrad"][1] == "62.00 ± 1.91" and rows["RevGrad"][2] == "70.10"
+    assert rows["RevGrad"][3] == "66.05"  # (62.00 + 70.10) / 2
+    assert rows["Source only"][2] == "—" and rows["Source only"][3] == "—"  # missing cell
+    assert rows["RevGrad — published (paper)"][1:4] == ["76.66", "—", "—"]
+
+
+def test_k_over_n_rule():
+    from dabench.report import is_k_over_n
+
+    assert is_k_over_n(74.43, 571) and not is_k_over_n(74.44, 571)  # 425/571 = 74.43
+    assert is_k_over_n(74.44, 360)  # 268/360
+    assert is_k_over_n(98.15, 54) and is_k_over_n(90.0, 240)
+
+
+def test_latex_is_booktabs_and_escaped():
+    text = rendered("latex", "last", "suite")
+    assert "\\toprule" in text and "\\midrule" in text and "\\bottomrule" in text
+    assert "$\\pm$" in text and "\\%" in text and "±" not in text
+
+
 if __name__ == "__main__" and "--regenerate" in sys.argv:
-    for fmt, select in CASES:
-        (GOLDEN / f"report-{select}.{fmt}").write_text(rendered(fmt, select))
-        print(f"wrote {GOLDEN / f'report-{select}.{fmt}'}")
+    for view, fmt, select in CASES:
+        (GOLDEN / golden_name(view, fmt, select)).write_text(rendered(fmt, select, view))
+        print(f"wrote {GOLDEN / golden_name(view, fmt, select)}")

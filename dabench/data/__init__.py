@@ -1,7 +1,9 @@
 """Data sources by loader name (the `loader:` of a domain in a task file).
 
-A loader is `fn(domain, task, data_root, split) -> torch Dataset` yielding (input, label);
-split is "train" or "test". Loader modules register themselves on import.
+A loader is `fn(domain, task, data_root, split, config) -> torch Dataset` yielding
+(input, label); split is "train" or "test"; config is the run's RunConfig or None (the image
+loaders read the recipe's augmentation from it, the video loaders the feature backbone and frame
+count). Loader modules register themselves on import.
 """
 
 from __future__ import annotations
@@ -37,13 +39,13 @@ class TaskData:
     target_names: tuple[str, ...] = ()
 
 
-def load_task_data(task, data_root: Optional[Path]) -> TaskData:
+def load_task_data(task, data_root: Optional[Path], config=None) -> TaskData:
     """Build the datasets of a task: source, and the (blended) targets."""
     import torch
     from torch.utils.data import ConcatDataset
 
     def load(domain, split):
-        return get_loader(domain.loader)(domain, task, data_root, split)
+        return get_loader(domain.loader)(domain, task, data_root, split, config=config)
 
     targets_train = [load(d, "train") for d in task.targets]
     targets_test = [load(d, "test") for d in task.targets]

@@ -138,7 +138,7 @@ def _build(kind: str, n_test: int, data_seed: int, photos: tuple[str, ...]) -> d
 
 
 def _loader(kind: str):
-    def load(domain, task, data_root, split: str) -> TensorDataset:
+    def load(domain, task, data_root, split: str, config=None) -> TensorDataset:
         opts = dict(domain.options)
         photos = tuple(opts.pop("photos", DEFAULT_PHOTOS))
         n_test = int(opts.pop("test_size", 1000))

@@ -160,8 +160,9 @@ def check_options(domain, task) -> dict[str, Any]:
         raise DabenchError(f"{where}.verify: expected true or false, got {opts['verify']!r}")
     augment = opts.get("augment")
     if augment is not None and augment not in AUGMENTATIONS:
+        hint = suggest(str(augment), list(AUGMENTATIONS))
         raise DabenchError(f"{where}.augment: '{augment}' is not one of "
-                           f"{', '.join(AUGMENTATIONS)}.{suggest(str(augment), list(AUGMENTATIONS))}")
+                           f"{', '.join(AUGMENTATIONS)}.{hint}")
     return opts
 
 
@@ -263,9 +264,9 @@ def augmentation(opts: dict[str, Any], task, config=None) -> str:
     """Train-time augmentation: the `augment` option, else the run's recipe if it names one of
     AUGMENTATIONS, else dann-paper.
 
-    Loaders are called as fn(domain, task, data_root, split): the run config is not passed, so
-    the recipe is read from the task's config (`recipe:` in the task YAML), not from
-    `--set recipe=...`, unless the caller passes `config=`.
+    `load_task_data(task, data_root, config=cfg)` passes the run config; called without it
+    (fn(domain, task, data_root, split)), the recipe comes from the task's config (`recipe:` in
+    the task YAML), so a `--set recipe=...` would not reach the augmentation.
     """
     if opts.get("augment"):
         return opts["augment"]
