@@ -280,4 +280,7 @@ _mount_subcommands()
 
 
 def main() -> None:
+    import logging
+
+    logging.basicConfig(format="dabench: %(message)s", level=logging.WARNING)
     app()

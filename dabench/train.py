@@ -23,7 +23,9 @@ import torch
 
 import dabench
 from dabench import results, schedules
+from dabench.checkpoint import Checkpoint, Interrupts, restore
 from dabench.config import RunConfig
+from dabench.device import DevicePath, select_device
 from dabench.data import TaskData, load_task_data
 from dabench.data.batches import BatchStream
 from dabench.errors import DabenchError
@@ -52,67 +54,31 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def select_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DabenchError("--device cuda was asked for but no CUDA GPU is visible to PyTorch; "
-                           "use --device cpu or --device auto")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
-@dataclass
-class DevicePath:
-    """How tensors go to the device: bf16 autocast and channels_last on CUDA, plain fp32 on CPU."""
-
-    device: torch.device
-    amp: bool
-    channels_last: bool
-
-    @classmethod
-    def for_run(cls, device: torch.device, cfg: RunConfig) -> "DevicePath":
-        cuda = device.type == "cuda"
-        return cls(device, cfg.amp and cuda, cfg.channels_last and cuda)
-
-    def autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
-
-    def put(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.device, non_blocking=True)
-        if self.channels_last and x.ndim == 4:
-            x = x.contiguous(memory_format=torch.channels_last)  # (B, C, H, W) stored NHWC
-        return x
-
-    def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
-        net = net.to(self.device)
-        return net.to(memory_format=torch.channels_last) if self.channels_last else net
-
-
 def _schedule_values(cfg: RunConfig, step: int) -> tuple[float, float]:
-    """(lr factor, GRL lambda) at `step`, from the pure schedules."""
-    lr_h = cfg.optim.lr_horizon or cfg.steps
-    p_lr = step / max(1, lr_h - 1) if cfg.optim.lr_horizon == 0 else step / lr_h
-    lr = schedules.lr_factor(min(p_lr, 1.0) if cfg.optim.lr_horizon == 0 else p_lr,
-                             cfg.optim.lr_alpha, cfg.optim.lr_beta)
-    if cfg.optim.lr_schedule == "constant":
-        lr = 1.0
-    g = cfg.grl
-    p = schedules.progress(step, cfg.steps) if g.horizon == 0 else step / g.horizon
+    """(lr factor, GRL lambda) at `step`, from the pure schedules; p runs over the whole run
+    unless a horizon (in steps) is set."""
+    o, g = cfg.optim, cfg.grl
+    p_lr = step / o.lr_horizon if o.lr_horizon else schedules.progress(step, cfg.steps)
+    lr = 1.0 if o.lr_schedule == "constant" else schedules.lr_factor(p_lr, o.lr_alpha, o.lr_beta)
+    p = step / g.horizon if g.horizon else schedules.progress(step, cfg.steps)
     lam = g.max if g.schedule == "constant" else schedules.grl_lambda(p, g.gamma, g.max)
     return lr, lam
 
 
 def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath) -> dict:
-    def predict(x: torch.Tensor) -> torch.Tensor:
-        with path.autocast():
-            return method.predict(path.put(x)).float()
+    def predictor(dataset) -> Callable[[torch.Tensor], torch.Tensor]:
+        def predict(x: torch.Tensor) -> torch.Tensor:
+            with path.autocast():
+                return method.predict(path.put(x, dataset)).float()
+        return predict
 
-    pred, labels = predict_dataset(predict, data.target_test, cfg.eval_batch_size, cfg.num_workers)
+    pred, labels = predict_dataset(predictor(data.target_test), data.target_test,
+                                   cfg.eval_batch_size, cfg.num_workers)
     out: dict[str, Any] = {"target_acc": accuracy(pred, labels)}
     if len(data.target_names) > 1:
         out["target_groups"] = group_accuracy(pred, labels, data.target_groups, data.target_names)
-    spred, slabels = predict_dataset(predict, data.source_test, cfg.eval_batch_size,
-                                     cfg.num_workers)
+    spred, slabels = predict_dataset(predictor(data.source_test), data.source_test,
+                                     cfg.eval_batch_size, cfg.num_workers)
     out["source_acc"] = accuracy(spred, slabels)
     out["target_correct"] = int((pred == labels).sum())
     out["target_total"] = len(labels)
@@ -127,58 +93,8 @@ def _check_finite(numbers: dict[str, float], step: int) -> None:
                                "(--set optim.clip_grad_norm=20)")
 
 
-class _Checkpoint:
-    """checkpoint.pt in the run directory: model, optimizer, RNG states, stream positions."""
-
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / "checkpoint.pt"
-
-    def save(self, state: "_State") -> None:
-        blob = {"step": state.step, **state.method.state(), "rng": _rng_state(),
-                "streams": [s.position() for s in state.streams], "loop": state.loop_state()}
-        tmp = self.path.with_suffix(".pt.tmp")
-        torch.save(blob, tmp)
-        os.replace(tmp, self.path)
-
-    def load(self) -> Optional[dict]:
-        if not self.path.is_file():
-            return None
-        return torch.load(self.path, map_location="cpu", weights_only=True)
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-
 class RunFailed(DabenchError):
     """A run stopped on a training error (non-finite loss); its folder records it as failed."""
-
-
-class _Interrupts:
-    """First Ctrl-C: finish the current step, checkpoint, exit 130. Second: stop at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous = None
-
-    def __enter__(self) -> "_Interrupts":
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        import signal
-
-        self.requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # the next one raises at once
-
-    def __exit__(self, *exc: object) -> None:
-        import signal
-
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 @dataclass
@@ -223,15 +139,15 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
         state = _State(method, [
             BatchStream(first, cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, pin),
             BatchStream(data.target_train, cfg.batch_size, cfg.seed * 2 + 2, cfg.num_workers, pin)])
-        ckpt = _Checkpoint(directory)
+        ckpt = Checkpoint(directory)
         saved = ckpt.load()
         if saved is not None:  # resume an unfinished run where its last checkpoint left it
-            _restore(saved, state)
+            restore(saved, state)
         _truncate_metrics(directory / "metrics.jsonl", state.step)
         (directory / "failed.json").unlink(missing_ok=True)
         t0 = time.perf_counter() - state.elapsed
         try:
-            with _Interrupts() as interrupts:
+            with Interrupts() as interrupts:
                 _train(task, cfg, data, path, state, directory, on_progress, interrupts, t0)
         except KeyboardInterrupt:
             state.elapsed = time.perf_counter() - t0
@@ -254,7 +170,8 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
 
 def _prepare_directory(directory: Path, task: TaskSpec, cfg: RunConfig, force: bool) -> None:
     if force:
-        for name in ("done", "result.json", "metrics.jsonl", "checkpoint.pt", "failed.json"):
+        for name in ("done", "result.json", "metrics.jsonl", "checkpoint.pt", "checkpoint.prev.pt",
+                     "failed.json"):
             (directory / name).unlink(missing_ok=True)
     results.write_json(directory / "config.json", {
         "task": task.name, "task_version": task.version, "method": cfg.method, "seed": cfg.seed,
@@ -262,19 +179,20 @@ def _prepare_directory(directory: Path, task: TaskSpec, cfg: RunConfig, force: b
 
 
 def _train(task: TaskSpec, cfg: RunConfig, data: TaskData, path: DevicePath, state: _State,
-           directory: Path, on_progress: Optional[ProgressFn], interrupts: _Interrupts,
+           directory: Path, on_progress: Optional[ProgressFn], interrupts: Interrupts,
            t0: float) -> None:
     """Steps state.step .. cfg.steps; state is consistent whenever control leaves a step."""
     method, (src, tgt) = state.method, state.streams
     metrics = directory / "metrics.jsonl"
-    ckpt = _Checkpoint(directory)
+    ckpt = Checkpoint(directory)
     for step in range(state.step, cfg.steps):
         lr, lam = _schedule_values(cfg, step)
         method.set_lr_factor(lr)
         (xs, ys), (xt, yt) = next(src), next(tgt)
         if not method.uses_target_labels:
             yt = torch.full_like(yt, -1)  # target labels never reach an adapting method
-        terms = method.update((path.put(xs), path.put(ys)), (path.put(xt), path.put(yt)), lam)
+        xs, xt = path.put(xs, src.dataset, True), path.put(xt, tgt.dataset, True)
+        terms = method.update((xs, path.put(ys)), (xt, path.put(yt)), lam)
         sums = state.sums or {}
         state.sums = {k: sums.get(k, 0) + v for k, v in terms.items()}
         state.step = done = step + 1
@@ -317,7 +235,7 @@ def _export_features(method: Method, data: TaskData, cfg: RunConfig, path: Devic
         feats, labels = [], []
         with torch.no_grad(), path.autocast():
             for x, y in torch.utils.data.DataLoader(subset, batch_size=cfg.eval_batch_size):
-                feats.append(net.embed(path.put(x)).float().cpu())  # (B, D)
+                feats.append(net.embed(path.put(x, dataset)).float().cpu())  # (B, D)
                 labels.append(y)
         out[f"{name}_features"] = torch.cat(feats).numpy()
         out[f"{name}_labels"] = torch.cat(labels).numpy()
@@ -328,30 +246,6 @@ def _export_features(method: Method, data: TaskData, cfg: RunConfig, path: Devic
     if min(len(out["source_features"]), len(out["target_features"])) < 8:
         return None  # too few items to split into train / validation / test
     return proxy_a_distance(out["source_features"], out["target_features"], seed=cfg.seed)
-
-
-def _restore(saved: dict, state: _State) -> None:
-    state.method.net.load_state_dict(saved["net"])
-    state.method.optimizer.load_state_dict(saved["optimizer"])
-    for stream, pos in zip(state.streams, saved["streams"]):
-        stream.restore(pos)
-    rng = saved["rng"]
-    torch.set_rng_state(rng["torch"])
-    np.random.set_state(("MT19937", rng["numpy"].numpy().astype(np.uint32), *rng["numpy_rest"]))
-    version, internal, gauss = rng["python"]
-    random.setstate((version, tuple(internal), gauss))
-    loop = saved["loop"]
-    state.step, state.best, state.last_eval = saved["step"], loop["best"], loop["last_eval"]
-    state.elapsed, state.sums = loop["elapsed"], loop["sums"] or None
-
-
-def _rng_state() -> dict[str, Any]:
-    """RNG states as tensors and plain lists, so the checkpoint loads with weights_only=True."""
-    _, keys, pos, has_gauss, gauss = np.random.get_state()
-    version, internal, py_gauss = random.getstate()
-    return {"torch": torch.get_rng_state(), "numpy": torch.from_numpy(keys.astype(np.int64)),
-            "numpy_rest": [int(pos), int(has_gauss), float(gauss)],
-            "python": [version, list(internal), py_gauss]}
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

@@ -132,3 +132,27 @@ def test_cuda_requested_without_gpu(runs, monkeypatch):
     spec, cfg = tiny("source-only", device="cuda")
     with pytest.raises(DabenchError, match="no CUDA GPU"):
         train.run(spec, cfg, runs)
+
+
+@pytest.mark.parametrize("corrupt", [("checkpoint.pt",), ("checkpoint.pt", "checkpoint.prev.pt")])
+def test_corrupt_checkpoint_falls_back_and_says_so(runs, tmp_path, caplog, corrupt):
+    spec, cfg = tiny("revgrad")
+    reference = train.run(spec, cfg, tmp_path / "reference").record
+
+    def interrupt(step, total, numbers):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train.run(spec, cfg, runs, on_progress=interrupt)
+    directory = runs / "mnist-to-mnistm" / "revgrad" / cfg.run_id()
+    assert (directory / "checkpoint.prev.pt").is_file()  # step 3, kept behind step 4's
+    for name in corrupt:
+        (directory / name).write_bytes(b"garbage, not a checkpoint")
+    with caplog.at_level("WARNING", logger="dabench"):
+        resumed = train.run(spec, cfg, runs).record
+    assert "is unreadable" in caplog.text
+    assert ("starting the run over" in caplog.text) == (len(corrupt) == 2)
+    assert resumed["target_acc_last"] == reference["target_acc_last"]
+    steps = [(l["kind"], l["step"]) for l in read_jsonl(directory / "metrics.jsonl")]
+    assert steps == [("train", 2), ("eval", 3), ("train", 4), ("train", 6), ("eval", 6)]
