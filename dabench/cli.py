@@ -17,6 +17,11 @@ from typing import Any, List, Optional
 import typer
 from typer.core import TyperGroup
 
+try:  # typer >= 0.20 vendors click; older releases use the click package
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import UsageError
+
 from dabench.errors import DabenchError
 
 DATA_ENV = "DABENCH_DATA"
@@ -32,6 +37,14 @@ class _Group(TyperGroup):
         except DabenchError as exc:
             _err(str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except UsageError as exc:  # unknown command/option, bad option value: one line too
+            where = exc.ctx.command_path if exc.ctx else "dabench"
+            _err(f"{exc.format_message()} (see '{where} --help')")
+            raise typer.Exit(2) from None
+        except OSError as exc:  # disk full, permission denied, read-only file system, ...
+            _err(f"cannot write or read {exc.filename or 'a file'}: {exc.strerror or exc}; "
+                 "check free space and permissions, or choose another --runs-dir")
+            raise typer.Exit(2) from None
         except ModuleNotFoundError as exc:
             _err(f"missing dependency '{exc.name}'; install it: pip install {exc.name}")
             raise typer.Exit(3) from None

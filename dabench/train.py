@@ -127,18 +127,19 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
         return RunOutcome(directory, record, True)
     method_cls = METHODS.get(cfg.method)
     device = select_device(cfg.device)
+    # Data and model first: bad data or weights fail here, before anything is written.
+    seed_everything(cfg.seed, cfg.deterministic)
+    data = load_task_data(task, data_root, config=cfg)
+    path = DevicePath.for_run(device, cfg)
+    method = method_cls(path.prepare(build_network(task.num_classes, cfg)), cfg)
+    method.autocast = path.autocast  # forward passes in bf16 on CUDA; backward outside it
+    pin = device.type == "cuda"
+    first = data.source_train if method.uses_source else data.target_train
+    state = _State(method, [
+        BatchStream(first, cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, pin),
+        BatchStream(data.target_train, cfg.batch_size, cfg.seed * 2 + 2, cfg.num_workers, pin)])
     with results.RunLock(directory):
         _prepare_directory(directory, task, cfg, force)
-        seed_everything(cfg.seed, cfg.deterministic)
-        data = load_task_data(task, data_root, config=cfg)
-        path = DevicePath.for_run(device, cfg)
-        method = method_cls(path.prepare(build_network(task.num_classes, cfg)), cfg)
-        method.autocast = path.autocast  # forward passes in bf16 on CUDA; backward outside it
-        pin = device.type == "cuda"
-        first = data.source_train if method.uses_source else data.target_train
-        state = _State(method, [
-            BatchStream(first, cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, pin),
-            BatchStream(data.target_train, cfg.batch_size, cfg.seed * 2 + 2, cfg.num_workers, pin)])
         ckpt = Checkpoint(directory)
         saved = ckpt.load()
         if saved is not None:  # resume an unfinished run where its last checkpoint left it
