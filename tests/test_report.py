@@ -20,12 +20,16 @@ from dabench.results import load_records
 from dabench.tasks import load_catalog
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-CASES = [(view, fmt, select) for view in ("runs", "suite") for fmt in ("md", "csv", "json")
-         for select in ("last", "oracle")] + [("suite", "latex", "last")]
+CASES = [(view, fmt, select) for view in ("runs", "suite", "leaderboard")
+         for fmt in ("md", "csv", "json") for select in ("last", "oracle")]
+CASES += [("suite", "latex", "last"), ("leaderboard", "latex", "last")]
 
 
 def rendered(fmt: str, select: str, view: str = "runs") -> str:
-    records, _ = load_records(GOLDEN / "runs")
+    """Runs and suite views read tests/golden/runs (digits); the leaderboard view reads
+    tests/golden/board_runs (blended Office tasks)."""
+    folder = GOLDEN / ("board_runs" if view == "leaderboard" else "runs")
+    records, _ = load_records(folder)
     return render(build(records, load_catalog(), select, view), fmt)
 
 
@@ -95,6 +99,21 @@ def test_suite_view_cells_avg_and_published_rows():
     assert rows["RevGrad"][3] == "66.05"  # (62.00 + 70.10) / 2
     assert rows["Source only"][2] == "—" and rows["Source only"][3] == "—"  # missing cell
     assert rows["RevGrad — published (paper)"][1:4] == ["76.66", "—", "—"]
+
+
+def test_leaderboard_rows_are_dataset_means_per_seed():
+    from dabench.report import board_rows
+
+    records, _ = load_records(GOLDEN / "board_runs")
+    rows = {r.dataset: r for r in board_rows(records, load_catalog(), "last")}
+    o31 = rows["Office-31"]
+    # seed 0: (78.1 + 71.5 + 69.0) / 3 = 72.8667; seed 1: (77.2 + 70.9 + 70.2) / 3 = 72.7667
+    assert o31.n == 2 and o31.value == pytest.approx(72.81667, abs=1e-4)
+    assert o31.std == pytest.approx(0.070711, abs=1e-5)
+    assert o31.published == 73.4 and o31.task == "Multi-target Domain Adaptation"
+    home = rows["Office-Home"]  # Rw->ArClPr has no run: the row stays empty
+    assert home.n == 0 and home.value is None and home.published == 57.9
+    assert build(records, load_catalog())[0].title.startswith("Leaderboard rows")  # auto view
 
 
 def test_k_over_n_rule():
