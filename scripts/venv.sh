@@ -12,7 +12,6 @@ stamp="$VENV/.dabench-installed"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing dabench and its dependencies into $VENV (first time: several minutes)" >&2
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2 || true
   "$VENV/bin/python" -m pip install --quiet -e ".[test]" >&2
   echo "$want" > "$stamp"
 fi
