@@ -23,6 +23,8 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import UsageError
 
 from dabench.errors import DabenchError
+from dabench.render import FORMATS
+from dabench.report import SELECTIONS, VIEWS
 
 DATA_ENV = "DABENCH_DATA"
 
@@ -77,35 +79,16 @@ def _mount_subcommands() -> None:
     app.add_typer(plot_app, name="plot")
 
 
-class ListFormat(str, Enum):
-    table = "table"
-    json = "json"
+def _choices(name: str, values) -> type[Enum]:
+    """A str Enum for typer from a tuple of names defined where they are implemented."""
+    return Enum(name, {v: v for v in values}, type=str)
 
 
-class ReportFormat(str, Enum):
-    table = "table"
-    md = "md"
-    csv = "csv"
-    json = "json"
-    latex = "latex"
-
-
-class View(str, Enum):
-    auto = "auto"
-    leaderboard = "leaderboard"
-    suite = "suite"
-    runs = "runs"
-
-
-class Select(str, Enum):
-    last = "last"
-    oracle = "oracle"
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
+ListFormat = _choices("ListFormat", ("table", "json"))
+ReportFormat = _choices("ReportFormat", FORMATS)
+View = _choices("View", VIEWS)
+Select = _choices("Select", tuple(SELECTIONS))
+Device = _choices("Device", ("auto", "cpu", "cuda"))
 
 
 def _err(message: str) -> None:
@@ -113,7 +96,7 @@ def _err(message: str) -> None:
 
 
 @app.command("list-tasks")
-def list_tasks(fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f",
+def list_tasks(fmt: ListFormat = typer.Option("table", "--format", "-f",
                                               help="table or json")) -> None:
     """List the benchmark tasks and suites.
 
@@ -123,7 +106,7 @@ def list_tasks(fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f"
 
     catalog = load_catalog()
     summaries = [spec.summary() for spec in catalog.tasks.values()]
-    if fmt == ListFormat.json:
+    if fmt.value == "json":
         typer.echo(json.dumps(summaries, indent=2))
         return
     from rich.console import Console
@@ -164,7 +147,7 @@ def run(
                                             help="results folder [default: $DABENCH_RUNS or ./runs]"),
     data_root: Optional[Path] = typer.Option(None, "--data-root",
                                              help="datasets folder [default: $DABENCH_DATA]"),
-    device: Device = typer.Option(Device.auto, "--device", help="auto, cpu or cuda"),
+    device: Device = typer.Option("auto", "--device", help="auto, cpu or cuda"),
     force: bool = typer.Option(False, "--force", help="rerun finished runs"),
 ) -> None:
     """Train and evaluate every (task, method, seed), then print what ran.
@@ -242,11 +225,11 @@ def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) ->
 def report(
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir",
                                             help="results folder [default: $DABENCH_RUNS or ./runs]"),
-    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f",
+    fmt: ReportFormat = typer.Option("table", "--format", "-f",
                                      help="table, md, csv, json or latex"),
-    select: Select = typer.Option(Select.last, "--select",
+    select: Select = typer.Option("last", "--select",
                                   help="last (no target labels) or oracle (best target epoch)"),
-    view: View = typer.Option(View.auto, "--view", help="leaderboard (the public rows), suite "
+    view: View = typer.Option("auto", "--view", help="leaderboard (the public rows), suite "
                               "(tasks as columns + Avg), runs (one row per model and task); "
                               "auto: leaderboard when its runs exist, else runs"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write to this file"),

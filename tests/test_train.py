@@ -101,7 +101,8 @@ def torch_equal(a, b):
     return torch.allclose(a, b, atol=1e-7)
 
 
-def test_resume_after_interrupt_gives_the_same_result(runs, tmp_path):
+def interrupted_at_step_4(runs, tmp_path):
+    """A reference run, and the same run interrupted (Ctrl-C) after step 4 in `runs`."""
     spec, cfg = tiny("revgrad")
     reference = train.run(spec, cfg, tmp_path / "reference").record
 
@@ -111,7 +112,11 @@ def test_resume_after_interrupt_gives_the_same_result(runs, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         train.run(spec, cfg, runs, on_progress=interrupt)
-    directory = runs / "mnist-to-mnistm" / "revgrad" / cfg.run_id()
+    return spec, cfg, reference, runs / "mnist-to-mnistm" / "revgrad" / cfg.run_id()
+
+
+def test_resume_after_interrupt_gives_the_same_result(runs, tmp_path):
+    spec, cfg, reference, directory = interrupted_at_step_4(runs, tmp_path)
     assert (directory / "checkpoint.pt").is_file() and not is_done(directory)
     resumed = train.run(spec, cfg, runs).record
     for key in ("target_acc_last", "target_acc_best", "source_acc_last"):
@@ -136,16 +141,7 @@ def test_cuda_requested_without_gpu(runs, monkeypatch):
 
 @pytest.mark.parametrize("corrupt", [("checkpoint.pt",), ("checkpoint.pt", "checkpoint.prev.pt")])
 def test_corrupt_checkpoint_falls_back_and_says_so(runs, tmp_path, caplog, corrupt):
-    spec, cfg = tiny("revgrad")
-    reference = train.run(spec, cfg, tmp_path / "reference").record
-
-    def interrupt(step, total, numbers):
-        if step == 4:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train.run(spec, cfg, runs, on_progress=interrupt)
-    directory = runs / "mnist-to-mnistm" / "revgrad" / cfg.run_id()
+    spec, cfg, reference, directory = interrupted_at_step_4(runs, tmp_path)
     assert (directory / "checkpoint.prev.pt").is_file()  # step 3, kept behind step 4's
     for name in corrupt:
         (directory / name).write_bytes(b"garbage, not a checkpoint")
