@@ -73,10 +73,12 @@ app = typer.Typer(
 
 def _mount_subcommands() -> None:
     from dabench.data_cli import data_app
+    from dabench.features_cli import app as features_app
     from dabench.plot_cli import plot_app
 
     app.add_typer(data_app, name="data")
     app.add_typer(plot_app, name="plot")
+    app.add_typer(features_app)  # `dabench extract-features` at the top level
 
 
 def _choices(name: str, values) -> type[Enum]:

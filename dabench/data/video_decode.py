@@ -221,6 +221,10 @@ class SuffixBackend:
 
 def import_decord():
     """The decord module (from the decord2 distribution), with ffmpeg's log output silenced."""
+    # torch first: decord2's import loads the nvidia-* wheels' libraries globally (NVBLAS among
+    # them), and a torch imported afterwards sends CPU matrix products there and crashes.
+    import torch  # noqa: F401
+
     try:
         import decord
     except ImportError as e:

@@ -10,8 +10,16 @@ from dabench.models.heads import DANNNet, bottleneck, mlp
 
 
 def build_network(num_classes: int, cfg: RunConfig) -> DANNNet:
-    """backbone -> [bottleneck] -> label predictor, and one domain classifier on the features."""
+    """backbone -> [bottleneck] -> label predictor, and one domain classifier on the features.
+
+    With `model.temporal` set, the input is cached video frame features and the network is
+    `temporal.VideoDANN` (TemPooling / TemRelation with frame-, relation- and video-level heads).
+    """
     m = cfg.model
+    if m.temporal != "none":
+        from dabench.models.temporal import build_video_network
+
+        return build_video_network(num_classes, cfg)
     backbone, dim = build_backbone(cfg.backbone.name, cfg.backbone.weights)
     neck: nn.Module = nn.Identity()
     if m.bottleneck_dim > 0:

@@ -1,0 +1,170 @@
+"""Video networks on cached frame features: TemPooling and TemRelation, with RevGrad heads.
+
+TA3N (Chen et al., "Temporal Attentive Alignment for Large-Scale Video Domain Adaptation",
+ICCV 2019, https://arxiv.org/abs/1907.12743; workshop version "Temporal Attentive Alignment for
+Video Domain Adaptation", CVPR-W 2019, https://arxiv.org/abs/1905.10861) defines the baselines
+"TemPooling + RevGrad" and "TemRelation + RevGrad" reproduced here: a shared spatial layer on
+each frame feature, a temporal module, a classifier, and domain classifiers behind gradient
+reversal layers on the frame-, relation- and video-level features. TemRelation is TRN's
+multi-scale relation module (Zhou et al., "Temporal Relational Reasoning in Videos", ECCV 2018,
+https://arxiv.org/abs/1711.08496), with TA3N's evenly spaced (not random) choice of frame subsets.
+
+The domain classifiers end in one logit (sigmoid cross-entropy, source 0 / target 1), which is
+equivalent to TA3N's two-way softmax; each level's GRL weight (TA3N's beta) is in
+`domain_weights` and RevGrad multiplies it into the GRL coefficient.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+from torch import nn
+
+from dabench.config import RunConfig
+from dabench.errors import DabenchError
+from dabench.models.heads import DANNNet
+
+# Output width of the frame-feature extractors (fc removed), so the network can be built
+# without building the extractor: training reads cached features only.
+FEATURE_DIMS = {"resnet18": 512, "resnet50": 2048, "resnet101": 2048}
+INIT_STD = 0.001  # TA3N initialises its linear layers N(0, 0.001), biases 0
+
+
+def feature_dim(backbone: str) -> int:
+    if backbone not in FEATURE_DIMS:
+        raise DabenchError(f"backbone '{backbone}' cannot extract video frame features; use one "
+                           f"of {', '.join(FEATURE_DIMS)} (--set backbone.name=resnet101)")
+    return FEATURE_DIMS[backbone]
+
+
+def relation_subsets(num_frames: int, max_per_scale: int = 3) -> dict[int, list[tuple[int, ...]]]:
+    """Ordered frame subsets per scale, largest scale first: {T: [(0..T-1)], T-1: [...], ..., 2: [...]}.
+
+    For each scale k, TRN lists the combinations of k frames in order (itertools.combinations)
+    and TA3N keeps `min(max_per_scale, n)` of them at the evenly spaced positions
+    ceil(i * n / m), i = 0..m-1 (TA3N's `idx_relations_evensample`). For T = 5:
+    5 -> [(0,1,2,3,4)]; 4 -> [(0,1,2,3), (0,1,3,4), (1,2,3,4)];
+    3 -> [(0,1,2), (0,2,4), (1,2,4)]; 2 -> [(0,1), (1,2), (2,3)].
+    """
+    if num_frames < 2:
+        raise DabenchError(f"TemRelation needs at least 2 frames per video, got "
+                           f"{num_frames}; use --set video.segments=5 or model.temporal=tempooling")
+    out = {}
+    for scale in range(num_frames, 1, -1):
+        combos = list(itertools.combinations(range(num_frames), scale))
+        m = min(max_per_scale, len(combos))
+        out[scale] = [combos[math.ceil(i * len(combos) / m)] for i in range(m)]
+    return out
+
+
+class TemRelation(nn.Module):
+    """TRN multi-scale relation: per scale, each chosen subset (B, k*D) -> ReLU -> Linear -> ReLU,
+    summed within the scale; `forward` returns the per-scale sums {k: (B, out_dim)}."""
+
+    def __init__(self, num_frames: int, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.subsets = relation_subsets(num_frames)
+        self.fusion = nn.ModuleDict({
+            str(k): nn.Sequential(nn.ReLU(), nn.Linear(k * in_dim, out_dim), nn.ReLU())
+            for k in self.subsets})
+        for k, subsets in self.subsets.items():  # fixed index tensors, moved with the module
+            self.register_buffer(f"idx_{k}", torch.tensor(subsets, dtype=torch.long),
+                                 persistent=False)
+
+    def forward(self, frames: torch.Tensor) -> dict[int, torch.Tensor]:
+        b, _, d = frames.shape  # (B, T, D)
+        out = {}
+        for k in self.subsets:
+            idx = getattr(self, f"idx_{k}")  # (m, k)
+            chosen = frames[:, idx]  # (B, m, k, D), frames in temporal order
+            fused = self.fusion[str(k)](chosen.reshape(b, idx.shape[0], k * d))  # (B, m, out)
+            out[k] = fused.sum(1)  # (B, out)
+        return out
+
+
+def _domain_head(dim: int) -> nn.Sequential:
+    """TA3N's domain classifier: Linear(d -> d) -> ReLU -> Linear(d -> 1 logit)."""
+    return nn.Sequential(nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, 1))
+
+
+class VideoDANN(DANNNet):
+    """Cached frame features (B, T, F) -> spatial (B*T, S) -> temporal (B, d) -> classes (B, C).
+
+    `features(x)` returns {"frame": (B*T, S), "video": (B, d)} and, for TemRelation,
+    {"relation-k": (B, relation_dim)} for every scale k = T..2. Frame rows are sample-major
+    (sample i owns rows i*T .. i*T+T-1), so the source rows come first, as RevGrad expects.
+    """
+
+    embedding_key = "video"  # what the classifier reads (and what PAD / t-SNE look at)
+
+    def __init__(self, num_classes: int, in_dim: int, num_frames: int, temporal: str,
+                 spatial_dim: int = 512, relation_dim: int = 256, dropout: float = 0.5,
+                 levels: dict[str, float] | None = None) -> None:
+        if temporal not in ("tempooling", "temrelation"):
+            raise DabenchError(f"unknown temporal module '{temporal}'; use tempooling or "
+                               "temrelation")
+        spatial = nn.Sequential(nn.Linear(in_dim, spatial_dim), nn.ReLU(inplace=True),
+                                nn.Dropout(dropout))
+        video_dim = relation_dim if temporal == "temrelation" else spatial_dim
+        classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(video_dim, num_classes))
+        levels = dict(levels or {})
+        dims = {"frame": spatial_dim, "video": video_dim}
+        if temporal == "temrelation":
+            dims.update({f"relation-{k}": relation_dim for k in range(num_frames, 1, -1)})
+        unknown = sorted(set(levels) - set(dims))
+        if unknown:
+            raise DabenchError(f"no feature level(s) {unknown} in a {temporal} network")
+        heads = {name: _domain_head(dims[name]) for name in levels}
+        super().__init__(nn.Identity(), spatial, classifier, heads, levels)
+        self.num_frames = num_frames
+        self.in_dim = in_dim
+        self.temporal = temporal
+        self.relation = (TemRelation(num_frames, spatial_dim, relation_dim)
+                         if temporal == "temrelation" else None)
+        for module in (spatial, classifier, *heads.values()):
+            for layer in module.modules():
+                if isinstance(layer, nn.Linear):
+                    nn.init.normal_(layer.weight, 0.0, INIT_STD)
+                    nn.init.zeros_(layer.bias)
+
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if x.dim() != 3 or x.shape[1] != self.num_frames or x.shape[2] != self.in_dim:
+            raise DabenchError(f"video features of shape {tuple(x.shape)} do not fit the "
+                               f"network (B, {self.num_frames}, {self.in_dim}); the cached "
+                               "features were extracted with other video.segments/backbone")
+        b, t, _ = x.shape  # (B, T, F)
+        frame = self.neck(x.reshape(b * t, -1))  # (B*T, S)
+        per_video = frame.view(b, t, -1)  # (B, T, S)
+        out = {"frame": frame}
+        if self.relation is None:
+            out["video"] = per_video.mean(1)  # (B, S): TemPooling
+        else:
+            scales = self.relation(per_video)  # {k: (B, R)}
+            out.update({f"relation-{k}": v for k, v in scales.items()})
+            out["video"] = torch.stack(list(scales.values())).sum(0)  # (B, R)
+        return out
+
+    def classify(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.classifier(feats["video"])  # (B, C)
+
+
+def domain_levels(cfg: RunConfig) -> dict[str, float]:
+    """The adapted feature levels and their GRL weights, from the `video.*` switches."""
+    v = cfg.video
+    levels = {}
+    if v.frame_domain:
+        levels["frame"] = v.beta_frame
+    if v.video_domain:
+        levels["video"] = v.beta_video
+    if v.relation_domain and cfg.model.temporal == "temrelation":
+        levels.update({f"relation-{k}": v.beta_relation for k in range(v.segments, 1, -1)})
+    return levels
+
+
+def build_video_network(num_classes: int, cfg: RunConfig) -> VideoDANN:
+    v = cfg.video
+    return VideoDANN(num_classes, feature_dim(cfg.backbone.name), v.segments,
+                     cfg.model.temporal, v.spatial_dim, v.relation_dim, v.dropout,
+                     domain_levels(cfg))

@@ -1,0 +1,447 @@
+"""Video tasks end to end on a tiny generated tree: the task files, class maps and split sizes,
+the loader (decode -> ResNet features -> cache), missing-data errors, a few training steps of
+both temporal modules, and `dabench extract-features`.
+
+The tree's videos are generated (PyAV, MPEG-4 at 64x48: decord2 3.4 cannot copy frames of some
+tiny widths such as 16/24/32/48/96); Olympic clips are Norpix .seq files with JPEG frames; split
+files follow the official formats (CRLF lines; HMDB51 names with `( ) & ! #`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import struct
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch  # noqa: F401  (before decord: see below)
+import yaml
+
+from dabench.config import resolve
+from dabench.errors import DabenchError
+from dabench.tasks import load_catalog
+
+# torch must be imported before decord: decord2's import dlopens every library of the nvidia-*
+# wheels with RTLD_GLOBAL, NVBLAS (libnvblas) included, and if that happens first, torch's CPU
+# matrix products bind to NVBLAS and crash (segfault in nn.Linear on CPU).
+
+FULL_UCF = {"climb": ["RockClimbingIndoor", "RopeClimbing"], "fencing": ["Fencing"],
+            "golf": ["GolfSwing"], "kick_ball": ["SoccerPenalty"], "pullup": ["PullUps"],
+            "punch": ["Punch", "BoxingPunchingBag", "BoxingSpeedBag"], "pushup": ["PushUps"],
+            "ride_bike": ["Biking"], "ride_horse": ["HorseRiding"], "shoot_ball": ["Basketball"],
+            "shoot_bow": ["Archery"], "walk": ["WalkingWithDog"]}
+OLY_UCF = ["Basketball", "CleanAndJerk", "ThrowDiscus", "Diving", "PoleVault", "TennisSwing"]
+OLY_FOLDERS = ["basketball_layup", "clean_and_jerk", "discus_throw", "diving_springboard_3m",
+               "pole_vault", "tennis_serve"]
+UCF_FOLDERS = sorted({f for fs in FULL_UCF.values() for f in fs} | set(OLY_UCF))
+UCF_DISTRACTOR = "YoYo"  # in the split files, no videos: must never be opened
+HMDB_CLASSES = list(FULL_UCF)
+HMDB_DISTRACTOR = "wave"
+UCF_TRAIN_GROUPS = (8, 9)  # official split 1: groups 8-25 train, 1-7 test
+UCF_TEST_GROUPS = (1,)
+HMDB_FLAGS = "1120"  # per class: two train, one test, one unused (no file)
+FRAMES = 10
+
+
+def write_avi(av, path: Path, frames: int = FRAMES, seed: int = 0) -> None:
+    """A short MPEG-4 .avi, 64x48, frame k a flat colour that depends on k and `seed`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for k in range(frames):
+            img = np.zeros((48, 64, 3), np.uint8)
+            img[..., 0] = (20 * k) % 256
+            img[..., 1] = (37 * seed) % 256
+            img[:, 32:, 2] = 200
+            for packet in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+
+
+def write_seq(path: Path, frames: int = FRAMES, seed: int = 0) -> None:
+    """A Norpix .seq (version 3, colour JPEG format 201, 16-byte trailers), 64x48."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w, h = 64, 48
+    hdr = bytearray(1024)
+    struct.pack_into("<I", hdr, 0, 0xFEED)
+    hdr[4:4 + 24] = "Norpix seq".encode("utf-16-le").ljust(24, b"\x00")
+    struct.pack_into("<iI", hdr, 28, 3, 1024)
+    struct.pack_into("<9I", hdr, 548, w, h, 24, 8, w * h * 3, 201, frames, 0, w * h * 3)
+    struct.pack_into("<d", hdr, 584, 30.0)
+    body = bytearray()
+    for k in range(frames):
+        img = np.full((h, w, 3), ((20 * k) % 256, (37 * seed) % 256, 90), np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="JPEG", quality=95)
+        data = buf.getvalue()
+        body += struct.pack("<I", len(data) + 4) + data + struct.pack("<iH", k, 0) + bytes(10)
+    path.write_bytes(bytes(hdr) + bytes(body))
+
+
+def crlf(lines: list[str]) -> bytes:
+    return "".join(line + "\r\n" for line in lines).encode()
+
+
+def hmdb_name(cls: str, k: int) -> str:
+    return f"Bart_&_Homer!_(#{k})_{cls}_f_cm_np1_fr_med_{k}.avi"
+
+
+def build_tree(av, root: Path) -> dict[str, int]:
+    """The data root of the tests; returns how many video files were written per dataset."""
+    ucf = root / "ucf101"
+    lists = ucf / "ucfTrainTestlist"
+    lists.mkdir(parents=True)
+    folders = UCF_FOLDERS + [UCF_DISTRACTOR]
+    lists.joinpath("classInd.txt").write_bytes(crlf([f"{i} {c}" for i, c in enumerate(folders, 1)]))
+    train, test, written = [], [], {"ucf101": 0, "hmdb51": 0, "olympic-sports": 0}
+    for i, cls in enumerate(folders, 1):
+        for g in UCF_TRAIN_GROUPS + UCF_TEST_GROUPS:
+            rel = f"{cls}/v_{cls}_g{g:02d}_c01.avi"
+            (train if g >= 8 else test).append(f"{rel} {i}" if g >= 8 else rel)
+            if cls != UCF_DISTRACTOR:
+                write_avi(av, ucf / "UCF-101" / rel, seed=i * 10 + g)
+                written["ucf101"] += 1
+    lists.joinpath("trainlist01.txt").write_bytes(crlf(train))
+    lists.joinpath("testlist01.txt").write_bytes(crlf(test))
+
+    hmdb = root / "hmdb51"
+    splits = hmdb / "testTrainMulti_7030_splits"
+    splits.mkdir(parents=True)
+    for c, cls in enumerate(HMDB_CLASSES + [HMDB_DISTRACTOR]):
+        lines = []
+        for k, flag in enumerate(HMDB_FLAGS):
+            lines.append(f"{hmdb_name(cls, k)} {flag} ")
+            if flag != "0" and cls != HMDB_DISTRACTOR:
+                write_avi(av, hmdb / cls / hmdb_name(cls, k), seed=100 + c * 10 + k)
+                written["hmdb51"] += 1
+        splits.joinpath(f"{cls}_test_split1.txt").write_bytes(crlf(lines))
+
+    oly = root / "olympic_sports"
+    for c, cls in enumerate(OLY_FOLDERS + ["bowling"]):
+        for part, ids in (("train", ["a1", "a2"]), ("test", ["b1"])):
+            folder = oly / "train_test_split" / part
+            folder.mkdir(parents=True, exist_ok=True)
+            vids = [f"{cls}_{i}" for i in ids]
+            folder.joinpath(f"{cls}.txt").write_bytes(crlf(vids))
+            if cls != "bowling":
+                for v in vids:
+                    write_seq(oly / cls / f"{v}.seq", seed=200 + c * 10 + len(v))
+                    written["olympic-sports"] += 1
+    return written
+
+
+# split sizes of the tree through each benchmark's class map: (train, test)
+TREE_COUNTS = {
+    ("ucf-hmdbfull", "ucf"): (30, 15), ("ucf-hmdbfull", "hmdb"): (24, 12),
+    ("ucf-hmdbsmall", "ucf"): (10, 5), ("ucf-hmdbsmall", "hmdb"): (10, 5),
+    ("ucf-olympic", "ucf"): (12, 6), ("ucf-olympic", "olympic"): (12, 6),
+}
+VIDEO_TASKS = ["ucf-to-hmdbfull", "hmdbfull-to-ucf", "ucf-to-hmdbsmall", "hmdbsmall-to-ucf",
+               "ucf-to-olympic", "olympic-to-ucf"]
+# Small enough for a CPU test: ResNet-18, random init (seeded), on 16x16 centre crops.
+TINY_FEATURES = {"backbone.name": "resnet18", "backbone.weights": "none",
+                 "video.frame_size": 16, "video.decode_workers": 0, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    av = pytest.importorskip("av", reason="PyAV is not installed (pip install av)")
+    pytest.importorskip("decord", reason="decord2 is not installed (pip install decord2)")
+    root = tmp_path_factory.mktemp("data")
+    assert build_tree(av, root) == {"ucf101": 60, "hmdb51": 36, "olympic-sports": 18}
+    return root
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("features")
+
+
+def tiny_task(name: str, cache: Path | None = None, features: bool = True):
+    """The built-in task with the tree's split sizes and (optionally) tiny feature settings."""
+    task = load_catalog().task(name)
+
+    def fit(d):
+        train, test = TREE_COUNTS[(task.family, d.key)]
+        return dataclasses.replace(d, options={**d.options,
+                                               "expected": {"train": train, "test": test}})
+
+    config = dict(task.config)
+    if features:
+        config.update(TINY_FEATURES)
+    if cache is not None:
+        config["video.cache_dir"] = str(cache)
+    return dataclasses.replace(task, source=fit(task.source),
+                               targets=tuple(fit(d) for d in task.targets), config=config)
+
+
+def count_extractions(monkeypatch) -> list[int]:
+    """Patch the extractor to record how many videos each call is asked for."""
+    from dabench.data import features
+
+    calls: list[int] = []
+    real = features.iter_features
+
+    def counting(paths, *args, **kwargs):
+        calls.append(len(paths))
+        return real(paths, *args, **kwargs)
+
+    monkeypatch.setattr(features, "iter_features", counting)
+    return calls
+
+
+# --- the task files ---
+
+def test_catalog_has_the_video_tasks_with_the_ta3n_recipe():
+    catalog = load_catalog()
+    titles = {n: catalog.task(n).title for n in VIDEO_TASKS}
+    assert titles == {"ucf-to-hmdbfull": "UCF-to-HMDBfull", "hmdbfull-to-ucf": "HMDBfull-to-UCF",
+                      "ucf-to-hmdbsmall": "UCF-to-HMDBsmall", "hmdbsmall-to-ucf": "HMDBsmall-to-UCF",
+                      "ucf-to-olympic": "UCF-to-Olympic", "olympic-to-ucf": "Olympic-to-UCF"}
+    assert [catalog.task(n).num_classes for n in VIDEO_TASKS] == [12, 12, 5, 5, 6, 6]
+    assert all(catalog.task(n).modality == "video" for n in VIDEO_TASKS)
+    assert catalog.task("olympic-to-hmdbsmall").name == "olympic-to-ucf"
+    assert any("mislabel" in note for note in catalog.task("olympic-to-ucf").notes)
+    assert [t.name for t in catalog.expand(["video"])] == VIDEO_TASKS
+    assert [t.name for t in catalog.expand(["ucf-hmdb"])] == VIDEO_TASKS[:4]
+    assert [t.name for t in catalog.expand(["ucf-olympic"])] == VIDEO_TASKS[4:]
+    source_train = {"ucf-to-hmdbfull": 1438, "hmdbfull-to-ucf": 840, "ucf-to-hmdbsmall": 482,
+                    "hmdbsmall-to-ucf": 350, "ucf-to-olympic": 601, "olympic-to-ucf": 250}
+    for name, n in source_train.items():
+        task = catalog.task(name)
+        assert task.source.options["expected"]["train"] == n
+        cfg = resolve(task, "revgrad", 1, {})
+        per_epoch = -(-n // 128)  # ceil: TA3N iterates over the last, ragged batch too
+        assert (cfg.steps, cfg.eval_every) == (30 * per_epoch, per_epoch)  # 30 epochs
+        assert (cfg.optim.lr, cfg.optim.momentum, cfg.optim.nesterov) == (0.03, 0.9, True)
+        assert (cfg.optim.weight_decay, cfg.optim.clip_grad_norm) == (1e-4, 20.0)
+        assert (cfg.optim.lr_schedule, cfg.optim.lr_alpha, cfg.optim.lr_beta) == ("dann", 10, 0.75)
+        assert (cfg.grl.schedule, cfg.grl.max, cfg.batch_size) == ("constant", 1.0, 128)
+        assert (cfg.model.temporal, cfg.backbone.name, cfg.backbone.weights) == (
+            "tempooling", "resnet101", "imagenet")
+        assert (cfg.video.segments, cfg.video.beta_frame) == (5, 0.5)
+        assert cfg.video.beta_video == (1.0 if name.startswith("hmdb") else 0.75)
+    # the expected target test sizes are the denominators of the published accuracies
+    assert [catalog.task(n).targets[0].options["expected"]["test"] for n in VIDEO_TASKS] == [
+        360, 571, 150, 189, 54, 240]
+
+
+@pytest.mark.parametrize("name, method, temporal, value", [
+    ("ucf-to-hmdbfull", "revgrad", "temrelation", 74.44),
+    ("ucf-to-hmdbfull", "revgrad", "tempooling", 71.11),
+    ("ucf-to-hmdbfull", "source-only", "temrelation", 71.67),
+    ("hmdbfull-to-ucf", "revgrad", "temrelation", 74.44),
+    ("hmdbfull-to-ucf", "target-only", "tempooling", 92.12),
+    ("ucf-to-hmdbsmall", "revgrad", "tempooling", 99.33),
+    ("hmdbsmall-to-ucf", "source-only", "tempooling", 97.35),
+    ("ucf-to-olympic", "revgrad", "tempooling", 98.15),
+    ("olympic-to-hmdbsmall", "revgrad", "tempooling", 90.0),
+    ("ucf-to-olympic", "revgrad", "temrelation", None),  # not published
+])
+def test_published_values_follow_the_temporal_module(name, method, temporal, value):
+    task = load_catalog().task(name)
+    cfg = resolve(task, method, 1, {"model.temporal": temporal})
+    found = [p.value for p in task.published_for(method, cfg.flat())]
+    assert found == ([value] if value is not None else [])
+
+
+# --- splits through the class maps (no decoding) ---
+
+@pytest.mark.parametrize("name", ["ucf-to-hmdbfull", "ucf-to-hmdbsmall", "ucf-to-olympic"])
+def test_class_maps_and_split_sizes(tree, cache, name):
+    from dabench.data.videos import video_split
+
+    task = tiny_task(name, cache)
+    cfg = resolve(task, "revgrad", 0, {})
+    for domain in (task.source, *task.targets):
+        class_map = domain.options["class_map"]
+        for k, split in enumerate(("train", "test")):
+            vs = video_split(domain, task, tree, split, cfg)
+            assert len(vs.items) == TREE_COUNTS[(task.family, domain.key)][k]
+            for item in vs.items:
+                folder = item.relpath.split("/")[0]
+                assert folder in class_map[item.class_name]
+                assert item.label == task.classes.index(item.class_name)
+                assert (vs.video_dir / item.relpath).is_file()  # distractors were dropped
+            per_video = 2 if split == "train" else 1
+            expected = Counter({task.classes.index(c): per_video * len(f)
+                                for c, f in class_map.items()})
+            assert Counter(it.label for it in vs.items) == expected
+    if name == "ucf-to-hmdbfull":  # climb and punch merge 2 and 3 UCF101 classes
+        vs = video_split(task.source, task, tree, "train", cfg)
+        labels = Counter(it.label for it in vs.items)
+        assert (labels[0], labels[5]) == (4, 6)
+        hmdb = video_split(task.targets[0], task, tree, "test", cfg)
+        assert hmdb.items[0].relpath == "climb/" + hmdb_name("climb", 2)
+    if name == "ucf-to-olympic":
+        vs = video_split(task.targets[0], task, tree, "train", cfg)
+        assert {(it.relpath.split("/")[0], it.label) for it in vs.items} == {
+            (f, i) for i, f in enumerate(OLY_FOLDERS)}
+        assert all(it.relpath.endswith(".seq") for it in vs.items)
+
+
+def test_split_size_must_match_the_benchmark(tree, cache):
+    from dabench.data.videos import video_split
+
+    task = load_catalog().task("ucf-to-hmdbfull")  # the real sizes: 1438 / 571, 840 / 360
+    cfg = resolve(task, "revgrad", 0, {**TINY_FEATURES, "video.cache_dir": str(cache)})
+    with pytest.raises(DabenchError, match=r"UCF101 train split .* has 30 videos, expected 1438"):
+        video_split(task.source, task, tree, "train", cfg)
+
+
+# --- the loader: decoding, features, cache ---
+
+def test_loader_returns_features_and_shares_the_cache_across_tasks(tree, cache, monkeypatch):
+    from dabench.data import load_task_data
+
+    calls = count_extractions(monkeypatch)
+    full = load_task_data(tiny_task("ucf-to-hmdbfull", cache), tree)
+    x, y = full.source_train.tensors
+    assert x.shape == (30, 5, 512) and str(x.dtype) == "torch.float32"
+    assert Counter(y.tolist()) == Counter({0: 4, 5: 6, **{c: 2 for c in (1, 2, 3, 4, 6, 7, 8, 9,
+                                                                        10, 11)}})
+    assert y[0] == 10  # split-file order: Archery (shoot_bow) comes first
+    assert bool(x.isfinite().all()) and float(x.std(0).mean()) > 0  # videos differ
+    assert full.target_test.tensors[0].shape == (12, 5, 512)
+    assert sorted(calls) == [12, 15, 24, 30]  # each split extracted once, nothing cached before
+    calls.clear()
+    small = load_task_data(tiny_task("ucf-to-hmdbsmall", cache), tree)
+    assert calls == []  # UCF-HMDBsmall's videos are a subset: all served from the cache
+    assert small.source_train.tensors[0].shape == (10, 5, 512)
+
+
+def test_loader_reads_olympic_seq_files(tree, cache):
+    from dabench.data import load_task_data
+
+    data = load_task_data(tiny_task("olympic-to-ucf", cache), tree)
+    x, y = data.source_train.tensors  # Olympic Sports: .seq files
+    assert x.shape == (12, 5, 512) and y.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert data.target_test.tensors[0].shape == (6, 5, 512)
+
+
+def test_loader_takes_the_feature_settings_from_the_run_config(tree, tmp_path):
+    from dabench.data import load_task_data
+
+    task = tiny_task("ucf-to-hmdbsmall", features=False)  # task defaults: ResNet-101, ImageNet
+    cfg = resolve(task, "revgrad", 0, {**TINY_FEATURES, "video.cache_dir": str(tmp_path),
+                                       "video.segments": 3})
+    data = load_task_data(task, tree, cfg)
+    assert data.source_train.tensors[0].shape == (10, 3, 512)
+    assert [p.name for p in tmp_path.iterdir()] == ["resnet18-none-seg3-px16-v1"]
+
+
+# --- missing data ---
+
+def test_missing_data_root_names_the_layout(tmp_path):
+    from dabench.data.videos import video_split
+
+    task = tiny_task("ucf-to-hmdbfull")
+    with pytest.raises(DabenchError, match=r"no data folder was given.*DIR/ucf101/UCF-101/"
+                                           r"<Class>/.*ucfTrainTestlist.*--data-root"):
+        video_split(task.source, task, None, "train")
+    with pytest.raises(DabenchError, match=r"data folder .*nowhere.* does not exist"):
+        video_split(task.source, task, tmp_path / "nowhere", "train")
+    with pytest.raises(DabenchError, match=r"HMDB51 not found: .*hmdb51 does not exist.*"
+                                           r"testTrainMulti_7030_splits"):
+        video_split(task.targets[0], task, tmp_path, "train")
+
+
+def test_missing_split_files_and_videos(tree, tmp_path):
+    import shutil
+
+    from dabench.data import load_task_data
+    from dabench.data.videos import video_split
+
+    task = tiny_task("ucf-to-hmdbfull", tmp_path / "features")
+    (tmp_path / "ucf101" / "UCF-101").mkdir(parents=True)
+    with pytest.raises(DabenchError, match=r"split folder .*ucf101/ucfTrainTestlist not found"):
+        video_split(task.source, task, tmp_path, "train")
+    shutil.copytree(tree / "ucf101" / "ucfTrainTestlist", tmp_path / "ucf101" / "ucfTrainTestlist")
+    shutil.copytree(tree / "hmdb51", tmp_path / "hmdb51")
+    with pytest.raises(DabenchError, match=r"30 of the 30 UCF101 train videos are missing from "
+                                           r".*UCF-101 \(.*\.avi.* and 27 more\)"):
+        load_task_data(task, tmp_path)
+
+
+# --- a few training steps of each temporal module ---
+
+@pytest.mark.parametrize("temporal", ["tempooling", "temrelation"])
+@pytest.mark.parametrize("method", ["source-only", "revgrad"])
+def test_train_runs_a_few_steps(tree, cache, runs, temporal, method):
+    from dabench import train
+
+    task = tiny_task("ucf-to-hmdbfull", cache)
+    cfg = resolve(task, method, 0, {**TINY_FEATURES, "video.cache_dir": str(cache),
+                                    "model.temporal": temporal, "steps": 4, "batch_size": 6,
+                                    "eval_every": 2, "log_every": 1})
+    out = train.run(task, cfg, runs, tree)
+    rec = out.record
+    label = {"tempooling": "TemPooling", "temrelation": "TemRelation"}[temporal]
+    assert rec["model"] == (label if method == "source-only" else f"{label} + RevGrad")
+    assert (rec["steps"], rec["target_total"], rec["status"]) == (4, 12, "done")
+    assert 0.0 <= rec["target_acc_last"] <= 1.0
+    lines = [json.loads(s) for s in (out.directory / "metrics.jsonl").read_text().splitlines()]
+    train_terms = {k for r in lines if r["kind"] == "train" for k in r}
+    domain = {k for k in train_terms if k.startswith("domain_")}
+    if method == "source-only":
+        assert domain == set()
+    else:
+        expected = {"domain_frame", "domain_video"}
+        if temporal == "temrelation":
+            expected |= {f"domain_relation-{k}" for k in (5, 4, 3, 2)}
+        assert domain == expected
+    assert all(np.isfinite(r["loss"]) for r in lines if r["kind"] == "train")
+    assert [r["step"] for r in lines if r["kind"] == "eval"] == [2, 4]
+
+
+# --- dabench extract-features ---
+
+def tiny_task_file(tmp_path: Path) -> Path:
+    """ucf_hmdbsmall.yaml renamed, with the tree's split sizes: a user task file."""
+    from dabench.tasks import builtin_task_dir
+
+    raw = yaml.safe_load((builtin_task_dir() / "ucf_hmdbsmall.yaml").read_text())
+    raw["family"] = "tiny-ucf-hmdbsmall"
+    raw["domains"]["ucf"]["options"]["expected"] = {"train": 10, "test": 5}
+    raw["domains"]["hmdb"]["options"]["expected"] = {"train": 10, "test": 5}
+    raw["tasks"] = {f"tiny-{k}": v for k, v in raw["tasks"].items()}
+    raw["suites"] = {"tiny-video": list(raw["tasks"])}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_extract_features_command(tree, tmp_path, monkeypatch):
+    import typer
+    from typer.testing import CliRunner
+
+    from dabench import cli, features_cli
+
+    monkeypatch.setenv("DABENCH_TASK_PATH", str(tiny_task_file(tmp_path)))
+    main = typer.Typer(cls=cli._Group)  # mounted as dabench.cli mounts it
+    main.command("list-tasks")(lambda: None)
+    main.add_typer(features_cli.app)
+    args = ["extract-features", "tiny-video", "--data-root", str(tree), "--device", "cpu",
+            "--workers", "0", "--batch-size", "4",
+            "--set", "backbone.name=resnet18", "--set", "backbone.weights=none",
+            "--set", "video.frame_size=16", "--set", f"video.cache_dir={tmp_path / 'cache'}"]
+    calls = count_extractions(monkeypatch)
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "total: 30 videos, 0 cached, 30 extracted" in first.output
+    assert sorted(calls) == [15, 15]  # one job per dataset, both tasks and splits together
+    second = CliRunner().invoke(main, args)
+    assert second.exit_code == 0, second.output
+    assert "total: 30 videos, 30 cached, 0 extracted" in second.output
+    assert sorted(calls) == [15, 15]  # nothing decoded the second time
+
+    bad = CliRunner().invoke(main, ["extract-features", "mnist-to-mnistm"])
+    assert bad.exit_code == 2 and "video tasks only" in bad.output
