@@ -20,7 +20,7 @@ def test_typed_overrides():
 def test_precedence_defaults_task_set():
     assert RunConfig().backbone.name == "lenet" and RunConfig().steps == 1000
     cfg = resolve(task(), "revgrad", 0, {})
-    assert cfg.steps == 1500  # from tasks/digits.yaml defaults
+    assert cfg.steps == 3000 and cfg.optim.lr == 0.005  # from tasks/digits.yaml defaults
     assert resolve(task(), "revgrad", 0, {"steps": 7}).steps == 7  # --set wins
 
 
