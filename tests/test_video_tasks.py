@@ -445,3 +445,41 @@ def test_extract_features_command(tree, tmp_path, monkeypatch):
 
     bad = CliRunner().invoke(main, ["extract-features", "mnist-to-mnistm"])
     assert bad.exit_code == 2 and "video tasks only" in bad.output
+
+
+# --- bad video input through the real CLI (the video part of the bad-input catalogue) ---
+
+@pytest.mark.parametrize("damage,expected", [
+    ("truncate", "v_GolfSwing_g08_c01.avi"),
+    ("garbage", "v_GolfSwing_g08_c01.avi"),
+    ("delete", "UCF101 train videos are missing"),
+])
+def test_bad_video_input_is_one_line_and_writes_nothing(tree, tmp_path, monkeypatch, damage,
+                                                        expected):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from dabench.cli import app
+
+    data = tmp_path / "data"
+    shutil.copytree(tree, data)
+    video = data / "ucf101" / "UCF-101" / "GolfSwing" / "v_GolfSwing_g08_c01.avi"
+    if damage == "truncate":
+        video.write_bytes(video.read_bytes()[: video.stat().st_size // 3])
+    elif damage == "garbage":
+        video.write_bytes(b"\x00garbage, not a video" * 50)
+    else:
+        video.unlink()  # the official split file still names it
+    monkeypatch.setenv("DABENCH_TASK_PATH", str(tiny_task_file(tmp_path)))
+    args = ["run", "tiny-ucf-to-hmdbsmall", "--data-root", str(data), "--runs-dir",
+            str(tmp_path / "runs"), "--set", "steps=2", "--set", "video.decode_workers=0",
+            *[x for k, v in TINY_FEATURES.items() if k != "video.decode_workers"
+              for x in ("--set", f"{k}={v}")],
+            "--set", f"video.cache_dir={tmp_path / 'cache'}"]
+    out = CliRunner().invoke(app, args)
+    errors = [l for l in out.stderr.splitlines() if l.startswith("dabench: error:")]
+    assert out.exit_code == 2 and len(errors) == 1, out.output  # progress lines may precede it
+    assert expected in errors[0] and out.stderr.strip().splitlines()[-1] == errors[0]
+    assert "Traceback" not in out.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.json"))
