@@ -24,7 +24,8 @@ import torch
 
 from dabench import train
 from dabench.config import parse_sets, resolve
-from dabench.report import aggregate, render
+from dabench.render import render
+from dabench.report import build
 from dabench.tasks import load_catalog
 
 
@@ -50,16 +51,16 @@ def main() -> None:
             records.append(out.record)
             print(f"{method} seed {seed}: target {100 * out.record['target_acc_last']:.2f}% "
                   f"({took:.0f} s{', reused' if out.skipped else ''})", flush=True)
-    rows = aggregate(records, load_catalog(), "last")
-    print(render(rows, "md", "last"))
+    catalog = load_catalog()
+    tables = {sel: build(records, catalog, sel, "runs") for sel in ("last", "oracle")}
+    print(render(tables["last"], "md"))
     summary = {
         "task": args.task, "seeds": args.seeds, "overrides": args.sets,
         "machine": f"{platform.machine()} {platform.processor()}, {os.cpu_count()} cores, "
                    f"torch {torch.__version__}, {torch.get_num_threads()} threads",
         "wall_time_s": {m: {"mean": statistics.fmean(w), "max": max(w)} for m, w in walls.items()},
-        "rows": json.loads(render(rows, "json", "last")),
-        "rows_oracle": json.loads(render(aggregate(records, load_catalog(), "oracle"), "json",
-                                         "oracle")),
+        "rows": json.loads(render(tables["last"], "json")),
+        "rows_oracle": json.loads(render(tables["oracle"], "json")),
     }
     for m, w in summary["wall_time_s"].items():
         print(f"wall time per run, {m}: mean {w['mean']:.0f} s, max {w['max']:.0f} s")
