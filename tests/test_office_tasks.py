@@ -488,6 +488,25 @@ def test_blended_run_reports_one_group_per_sub_target(tiny, catalog, tmp_path):
     assert groups["pooled"] == pytest.approx(record["target_acc_last"])
 
 
+def test_decoded_image_cache_runs_blended_tasks_on_one_cache(tiny, catalog, tmp_path):
+    from dabench import train
+    from dabench.data import load_task_data
+    from dabench.data.image_cache import DecodedImages
+
+    data_root, counts = tiny
+    task = small(catalog.task("office31-a-to-dw"))
+    cfg = resolve(task, "revgrad", 0, parse_sets([*TINY_SETS, "image_cache=true"]))
+    data = load_task_data(task, data_root, config=cfg)
+    assert isinstance(data.source_train, DecodedImages)
+    assert data.source_train is data.source_test  # one cache serves both splits
+    assert isinstance(data.target_train, DecodedImages)  # the blend stays one cache
+    assert len(data.target_train) == counts["dslr"] + counts["webcam"]
+    record = train.run(task, cfg, tmp_path / "runs", data_root).record
+    assert record["target_total"] == counts["dslr"] + counts["webcam"]
+    assert record["config"]["image_cache"] is True
+    assert set(record["target_groups_last"]["per_target"]) == {"DSLR", "Webcam"}
+
+
 def test_corrupt_jpeg_stops_the_run_before_training(tiny, catalog, tmp_path):
     from dabench import train
 

@@ -53,7 +53,12 @@ def load_task_data(task, data_root: Optional[Path], config=None) -> TaskData:
                         for i, ds in enumerate(targets_test)])
 
     def join(parts):
-        return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+        if len(parts) == 1:
+            return parts[0]
+        concat = getattr(type(parts[0]), "concat", None)  # e.g. one decoded-image cache
+        if concat is not None and all(type(p) is type(parts[0]) for p in parts):
+            return concat(parts)
+        return ConcatDataset(parts)
 
     return TaskData(
         source_train=load(task.source, "train"),

@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -296,11 +297,23 @@ def load_domain(domain, task, data_root: Optional[Path], split: str, config=None
     if opts.get("verify", True):
         ensure_readable([p for p, _ in files.items],
                         f"domain '{domain.name}' ({files.image_list or files.root})", check_hint)
+    size, crop = opts.get("resize", 256), opts.get("image_size", 224)
+    if config is not None and config.image_cache:
+        return _decoded(tuple(files.items), size, crop, augmentation(opts, task, config),
+                        config.seed)
     transform = build_transforms(train=(split == "train"),
                                  recipe=augmentation(opts, task, config),
-                                 image_size=opts.get("image_size", 224),
-                                 resize=opts.get("resize", 256))
+                                 image_size=crop, resize=size)
     return ImageListDataset(files.items, transform)
+
+
+@lru_cache(maxsize=16)
+def _decoded(items: tuple, size: int, crop: int, augment: str, seed: int):
+    """One decoded uint8 cache per domain, shared by its train and test splits (the loop asks
+    for random crops with train=True, the evaluation for the centre crop with train=False)."""
+    from dabench.data.image_cache import DecodedImages
+
+    return DecodedImages(items, size, crop=crop, augment=augment, seed=seed)
 
 
 @LOADERS.register("office31")
