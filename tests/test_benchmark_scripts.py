@@ -22,3 +22,16 @@ def test_digits_table_script_runs_and_writes_json(tmp_path):
     assert {r["method"] for r in summary["rows"]} == {"source-only", "revgrad"}
     assert set(summary["wall_time_s"]) == {"source-only", "revgrad"}
     assert "| Domain Adaptation | MNIST-to-MNIST-M |" in done.stdout
+
+
+def test_throughput_script_runs_and_writes_json(tmp_path):
+    args = [sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--repeats", "1",
+            "--out", str(tmp_path)]
+    done = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "throughput.json").read_text())
+    assert set(result["images_per_s"]) == {"dabench RevGrad step", "bare supervised step (limit)",
+                                           "eager fp32 reference step"}
+    assert result["ratio_dabench_over_bare_time"] > 0
+    assert set(result["end_to_end_images_per_s"]) == {"jpeg_loader", "image_cache"}
+    assert result["projected_office31_a_to_w_s"]["tllib"]["steps"] == 20000
