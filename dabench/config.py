@@ -20,6 +20,7 @@ from dabench.registry import suggest
 
 # Keys that say where/how a run executes, not what it computes: not part of the run id.
 EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "amp", "channels_last",
+                            "compile",
                             "video.cache_dir", "video.decode_workers",
                             "video.extract_batch_size"})
 
@@ -111,6 +112,7 @@ class RunConfig:
     image_cache: bool = False  # image tasks: decode every image once into memory (uint8),
     # crop/flip/normalise batches on the device (Office-31 at 256x256: ~0.8 GB)
     pad_samples: int = 1000  # per domain, for the proxy A-distance and features.npz; 0 = off
+    compile: bool = False  # torch.compile the backbone (in place: checkpoints are unchanged)
     amp: bool = True  # bf16 autocast on CUDA (the CPU path always stays exact fp32)
     channels_last: bool = True  # NHWC memory format for image batches on CUDA
     backbone: BackboneConfig = field(default_factory=BackboneConfig)

@@ -36,7 +36,7 @@ class DevicePath:
     @classmethod
     def for_run(cls, device: torch.device, cfg: RunConfig) -> "DevicePath":
         cuda = device.type == "cuda"
-        return cls(device, cfg.amp and cuda, cfg.channels_last and cuda)
+        return cls(device, cfg.amp and cuda, cfg.channels_last and cuda, cfg.compile)
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
@@ -52,9 +52,15 @@ class DevicePath:
             x = x.contiguous(memory_format=torch.channels_last)  # (B, C, H, W) stored NHWC
         return x
 
+    compile: bool = False
+
     def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
         net = net.to(self.device)
-        return net.to(memory_format=torch.channels_last) if self.channels_last else net
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        if self.compile:  # in place, so state_dict keys (and checkpoints) stay the same
+            net.backbone.compile()
+        return net
 
 
 def _device_transform(dataset) -> Optional[Callable[[torch.Tensor, bool], torch.Tensor]]:

@@ -62,3 +62,14 @@ def test_revgrad_step_on_cuda_gives_finite_losses_and_moves_weights():
     assert all(math.isfinite(float(v)) for v in terms.values())
     assert set(terms) == {"cls", "domain_feature", "loss"}
     assert not torch.equal(before, next(method.net.backbone.parameters()).detach())
+
+
+def test_compile_setting_compiles_the_backbone_in_place(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: calls.append(self))
+    cfg = office_cfg("cpu")
+    net = build_network(31, cfg)
+    DevicePath(torch.device("cpu"), False, False, compile=True).prepare(net)
+    assert calls == [net.backbone]
+    keys = set(net.state_dict())
+    assert not any("_orig_mod" in k for k in keys)
