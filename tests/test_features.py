@@ -15,6 +15,7 @@ from dabench.data.features import FeatureCache, FeatureSpec, iter_features, load
 from dabench.data.video_decode import get_backend, segment_indices
 from dabench.errors import DabenchError
 from test_video_tasks import write_avi, write_seq
+from test_video_tasks import count_extractions as counted
 
 SPEC = FeatureSpec("resnet18", "none", segments=5, frame_size=16)
 LENGTHS = {"a/one.avi": 10, "a/two (1)&!#.avi": 7, "b/three.avi": 3, "b/four.avi": 12,
@@ -49,17 +50,6 @@ def pooled(monkeypatch) -> int:
         torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten()))
     return 12
 
-
-def counted(monkeypatch) -> list[int]:
-    calls: list[int] = []
-    real = features.iter_features
-
-    def counting(paths, *args, **kwargs):
-        calls.append(len(paths))
-        return real(paths, *args, **kwargs)
-
-    monkeypatch.setattr(features, "iter_features", counting)
-    return calls
 
 
 # --- preprocessing and the extractor ---

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import random
 import re
 import subprocess
 import sys
@@ -15,13 +14,14 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
-from PIL import Image
 from typer.testing import CliRunner
 
 from dabench.config import parse_sets, resolve
 from dabench.data_cli import data_app
 from dabench.errors import DabenchError
 from dabench.tasks import load_catalog, parse_task_file
+from test_images import write_jpeg as _write_jpeg
+from test_images import write_truncated_jpeg
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -79,18 +79,7 @@ def o31_classes(catalog):
 # ---------------------------------------------------------------- tree builders
 
 def write_jpeg(path: Path, seed: int, size: tuple[int, int] = (40, 30)) -> Path:
-    rng = random.Random(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3))).save(path, "JPEG")
-    return path
-
-
-def write_truncated_jpeg(path: Path) -> Path:
-    """A noisy JPEG cut to half its bytes: the header parses, the pixels do not decode."""
-    noise = Image.frombytes("RGB", (64, 64), random.Random(7).randbytes(64 * 64 * 3))
-    noise.save(path, "JPEG", quality=95)
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    return path
+    return _write_jpeg(path, seed, size)
 
 
 def domain_dir(data_root: Path, domain: str) -> Path:
