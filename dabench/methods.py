@@ -8,6 +8,7 @@ tensors so the loop decides when to synchronise with the device.
 from __future__ import annotations
 
 import contextlib
+from abc import ABC, abstractmethod
 from typing import Any, Callable, ContextManager
 
 import torch
@@ -22,7 +23,7 @@ METHODS: Registry[type["Method"]] = Registry("method")
 Batch = tuple[torch.Tensor, torch.Tensor]  # (inputs, labels)
 
 
-class Method:
+class Method(ABC):
     """Base: the network, an SGD optimizer with the backbone at `optim.backbone_lr_mult`."""
 
     uses_target_labels = False  # target-only trains on labelled target data
@@ -47,8 +48,9 @@ class Method:
         for g in self.optimizer.param_groups:
             g["lr"] = self.cfg.optim.lr * g["lr_mult"] * factor
 
+    @abstractmethod
     def loss(self, src: Batch, tgt: Batch, lam: float) -> dict[str, torch.Tensor]:
-        raise NotImplementedError  # every registered method defines it
+        """The loss terms of one step, by name (summed for the backward pass)."""
 
     def update(self, src: Batch, tgt: Batch, lam: float) -> dict[str, torch.Tensor]:
         """One SGD step; returns the loss terms (detached) with their sum as "loss"."""
