@@ -76,3 +76,25 @@ def test_unknown_domain_option(tmp_path):
     bad = Domain("mnistm", "MNIST-M", "mnistm5k", {"colour": 1})
     with pytest.raises(DabenchError, match="unknown option"):
         digits.LOADERS.get("mnistm5k")(bad, spec, None, "train")
+
+
+def test_mnistm_copies_blend_each_training_digit_with_new_patches():
+    one = digits._build("mnistm5k", 1000, 0, digits.DEFAULT_PHOTOS, 1)
+    three = digits._build("mnistm5k", 1000, 0, digits.DEFAULT_PHOTOS, 3)
+    (x1, y1), (x3, y3) = one["train"], three["train"]
+    assert x3.shape == (3 * len(x1), 28, 28, 3) and np.array_equal(y3, np.tile(y1, 3))
+    # each copy of a digit is a different blend: other photos and crops behind the same strokes
+    n = len(x1)
+    assert (x3[:n] != x3[n:2 * n]).mean() > 0.5 and (x3[n:2 * n] != x3[2 * n:]).mean() > 0.5
+    # the held-out split is unchanged: one blend per held-out digit
+    assert np.array_equal(one["test"][0], three["test"][0])
+
+
+def test_copies_must_be_positive():
+    from dabench.errors import DabenchError
+    from dabench.tasks import Domain
+
+    spec = load_catalog().task("mnist-to-mnistm")
+    bad = Domain("mnistm", "MNIST-M", "mnistm5k", {"copies": 0})
+    with pytest.raises(DabenchError, match="copies must be >= 1"):
+        digits.LOADERS.get("mnistm5k")(bad, spec, None, "train")

@@ -121,8 +121,12 @@ def channel_mean(images: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _build(kind: str, n_test: int, data_seed: int, photos: tuple[str, ...]) -> dict[str, tuple]:
-    """Both splits of one domain as uint8 arrays (cached: each is built once per process)."""
+def _build(kind: str, n_test: int, data_seed: int, photos: tuple[str, ...],
+           copies: int = 1) -> dict[str, tuple]:
+    """Both splits of one domain as uint8 arrays (cached: each is built once per process).
+
+    For MNIST-M, `copies` > 1 blends every training digit with that many independent patches
+    (the test split keeps one per digit)."""
     if kind == "sklearn-digits":
         images, labels = sklearn_digits()
         train, test = split_indices(len(images), n_test, data_seed)
@@ -132,8 +136,11 @@ def _build(kind: str, n_test: int, data_seed: int, photos: tuple[str, ...]) -> d
     splits = {"train": (images[train], labels[train]), "test": (images[test], labels[test])}
     if kind == "mnistm5k":
         pics = [load_photo(ref) for ref in photos]
-        splits = {name: (blend_mnistm(x, pics, data_seed * 1000 + k), y)
-                  for k, (name, (x, y)) in enumerate(splits.items(), start=1)}
+        (x_tr, y_tr), (x_te, y_te) = splits["train"], splits["test"]
+        if copies > 1:  # (copies * N, 28, 28): digit i appears at i, N + i, 2N + i, ...
+            x_tr, y_tr = np.concatenate([x_tr] * copies), np.concatenate([y_tr] * copies)
+        splits = {"train": (blend_mnistm(x_tr, pics, data_seed * 1000 + 1), y_tr),
+                  "test": (blend_mnistm(x_te, pics, data_seed * 1000 + 2), y_te)}
     return splits
 
 
@@ -143,10 +150,15 @@ def _loader(kind: str):
         photos = tuple(opts.pop("photos", DEFAULT_PHOTOS))
         n_test = int(opts.pop("test_size", 1000))
         seed = int(opts.pop("data_seed", 0))
+        copies = int(opts.pop("copies", 1)) if kind == "mnistm5k" else 1
+        if copies < 1:
+            raise DabenchError(f"task file {task.file}: domain '{domain.key}' option copies "
+                               f"must be >= 1, got {copies}")
         if opts:
             raise DabenchError(f"task file {task.file}: domain '{domain.key}' has unknown "
-                               f"option(s) {', '.join(opts)}; known: photos, test_size, data_seed")
-        splits = _build(kind, n_test, seed, photos)
+                               f"option(s) {', '.join(opts)}; known: photos, test_size, data_seed"
+                               + (", copies" if kind == "mnistm5k" else ""))
+        splits = _build(kind, n_test, seed, photos, copies)
         mean = channel_mean(splits["train"][0])
         return to_dataset(*splits[split], mean)
 
