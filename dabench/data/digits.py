@@ -137,8 +137,8 @@ def _build(kind: str, n_test: int, data_seed: int, photos: tuple[str, ...],
     if kind == "mnistm5k":
         pics = [load_photo(ref) for ref in photos]
         (x_tr, y_tr), (x_te, y_te) = splits["train"], splits["test"]
-        if copies > 1:  # (copies * N, 28, 28): digit i appears at i, N + i, 2N + i, ...
-            x_tr, y_tr = np.concatenate([x_tr] * copies), np.concatenate([y_tr] * copies)
+        # (copies * N, 28, 28): digit i appears at i, N + i, 2N + i, ...
+        x_tr, y_tr = np.concatenate([x_tr] * copies), np.concatenate([y_tr] * copies)
         splits = {"train": (blend_mnistm(x_tr, pics, data_seed * 1000 + 1), y_tr),
                   "test": (blend_mnistm(x_te, pics, data_seed * 1000 + 2), y_te)}
     return splits
