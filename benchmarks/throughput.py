@@ -22,6 +22,9 @@ pipeline against the step, the video step rate, and the projected Office-31 A->W
    Compared with the step alone: is the loader the bottleneck?
 3. Video: RevGrad steps/s of TemPooling and TemRelation on cached-feature-shaped tensors
    (B, 5, 2048) (skipped with a message when `dabench.models.temporal` does not import).
+5. Digits: the RevGrad step of the embedded `mnist-to-mnistm` task (LeNet, 64 + 64 images of
+   28x28, its task config) with `channels_last` on (the default, on the CPU too) and off,
+   interleaved; the main step of part 1 is also timed with `channels_last` off.
 4. The projected wall time of the full Office-31 A->W recipes (steps, batch, evaluation
    schedule from tasks/office31.yaml) from the measured step and evaluation rates. On the
    CPU the main measurement uses a small model, so the recipe's own model (ResNet-50 at
@@ -330,6 +333,28 @@ def video_rates(device: torch.device, repeats: int, warmup: int) -> dict:
     return out
 
 
+# -- 5. digits ------------------------------------------------------------------------------------
+
+def digits_rates(device: torch.device, repeats: int, warmup: int) -> dict:
+    """ms per RevGrad step on mnist-to-mnistm, NHWC (channels_last) against NCHW."""
+    task = load_catalog().task("mnist-to-mnistm")
+    steps = {}
+    for layout, flag in (("channels_last", "true"), ("nchw", "false")):
+        cfg = resolve(task, "revgrad", 0, {"device": device.type, "channels_last": flag})
+        seed_everything(cfg.seed, cfg.deterministic)
+        path = DevicePath.for_run(device, cfg)
+        method = RevGrad(path.prepare(build_network(task.num_classes, cfg)), cfg)
+        method.autocast = path.autocast
+        b = cfg.batch_size
+        xs, xt = path.put(torch.randn(b, 3, 28, 28)), path.put(torch.randn(b, 3, 28, 28))
+        ys = path.put(torch.randint(0, 10, (b,)))
+        steps[layout] = dabench_step(method, xs, ys, xt, torch.full_like(ys, -1))
+    t = interleaved(steps, device, repeats, warmup, 10)
+    return {"backbone": cfg.backbone.name, "batch": b,
+            "ms_per_step": {k: 1000 * v for k, v in t.items()},
+            "speedup_channels_last": t["nchw"] / t["channels_last"]}
+
+
 # -- 4. projection --------------------------------------------------------------------------------
 
 def eval_seconds_per_image(method: RevGrad, path: DevicePath, x: torch.Tensor, repeats: int,
@@ -420,6 +445,14 @@ def main() -> None:
             s["inner"])["d"]
         seed_everything(cfg.seed, cfg.deterministic)
         torch.backends.cudnn.benchmark = False
+    if path.channels_last:  # what the NHWC layout buys on this device
+        _, ncfg = office_config(device, **{"backbone.name": s["backbone"],
+                                           "backbone.weights": "none", "batch_size": b,
+                                           "channels_last": False})
+        nmethod, npath = revgrad_method(ncfg, device)
+        extra["dabench RevGrad step, channels_last off (NCHW)"] = interleaved(
+            {"n": dabench_step(nmethod, npath.put(xs), pys, npath.put(xt), pyt)}, device,
+            s["repeats"], s["warmup"], s["inner"])["n"]
     profiles = profile_steps({k: steps[k] for k in list(steps)[:2]}, device) \
         if args.profile else {}
     eval_per_image = eval_seconds_per_image(method, path, torch.cat([pxs, pxt]),
@@ -455,6 +488,9 @@ def main() -> None:
 
     # 3. video
     video = video_rates(device, max(2, s["repeats"]), 2)
+
+    # 5. digits
+    digits = digits_rates(device, max(2, s["repeats"]), 2)
 
     # 4. projection; on the CPU also time the recipe's own model (ResNet-50 at 224) briefly
     model = f"{s['backbone']} at {side} px, batch {b} + {b}"
@@ -496,6 +532,7 @@ def main() -> None:
         "end_to_end_images_per_s": e2e_rates,
         "end_to_end": e2e,
         "video": video,
+        "digits": digits,
         "projected_office31_a_to_w_s": projected,
         "recipe_model_cpu": recipe_model,
         "profiles": profiles,
@@ -529,6 +566,10 @@ def main() -> None:
             print(f"video {name:10s} RevGrad on ({row['batch']}, {row['frames']}, "
                   f"{row['feature_dim']}) + same: {row['steps_per_s']:.1f} steps/s, "
                   f"{row['videos_per_s']:.0f} videos/s")
+    ms = digits["ms_per_step"]
+    print(f"digits RevGrad step ({digits['backbone']}, {digits['batch']} + {digits['batch']} "
+          f"at 28 px): channels_last {ms['channels_last']:.1f} ms, NCHW {ms['nchw']:.1f} ms "
+          f"({digits['speedup_channels_last']:.2f}x)")
     print()
     for recipe, p in projected.items():
         print(f"projected Office-31 A->W, recipe {recipe}: {p['steps']} steps of {p['batch']} + "

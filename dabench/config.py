@@ -50,6 +50,7 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
+    name: str = field(default="sgd", metadata=_choice("sgd", "adam"))  # adam: betas (momentum, 0.999)
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 0.0
@@ -114,7 +115,7 @@ class RunConfig:
     pad_samples: int = 1000  # per domain, for the proxy A-distance and features.npz; 0 = off
     compile: bool = False  # torch.compile the backbone (in place: checkpoints are unchanged)
     amp: bool = True  # bf16 autocast on CUDA (the CPU path always stays exact fp32)
-    channels_last: bool = True  # NHWC memory format for image batches on CUDA
+    channels_last: bool = True  # NHWC memory format for image batches and networks
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

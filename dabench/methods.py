@@ -41,8 +41,12 @@ class Method(ABC):
         groups = [g for g in groups if g["params"]]
         for g in groups:
             g["lr"] = o.lr * g["lr_mult"]
-        self.optimizer = torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum,
-                                         weight_decay=o.weight_decay, nesterov=o.nesterov)
+        if o.name == "adam":
+            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
+                groups, lr=o.lr, betas=(o.momentum, 0.999), weight_decay=o.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum,
+                                             weight_decay=o.weight_decay, nesterov=o.nesterov)
 
     def set_lr_factor(self, factor: float) -> None:
         for g in self.optimizer.param_groups:

@@ -35,3 +35,8 @@ def test_throughput_script_runs_and_writes_json(tmp_path):
     assert result["ratio_dabench_over_bare_time"] > 0
     assert set(result["end_to_end_images_per_s"]) == {"jpeg_loader", "image_cache"}
     assert result["projected_office31_a_to_w_s"]["tllib"]["steps"] == 20000
+    digits = result["digits"]
+    assert digits["backbone"] == "lenet" and digits["batch"] == 64
+    assert set(digits["ms_per_step"]) == {"channels_last", "nchw"}
+    assert all(v > 0 for v in digits["ms_per_step"].values())
+    assert "channels_last off" in " ".join(result["extra_ms_per_step"])

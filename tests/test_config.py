@@ -20,7 +20,8 @@ def test_typed_overrides():
 def test_precedence_defaults_task_set():
     assert RunConfig().backbone.name == "lenet" and RunConfig().steps == 1000
     cfg = resolve(task(), "revgrad", 0, {})
-    assert cfg.steps == 3000 and cfg.optim.lr == 0.005  # from tasks/digits.yaml defaults
+    assert cfg.steps == 3000 and cfg.optim.lr == 0.001  # from tasks/digits.yaml defaults
+    assert (cfg.optim.name, cfg.model.domain_dropout, cfg.recipe) == ("adam", 0.5, "dann-adam")
     assert resolve(task(), "revgrad", 0, {"steps": 7}).steps == 7  # --set wins
 
 
@@ -30,6 +31,7 @@ def test_precedence_defaults_task_set():
     ("steps=1.5", "needs an integer"),
     ("optim.nesterov=maybe", "needs a boolean"),
     ("grl.schedule=linear", "must be one of dann, constant"),
+    ("optim.name=rmsprop", "must be one of sgd, adam"),
     ("optim.lr=-1", "must not be negative"),
     ("steps", "not of the form key=value"),
     ("seed=3", "use --method / --seed"),

@@ -1,4 +1,4 @@
-"""The device path: exact fp32 NCHW on the CPU; bf16 autocast + channels_last on CUDA.
+"""The device path: exact fp32 on the CPU, bf16 autocast on CUDA, channels_last on both.
 
 The `gpu` tests need a CUDA GPU and are skipped elsewhere (with the reason shown by `-ra`);
 `bash benchmarks/gpu_check.sh` runs them, with the throughput benchmark, on a GPU machine.
@@ -30,24 +30,39 @@ def office_cfg(**extra) -> RunConfig:
                                         **extra})
 
 
-def test_device_path_on_cpu_keeps_exact_fp32_and_contiguous_nchw():
+def test_device_path_on_cpu_is_exact_fp32_with_channels_last_as_configured():
     cfg = RunConfig()
-    assert cfg.amp and cfg.channels_last  # asked for, but they apply on CUDA only
+    assert cfg.amp and cfg.channels_last  # autocast applies on CUDA only; NHWC on both
     path = DevicePath.for_run(torch.device("cpu"), cfg)
-    assert not path.amp and not path.channels_last
+    assert not path.amp and path.channels_last
     x = torch.randn(4, 3, 32, 32)
     y = path.put(x)
     assert y.dtype == torch.float32 and y.device.type == "cpu"
-    assert y.is_contiguous() and not y.is_contiguous(memory_format=torch.channels_last)
+    assert y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()
+    assert torch.equal(y, x)  # same values, other layout
     net = path.prepare(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Flatten(),
-                                           torch.nn.LazyLinear(2)))
+                                           torch.nn.Linear(8 * 30 * 30, 2)))
     with path.autocast():
         assert not torch.is_autocast_enabled("cpu")
         out = net(y)
         mm = torch.randn(8, 8) @ torch.randn(8, 8)
     assert out.dtype == torch.float32 and mm.dtype == torch.float32
     conv = net[0].weight
-    assert conv.dtype == torch.float32 and conv.is_contiguous()
+    assert conv.dtype == torch.float32 and conv.is_contiguous(memory_format=torch.channels_last)
+    # Same function as the NCHW network, to fp32 rounding.
+    ref = torch.nn.functional.conv2d(x, conv.contiguous(), net[0].bias)
+    assert torch.allclose(net[0](y), ref, atol=1e-5)
+
+
+def test_device_path_on_cpu_with_channels_last_off_stays_contiguous_nchw():
+    cfg = resolve(load_catalog().task("mnist-to-mnistm"), "revgrad", 0, {"channels_last": "false"})
+    path = DevicePath.for_run(torch.device("cpu"), cfg)
+    assert not path.amp and not path.channels_last
+    y = path.put(torch.randn(4, 3, 28, 28))
+    assert y.is_contiguous() and not y.is_contiguous(memory_format=torch.channels_last)
+    net = path.prepare(torch.nn.Conv2d(3, 8, 3))
+    assert net.weight.is_contiguous() and not net.weight.is_contiguous(
+        memory_format=torch.channels_last)
 
 
 def _revgrad_on_cuda(**extra) -> tuple[RevGrad, DevicePath]:

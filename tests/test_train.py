@@ -67,7 +67,11 @@ def test_seeds_give_different_runs(runs):
     _, b = tiny("revgrad", seed=1)
     ra, rb = train.run(spec, a, runs), train.run(spec, b, runs)
     assert ra.directory != rb.directory
-    assert ra.record["target_acc_last"] != rb.record["target_acc_last"]
+
+    def losses(r):
+        return [m["loss"] for m in read_jsonl(r.directory / "metrics.jsonl") if m["kind"] == "train"]
+
+    assert len(losses(ra)) == 3 and losses(ra) != losses(rb)  # other init, other batches
 
 
 def _train_params(method, steps=3, **extra):
@@ -93,6 +97,26 @@ def test_revgrad_without_domain_loss_is_source_only():
     on = _train_params("revgrad")
     assert all(torch_equal(src[k], off[k]) for k in src)
     assert not all(torch_equal(src[k], on[k]) for k in src)
+
+
+def test_optim_name_picks_adam_with_the_lr_schedule_applied():
+    import torch
+
+    from dabench.models.build import build_network
+
+    _, cfg = tiny("revgrad", **{"optim.name": "adam", "optim.lr": 0.001, "optim.momentum": 0.8})
+    m = METHODS.get("revgrad")(build_network(10, cfg), cfg)
+    assert isinstance(m.optimizer, torch.optim.Adam)
+    assert m.optimizer.param_groups[0]["betas"] == (0.8, 0.999)
+    m.set_lr_factor(0.5)
+    assert m.optimizer.param_groups[0]["lr"] == pytest.approx(0.0005)
+    _, sgd = tiny("revgrad", **{"optim.name": "sgd"})
+    assert isinstance(METHODS.get("revgrad")(build_network(10, sgd), sgd).optimizer,
+                      torch.optim.SGD)
+    # Adam moves the weights differently from SGD on the same batches.
+    a = _train_params("revgrad", **{"optim.name": "adam", "optim.lr": 0.001})
+    b = _train_params("revgrad", **{"optim.name": "sgd", "optim.lr": 0.001})
+    assert not all(torch_equal(a[k], b[k]) for k in a)
 
 
 def torch_equal(a, b):

@@ -24,13 +24,19 @@ class LeNet(nn.Module):
     Ganin & Lempitsky 2015 (https://arxiv.org/abs/1409.7495), appendix / Caffe release.
     """
 
-    def __init__(self, image_size: int = 28) -> None:
+    def __init__(self, image_size: int = 28, bn: bool = False, dropout: float = 0.0) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(3, 32, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(32, 48, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Flatten(),
-        )
+        layers: list[nn.Module] = []
+        for c_in, c_out in ((3, 32), (32, 48)):
+            layers.append(nn.Conv2d(c_in, c_out, 5))
+            if bn:
+                layers.append(nn.BatchNorm2d(c_out))
+            if dropout > 0 and c_out == 48:
+                layers.append(nn.Dropout2d(dropout))  # drops whole feature maps of conv2
+            # Pool before ReLU: the same function (max commutes with a monotone ReLU) with the
+            # ReLU on a 4x smaller tensor.
+            layers += [nn.MaxPool2d(2), nn.ReLU(inplace=True)]
+        self.net = nn.Sequential(*layers, nn.Flatten())
         side = ((image_size - 4) // 2 - 4) // 2
         self.out_dim = 48 * side * side  # 768 for 28x28 inputs
 
@@ -38,12 +44,17 @@ class LeNet(nn.Module):
         return self.net(x)
 
 
-@BACKBONES.register("lenet")
-def lenet(weights: str = "none") -> tuple[nn.Module, int]:
+def _lenet(name: str, weights: str, bn: bool = False, dropout: float = 0.0) -> tuple[nn.Module, int]:
     if weights != "none":
-        raise DabenchError("backbone 'lenet' has no pretrained weights; use --set backbone.weights=none")
-    net = LeNet()
+        raise DabenchError(f"backbone '{name}' has no pretrained weights; use --set backbone.weights=none")
+    net = LeNet(bn=bn, dropout=dropout)
     return net, net.out_dim
+
+
+BACKBONES.add("lenet", lambda weights="none": _lenet("lenet", weights, bn=False))
+BACKBONES.add("lenet-bn", lambda weights="none": _lenet("lenet-bn", weights, bn=True))
+BACKBONES.add("lenet-drop", lambda weights="none": _lenet("lenet-drop", weights, dropout=0.5))
+BACKBONES.add("lenet-bn-drop", lambda weights="none": _lenet("lenet-bn-drop", weights, bn=True, dropout=0.5))
 
 
 def _resnet(arch: str, weights: str) -> tuple[nn.Module, int]:
