@@ -22,13 +22,13 @@ pipeline against the step, the video step rate, and the projected Office-31 A->W
    Compared with the step alone: is the loader the bottleneck?
 3. Video: RevGrad steps/s of TemPooling and TemRelation on cached-feature-shaped tensors
    (B, 5, 2048) (skipped with a message when `dabench.models.temporal` does not import).
-5. Digits: the RevGrad step of the embedded `mnist-to-mnistm` task (LeNet, 64 + 64 images of
-   28x28, its task config) with `channels_last` on (the default, on the CPU too) and off,
-   interleaved; the main step of part 1 is also timed with `channels_last` off.
 4. The projected wall time of the full Office-31 A->W recipes (steps, batch, evaluation
    schedule from tasks/office31.yaml) from the measured step and evaluation rates. On the
    CPU the main measurement uses a small model, so the recipe's own model (ResNet-50 at
    224 px) is also timed for a few steps at a small batch and projected per image.
+5. Digits: the RevGrad step of the embedded `mnist-to-mnistm` task (LeNet, 64 + 64 images of
+   28x28, its task config) with `channels_last` on (the default, on the CPU too) and off,
+   interleaved; the main step of part 1 is also timed with `channels_last` off.
 
 Sizes: on CUDA ResNet-50 at 224 px, 32 + 32 images; on the CPU ResNet-18 at 96 px, 16 + 16
 images and few repeats, so it runs here in a few minutes.
@@ -115,10 +115,11 @@ def office_config(device: torch.device, **sets) -> tuple[object, RunConfig]:
 
 # -- 1. the three steps -----------------------------------------------------------------------
 
-def revgrad_method(cfg: RunConfig, device: torch.device) -> tuple[RevGrad, DevicePath]:
+def revgrad_method(cfg: RunConfig, device: torch.device,
+                   num_classes: int = 31) -> tuple[RevGrad, DevicePath]:
     """Built as `dabench.train.run` builds it."""
     path = DevicePath.for_run(device, cfg)
-    method = RevGrad(path.prepare(build_network(31, cfg)), cfg)
+    method = RevGrad(path.prepare(build_network(num_classes, cfg)), cfg)
     method.autocast = path.autocast
     return method, path
 
@@ -342,9 +343,7 @@ def digits_rates(device: torch.device, repeats: int, warmup: int) -> dict:
     for layout, flag in (("channels_last", "true"), ("nchw", "false")):
         cfg = resolve(task, "revgrad", 0, {"device": device.type, "channels_last": flag})
         seed_everything(cfg.seed, cfg.deterministic)
-        path = DevicePath.for_run(device, cfg)
-        method = RevGrad(path.prepare(build_network(task.num_classes, cfg)), cfg)
-        method.autocast = path.autocast
+        method, path = revgrad_method(cfg, device, task.num_classes)
         b = cfg.batch_size
         xs, xt = path.put(torch.randn(b, 3, 28, 28)), path.put(torch.randn(b, 3, 28, 28))
         ys = path.put(torch.randint(0, 10, (b,)))

@@ -27,11 +27,11 @@ class LeNet(nn.Module):
     def __init__(self, image_size: int = 28, bn: bool = False, dropout: float = 0.0) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        for c_in, c_out in ((3, 32), (32, 48)):
+        for i, (c_in, c_out) in enumerate(((3, 32), (32, 48))):
             layers.append(nn.Conv2d(c_in, c_out, 5))
             if bn:
                 layers.append(nn.BatchNorm2d(c_out))
-            if dropout > 0 and c_out == 48:
+            if dropout > 0 and i == 1:
                 layers.append(nn.Dropout2d(dropout))  # drops whole feature maps of conv2
             # Pool before ReLU: the same function (max commutes with a monotone ReLU) with the
             # ReLU on a 4x smaller tensor.
