@@ -22,11 +22,11 @@ from pathlib import Path
 
 import torch
 
-from dabench import train
+from dabench.training import loop as train
 from dabench.config import parse_sets, resolve
-from dabench.render import render
-from dabench.report import build
-from dabench.tasks import load_catalog
+from dabench.reporting.render import render
+from dabench.reporting.aggregate import build
+from dabench.tasks.catalog import load_catalog
 
 
 def main() -> None:

@@ -5,9 +5,9 @@ pipeline against the step, the video step rate, and the projected Office-31 A->W
    device), built in one process, warmed up, then timed interleaved (each repeat runs every
    step in turn, so drift hits all alike), median of the repeats; torch.cuda.synchronize
    around every timing on CUDA:
-     dabench  the real `dabench.methods.RevGrad.update` on `build_network`, through `DevicePath`
+     dabench  the real `dabench.training.methods.RevGrad.update` on `build_network`, through `DevicePath`
               (bf16 autocast + channels_last on CUDA) with the seeding and determinism flags of
-              `dabench.train` (`seed_everything(seed, cfg.deterministic)`);
+              `dabench.training.loop` (`seed_everything(seed, cfg.deterministic)`);
      bare     the limit: a supervised step of the same backbone + a linear classifier on the
               same 2B images (forward, cross-entropy, backward, the same SGD settings), same
               device path;
@@ -15,7 +15,7 @@ pipeline against the step, the video step rate, and the projected Office-31 A->W
               channels_last, its own GRL, bottleneck and domain classifier).
 2. End to end. Office-31-shaped JPEGs (amazon 300x300, webcam 640x480, 31 class folders) in
    a temporary data root, loaded through the real loader (`load_task_data` on the
-   `office31-a-to-w` task) and drawn by `BatchStream` exactly as `dabench.train` does (one
+   `office31-a-to-w` task) and drawn by `BatchStream` exactly as `dabench.training.loop` does (one
    source and one target stream, `DevicePath.put(x, dataset, train=True)`, `method.update`):
    the JPEG path with 0 DataLoader workers (the default `num_workers`) and with several, and
    the decoded-image cache (`--set image_cache=true`; its one-time decode timed apart).
@@ -23,7 +23,7 @@ pipeline against the step, the video step rate, and the projected Office-31 A->W
 3. Video: RevGrad steps/s of TemPooling and TemRelation on cached-feature-shaped tensors
    (B, 5, 2048) (skipped with a message when `dabench.models.temporal` does not import).
 4. The projected wall time of the full Office-31 A->W recipes (steps, batch, evaluation
-   schedule from tasks/office31.yaml) from the measured step and evaluation rates. On the
+   schedule from dabench/tasks/office31.yaml) from the measured step and evaluation rates. On the
    CPU the main measurement uses a small model, so the recipe's own model (ResNet-50 at
    224 px) is also timed for a few steps at a small batch and projected per image.
 5. Digits: the RevGrad step of the embedded `mnist-to-mnistm` task (LeNet, 64 + 64 images of
@@ -57,12 +57,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from dabench.config import RunConfig, resolve
-from dabench.device import DevicePath
-from dabench.methods import RevGrad
+from dabench.training.device import DevicePath
+from dabench.training.methods import RevGrad
 from dabench.models.build import build_network
 from dabench.models.backbones import build_backbone
-from dabench.tasks import load_catalog
-from dabench.train import seed_everything
+from dabench.tasks.catalog import load_catalog
+from dabench.training.loop import seed_everything
 
 TASK = "office31-a-to-w"
 VIDEO_TASK = "ucf-to-hmdbfull"
@@ -117,7 +117,7 @@ def office_config(device: torch.device, **sets) -> tuple[object, RunConfig]:
 
 def revgrad_method(cfg: RunConfig, device: torch.device,
                    num_classes: int = 31) -> tuple[RevGrad, DevicePath]:
-    """Built as `dabench.train.run` builds it."""
+    """Built as `dabench.training.loop.run` builds it."""
     path = DevicePath.for_run(device, cfg)
     method = RevGrad(path.prepare(build_network(num_classes, cfg)), cfg)
     method.autocast = path.autocast
@@ -259,7 +259,7 @@ def sized_task(task, image: int, resize: int):
 def end_to_end(task, cfg: RunConfig, method: RevGrad, path: DevicePath, data_root: Path,
                steps: int, warmup: int) -> tuple[float, float]:
     """(seconds per step with data loading, seconds to build the datasets): the body of
-    `dabench.train._train` (two BatchStreams, DevicePath.put with the dataset, update)."""
+    `dabench.training.loop._train` (two BatchStreams, DevicePath.put with the dataset, update)."""
     from dabench.data import load_task_data
     from dabench.data.batches import BatchStream
 
@@ -274,7 +274,7 @@ def end_to_end(task, cfg: RunConfig, method: RevGrad, path: DevicePath, data_roo
 
 def streamed_step_seconds(src, tgt, method: RevGrad, path: DevicePath, steps: int,
                           warmup: int) -> float:
-    """Seconds per RevGrad step drawing its batches from two BatchStreams, as `dabench.train`
+    """Seconds per RevGrad step drawing its batches from two BatchStreams, as `dabench.training.loop`
     does (DevicePath.put with the dataset, target labels hidden), after `warmup` steps."""
     def one():
         (xs, ys), (xt, yt) = next(src), next(tgt)
@@ -296,7 +296,7 @@ def cache_on_device_rate(task, cfg, method, path, data_root, steps, warmup) -> f
     batches are gathered on the GPU, no host-to-device copy of images."""
     from dabench.data import load_task_data
     from dabench.data.batches import BatchStream
-    from dabench.data.image_cache import DecodedImages
+    from dabench.data.images.cache import DecodedImages
 
     data = load_task_data(task, data_root, config=cfg)  # the lru-cached decode of before
 
@@ -358,7 +358,7 @@ def digits_rates(device: torch.device, repeats: int, warmup: int) -> dict:
 
 def eval_seconds_per_image(method: RevGrad, path: DevicePath, x: torch.Tensor, repeats: int,
                            warmup: int) -> float:
-    """Forward-only cost per image as `dabench.train.evaluate` runs it (autocast, no grad)."""
+    """Forward-only cost per image as `dabench.training.loop.evaluate` runs it (autocast, no grad)."""
     def fwd():
         with path.autocast():
             return method.predict(x).float()
@@ -416,7 +416,7 @@ def main() -> None:
     images = 2 * b
     task, cfg = office_config(device, **{"backbone.name": s["backbone"],
                                          "backbone.weights": "none", "batch_size": b})
-    seed_everything(cfg.seed, cfg.deterministic)  # as dabench.train.run: same flags, same seed
+    seed_everything(cfg.seed, cfg.deterministic)  # as dabench.training.loop.run: same flags, same seed
 
     # 1. the step alone: same inputs, one process, interleaved
     xs, xt = torch.randn(b, 3, side, side), torch.randn(b, 3, side, side)
@@ -436,7 +436,7 @@ def main() -> None:
     t_dab, t_bare, t_eager = (t["dabench RevGrad step"], t["bare supervised step (limit)"],
                               t["eager fp32 reference step"])
     extra = {}
-    if cuda:  # what cudnn autotuning would add (dabench.train leaves it off: deterministic)
+    if cuda:  # what cudnn autotuning would add (dabench.training.loop leaves it off: deterministic)
         torch.use_deterministic_algorithms(False)
         torch.backends.cudnn.benchmark = True
         extra["dabench RevGrad step, cudnn.benchmark on, not deterministic"] = interleaved(

@@ -7,7 +7,7 @@
    frames (random weights: same cost as ImageNet weights, no download).
 2. Training, on cached features of the real size with synthetic values: the wall time of a full
    30-epoch `ucf-to-hmdbfull` run (1438 + 840 train videos, 571 + 360 test, 5 x 2048 each)
-   through `dabench.train.run`, for TemPooling and TemRelation with RevGrad.
+   through `dabench.training.loop.run`, for TemPooling and TemRelation with RevGrad.
 
     .venv/bin/python benchmarks/video_bench.py                 # both parts
     .venv/bin/python benchmarks/video_bench.py --skip-train    # decoding only
@@ -44,8 +44,8 @@ def timed(fn, repeats: int) -> float:
 
 
 def bench_decoding(clips: Path, repeats: int, with_net: bool) -> dict:
-    from dabench.data.features import build_extractor, preprocess, FeatureSpec
-    from dabench.data.video_decode import get_backend, segment_indices
+    from dabench.data.video.frame_features import build_extractor, preprocess, FeatureSpec
+    from dabench.data.video.decode import get_backend, segment_indices
 
     backend = get_backend()
     rows = []
@@ -94,10 +94,10 @@ def synthetic_loader(domain, task, data_root, split, config=None):
 
 
 def bench_training(device: str, temporals: list[str], methods: list[str]) -> list[dict]:
-    from dabench import train
+    from dabench.training import loop as train
     from dabench.config import resolve
     from dabench.data import LOADERS
-    from dabench.tasks import load_catalog
+    from dabench.tasks.catalog import load_catalog
 
     if "synthetic-video-features" not in LOADERS.names():
         LOADERS.add("synthetic-video-features", synthetic_loader)

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dabench.cli import app
-from dabench.tasks import load_catalog
+from dabench.tasks.catalog import load_catalog
 from test_office_tasks import make_tiny_office31, write_truncated_jpeg
 
 GOLDEN_RUNS = Path(__file__).resolve().parent / "golden" / "runs"
@@ -165,7 +165,7 @@ def test_full_disk_while_writing_results(tmp_path, monkeypatch):
     def full(path, text):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr("dabench.results.write_atomic", full)
+    monkeypatch.setattr("dabench.runs.store.write_atomic", full)
     out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--runs-dir", str(runs),
                                    "--set", "steps=2"])
     assert out.exit_code == 2

@@ -2,7 +2,7 @@ import pytest
 
 from dabench.config import KEYS, RunConfig, coerce, parse_sets, resolve
 from dabench.errors import DabenchError
-from dabench.tasks import load_catalog
+from dabench.tasks.catalog import load_catalog
 
 
 def task():
@@ -20,7 +20,7 @@ def test_typed_overrides():
 def test_precedence_defaults_task_set():
     assert RunConfig().backbone.name == "lenet" and RunConfig().steps == 1000
     cfg = resolve(task(), "revgrad", 0, {})
-    assert cfg.steps == 3000 and cfg.optim.lr == 0.001  # from tasks/digits.yaml defaults
+    assert cfg.steps == 3000 and cfg.optim.lr == 0.001  # from dabench/tasks/digits.yaml defaults
     assert (cfg.optim.name, cfg.model.domain_dropout, cfg.recipe) == ("adam", 0.5, "dann-adam")
     assert resolve(task(), "revgrad", 0, {"steps": 7}).steps == 7  # --set wins
 

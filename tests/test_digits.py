@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dabench.data import digits, load_task_data
-from dabench.tasks import load_catalog
+from dabench.tasks.catalog import load_catalog
 
 
 def test_mnist5k_is_the_real_file():
@@ -70,7 +70,7 @@ def test_sklearn_digits_look_like_mnist():
 
 def test_unknown_domain_option(tmp_path):
     from dabench.errors import DabenchError
-    from dabench.tasks import Domain
+    from dabench.tasks.catalog import Domain
 
     spec = load_catalog().task("mnist-to-mnistm")
     bad = Domain("mnistm", "MNIST-M", "mnistm5k", {"colour": 1})
@@ -92,7 +92,7 @@ def test_mnistm_copies_blend_each_training_digit_with_new_patches():
 
 def test_copies_must_be_positive():
     from dabench.errors import DabenchError
-    from dabench.tasks import Domain
+    from dabench.tasks.catalog import Domain
 
     spec = load_catalog().task("mnist-to-mnistm")
     bad = Domain("mnistm", "MNIST-M", "mnistm5k", {"copies": 0})

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch  # before decord (see test_video_tasks.py: decord's import would hijack CPU BLAS)
 
-from dabench.data import features
-from dabench.data.features import FeatureCache, FeatureSpec, iter_features, load_features
-from dabench.data.video_decode import get_backend, segment_indices
+from dabench.data.video import frame_features as features
+from dabench.data.video.frame_features import FeatureCache, FeatureSpec, iter_features, load_features
+from dabench.data.video.decode import get_backend, segment_indices
 from dabench.errors import DabenchError
 from test_video_tasks import write_avi, write_seq
 from test_video_tasks import count_extractions as counted

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from dabench.config import RunConfig, resolve
-from dabench.device import DevicePath
-from dabench.methods import RevGrad
+from dabench.training.device import DevicePath
+from dabench.training.methods import RevGrad
 from dabench.models.build import build_network
-from dabench.tasks import load_catalog
+from dabench.tasks.catalog import load_catalog
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="no CUDA GPU visible to PyTorch "
@@ -69,7 +69,7 @@ def _revgrad_on_cuda(**extra) -> tuple[RevGrad, DevicePath]:
     cfg = office_cfg(**extra)
     path = DevicePath.for_run(torch.device("cuda"), cfg)
     method = RevGrad(path.prepare(build_network(31, cfg)), cfg)
-    method.autocast = path.autocast  # as dabench.train.run does
+    method.autocast = path.autocast  # as dabench.training.loop.run does
     return method, path
 
 
@@ -119,7 +119,7 @@ def test_revgrad_steps_on_cuda_change_the_weights_and_keep_losses_finite():
 @pytest.mark.gpu
 @needs_cuda
 def test_decoded_image_cache_gives_the_same_batches_on_cuda_and_cpu():
-    from dabench.data.image_cache import DecodedImages
+    from dabench.data.images.cache import DecodedImages
 
     images = torch.randint(0, 256, (16, 3, 40, 40), dtype=torch.uint8)
     for augment in ("dann-paper", "tllib"):
@@ -139,8 +139,8 @@ def test_decoded_image_cache_gives_the_same_batches_on_cuda_and_cpu():
 @pytest.mark.gpu
 @needs_cuda
 def test_a_short_training_run_on_cuda(tmp_path):
-    """The real loop (`dabench.train.run`) on the embedded digits task, on the GPU."""
-    from dabench import train
+    """The real loop (`dabench.training.loop.run`) on the embedded digits task, on the GPU."""
+    from dabench.training import loop as train
 
     task = load_catalog().task("mnist-to-mnistm")
     cfg = resolve(task, "revgrad", 0, {"steps": 6, "batch_size": 32, "eval_every": 3,

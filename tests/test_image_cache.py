@@ -13,9 +13,9 @@ from torch.utils.data import TensorDataset
 from torchvision import transforms as T
 
 from dabench.data.batches import BatchStream
-from dabench.data.image_cache import DecodedImages, cache_bytes, decode_images
-from dabench.data.images import IMAGENET_MEAN, IMAGENET_STD, build_transforms
-from dabench.device import DevicePath
+from dabench.data.images.cache import DecodedImages, cache_bytes, decode_images
+from dabench.data.images.dataset import IMAGENET_MEAN, IMAGENET_STD, build_transforms
+from dabench.training.device import DevicePath
 from dabench.errors import DabenchError
 
 MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)

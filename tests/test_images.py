@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from dabench.data.images import (
+from dabench.data.images.dataset import (
     OFFICE31_URL,
     OFFICEHOME_URL,
     ImageListDataset,
@@ -388,7 +388,7 @@ def test_blend_and_accuracy_reject_bad_input():
 
 def test_layout_module_imports_without_torch():
     # `dabench check` / `list-tasks` paths may import the layout module; it must stay torch-free.
-    code = "import sys, dabench.data.image_layout; print('torch' in sys.modules, 'PIL' in sys.modules)"
+    code = "import sys, dabench.data.images.layout; print('torch' in sys.modules, 'PIL' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.split() == ["False", "False"]

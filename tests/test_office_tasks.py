@@ -17,9 +17,9 @@ import yaml
 from typer.testing import CliRunner
 
 from dabench.config import parse_sets, resolve
-from dabench.data_cli import data_app
+from dabench.cli.data import data_app
 from dabench.errors import DabenchError
-from dabench.tasks import load_catalog, parse_task_file
+from dabench.tasks.catalog import load_catalog, parse_task_file
 from test_images import write_jpeg as _write_jpeg
 from test_images import write_truncated_jpeg
 
@@ -142,7 +142,7 @@ def check(*args: str):
 
 def test_office_task_files_validate_and_list_18_single_and_7_multi_target_tasks(catalog):
     for name in ("office31.yaml", "officehome.yaml"):
-        parse_task_file(REPO / "tasks" / name)  # strict schema check, raises on any problem
+        parse_task_file(REPO / "dabench" / "tasks" / name)  # strict schema check, raises on any problem
     office = {n: t for n, t in catalog.tasks.items() if t.family in ("office31", "officehome")}
     single = sorted(n for n, t in office.items() if len(t.targets) == 1)
     multi = sorted(n for n, t in office.items() if len(t.targets) > 1)
@@ -223,7 +223,7 @@ def test_published_values_match_benchmarks_md_and_name_sources(catalog):
 
 
 def test_recipes_resolve_to_the_documented_settings(catalog):
-    from dabench.train import _schedule_values
+    from dabench.training.loop import _schedule_values
 
     task = catalog.task("office31-a-to-w")
     paper = resolve(task, "revgrad", 0, {})
@@ -429,7 +429,7 @@ def test_data_check_does_not_import_torch(tiny):
     code = (
         "import sys, typer\n"
         "from typer.testing import CliRunner\n"
-        "from dabench.data_cli import data_app\n"
+        "from dabench.cli.data import data_app\n"
         "app = typer.Typer()\n"
         "app.callback()(lambda: None)\n"
         "app.add_typer(data_app, name='data')\n"
@@ -448,7 +448,7 @@ def test_data_check_does_not_import_torch(tiny):
 
 @pytest.mark.parametrize("method", ["source-only", "revgrad", "target-only"])
 def test_two_step_runs_on_the_tiny_tree(tiny, catalog, tmp_path, method):
-    from dabench import train
+    from dabench.training import loop as train
 
     data_root, counts = tiny
     task = small(catalog.task("office31-a-to-w"))
@@ -465,7 +465,7 @@ def test_two_step_runs_on_the_tiny_tree(tiny, catalog, tmp_path, method):
 
 
 def test_blended_run_reports_one_group_per_sub_target(tiny, catalog, tmp_path):
-    from dabench import train
+    from dabench.training import loop as train
 
     data_root, counts = tiny
     task = small(catalog.task("office31-a-to-dw"))
@@ -478,9 +478,9 @@ def test_blended_run_reports_one_group_per_sub_target(tiny, catalog, tmp_path):
 
 
 def test_decoded_image_cache_runs_blended_tasks_on_one_cache(tiny, catalog, tmp_path):
-    from dabench import train
+    from dabench.training import loop as train
     from dabench.data import load_task_data
-    from dabench.data.image_cache import DecodedImages
+    from dabench.data.images.cache import DecodedImages
 
     data_root, counts = tiny
     task = small(catalog.task("office31-a-to-dw"))
@@ -497,7 +497,7 @@ def test_decoded_image_cache_runs_blended_tasks_on_one_cache(tiny, catalog, tmp_
 
 
 def test_corrupt_jpeg_stops_the_run_before_training(tiny, catalog, tmp_path):
-    from dabench import train
+    from dabench.training import loop as train
 
     data_root, _ = tiny
     bad = write_truncated_jpeg(domain_dir(data_root, "webcam") / "mug" / "frame_0009.jpg")
@@ -522,7 +522,7 @@ def _docs_yaml() -> str:
 
 
 def test_imagefolder_task_from_the_docs_runs(tmp_path, monkeypatch):
-    from dabench import train
+    from dabench.training import loop as train
 
     PER_CLASS = 4  # >= 8 images per domain: the run's proxy A-distance needs 8
     text = _docs_yaml()

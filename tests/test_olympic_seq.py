@@ -1,7 +1,7 @@
 """Norpix `.seq` reader, on files built in the test to the public format description.
 
 No real Olympic Sports file is available, so these check the reader against our reading of the
-format (see dabench/data/olympic_seq.py), not against the data set itself.
+format (see dabench/data/video/norpix.py), not against the data set itself.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dabench.data.olympic_seq import read_seq_frames, read_seq_header, seq_num_frames
-from dabench.data.video_decode import SeqBackend, SuffixBackend, segment_indices
+from dabench.data.video.norpix import read_seq_frames, read_seq_header, seq_num_frames
+from dabench.data.video.decode import SeqBackend, SuffixBackend, segment_indices
 from dabench.errors import DabenchError
 
 H, W = 48, 64

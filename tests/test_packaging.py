@@ -1,4 +1,4 @@
-"""Task files are found in an editable install (repo tasks/) and in a built wheel."""
+"""Task files are found in an editable install (dabench/tasks/ in the checkout) and in a built wheel."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from dabench.tasks import builtin_task_dir
+from dabench.tasks.catalog import builtin_task_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_editable_install_reads_repo_tasks():
-    assert builtin_task_dir() == REPO / "tasks"
+    assert builtin_task_dir() == REPO / "dabench" / "tasks"
     assert (builtin_task_dir() / "digits.yaml").is_file()
 
 
@@ -31,10 +31,10 @@ def test_wheel_ships_task_files_and_finds_them(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     yamls = sorted(n for n in names if n.startswith("dabench/tasks/") and n.endswith(".yaml"))
     assert "dabench/tasks/digits.yaml" in yamls
-    assert len(yamls) == len(list((REPO / "tasks").glob("*.yaml")))
+    assert len(yamls) == len(list((REPO / "dabench" / "tasks").glob("*.yaml")))
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    code = ("from dabench.tasks import builtin_task_dir, load_catalog; "
+    code = ("from dabench.tasks.catalog import builtin_task_dir, load_catalog; "
             "d = builtin_task_dir(); assert d.parent.name == 'dabench', d; "
             "print(len(load_catalog().tasks))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -15,10 +15,10 @@ import typer
 from PIL import Image
 from typer.testing import CliRunner
 
-from dabench import plots
+from dabench.reporting import plots
 from dabench.errors import DabenchError
-from dabench.plot_cli import plot_app
-from dabench.plots import find_before, plot_curves, plot_features
+from dabench.cli.plot import plot_app
+from dabench.reporting.plots import find_before, plot_curves, plot_features
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MODELS = {"revgrad": "RevGrad", "source-only": "Source only", "ta3n": "TA3N"}
@@ -350,7 +350,7 @@ def test_cli_errors_raise_dabench_error(tmp_path: Path) -> None:
 
 
 def test_importing_is_cheap() -> None:
-    code = ("import sys, dabench.plots, dabench.plot_cli; "
+    code = ("import sys, dabench.reporting.plots, dabench.cli.plot; "
             "print([m for m in ('matplotlib', 'sklearn', 'torch') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -15,11 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import TINY
-from dabench import results, train
+from dabench.runs import store as results
+from dabench.training import loop as train
 from dabench.cli import app
 from dabench.config import resolve
 from dabench.errors import DabenchError
-from dabench.tasks import load_catalog
+from dabench.tasks.catalog import load_catalog
 
 SETS = {"steps": 60, "batch_size": 16, "eval_every": 10, "log_every": 5, "eval_batch_size": 500}
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from dabench.render import render
-from dabench.report import aggregate, build
-from dabench.results import load_records
-from dabench.tasks import load_catalog
+from dabench.reporting.render import render
+from dabench.reporting.aggregate import aggregate, build
+from dabench.runs.store import load_records
+from dabench.tasks.catalog import load_catalog
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CASES = [(view, fmt, select) for view in ("runs", "suite", "leaderboard")
@@ -64,7 +64,7 @@ def test_mean_std_and_delta_values():
 
 
 def test_gap_closed_note():
-    from dabench.report import gap_notes
+    from dabench.reporting.aggregate import gap_notes
 
     records, _ = load_records(GOLDEN / "runs")
     notes = gap_notes(aggregate(records, load_catalog(), "last"))
@@ -102,7 +102,7 @@ def test_suite_view_cells_avg_and_published_rows():
 
 
 def test_leaderboard_rows_are_dataset_means_per_seed():
-    from dabench.report import board_rows
+    from dabench.reporting.aggregate import board_rows
 
     records, _ = load_records(GOLDEN / "board_runs")
     rows = {r.dataset: r for r in board_rows(records, load_catalog(), "last")}
@@ -117,7 +117,7 @@ def test_leaderboard_rows_are_dataset_means_per_seed():
 
 
 def test_k_over_n_rule():
-    from dabench.report import is_k_over_n
+    from dabench.reporting.aggregate import is_k_over_n
 
     assert is_k_over_n(74.43, 571) and not is_k_over_n(74.44, 571)  # 425/571 = 74.43
     assert is_k_over_n(74.44, 360)  # 268/360

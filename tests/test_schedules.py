@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from dabench.schedules import grl_lambda, lr_factor, progress
+from dabench.training.schedules import grl_lambda, lr_factor, progress
 
 
 def test_grl_lambda_paper_values():

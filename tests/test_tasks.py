@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from dabench.errors import DabenchError
-from dabench.tasks import build_catalog, builtin_task_dir, load_catalog, parse_task_file, task_files
+from dabench.tasks.catalog import build_catalog, builtin_task_dir, load_catalog, parse_task_file, task_files
 
 GOOD = """
 family: toy
@@ -104,4 +104,4 @@ def test_user_task_path(tmp_path, monkeypatch):
 
 
 def test_builtin_dir_in_source_checkout_is_repo_tasks():
-    assert builtin_task_dir() == Path(__file__).resolve().parents[1] / "tasks"
+    assert builtin_task_dir() == Path(__file__).resolve().parents[1] / "dabench" / "tasks"

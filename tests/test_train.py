@@ -7,12 +7,12 @@ import json
 import pytest
 
 from conftest import TINY
-from dabench import train
+from dabench.training import loop as train
 from dabench.config import resolve
 from dabench.errors import DabenchError
-from dabench.methods import METHODS
-from dabench.results import is_done, read_jsonl
-from dabench.tasks import load_catalog
+from dabench.training.methods import METHODS
+from dabench.runs.store import is_done, read_jsonl
+from dabench.tasks.catalog import load_catalog
 
 
 def tiny(method, seed=0, **extra):

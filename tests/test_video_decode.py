@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dabench.data.video_decode import (
+from dabench.data.video.decode import (
     DecordBackend,
     SuffixBackend,
     VideoBackend,
@@ -221,8 +221,8 @@ def test_missing_decord_gives_install_hint(monkeypatch):
 
 
 def test_module_imports_without_torch():
-    code = ("import sys, dabench.data.video_decode, dabench.data.video_splits, "
-            "dabench.data.olympic_seq; assert 'torch' not in sys.modules")
+    code = ("import sys, dabench.data.video.decode, dabench.data.video.splits, "
+            "dabench.data.video.norpix; assert 'torch' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dabench.data.video_splits import (
+from dabench.data.video.splits import (
     VideoItem,
     apply_class_map,
     read_hmdb51_split,
@@ -204,7 +204,7 @@ def test_class_map_errors():
 def test_split_items_exist_and_decode(tmp_path):
     av = pytest.importorskip("av", reason="PyAV is not installed (pip install av)")
     pytest.importorskip("decord", reason="decord2 is not installed (pip install decord2)")
-    from dabench.data.video_decode import get_backend
+    from dabench.data.video.decode import get_backend
 
     lists = write_hmdb_lists(tmp_path / "splits", classes=["golf", "pullup"], flags="1120")
     train, test = read_hmdb51_split(lists)

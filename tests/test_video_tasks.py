@@ -23,7 +23,7 @@ import yaml
 
 from dabench.config import resolve
 from dabench.errors import DabenchError
-from dabench.tasks import load_catalog
+from dabench.tasks.catalog import load_catalog
 
 # torch must be imported before decord: decord2's import dlopens every library of the nvidia-*
 # wheels with RTLD_GLOBAL, NVBLAS (libnvblas) included, and if that happens first, torch's CPU
@@ -185,7 +185,7 @@ def tiny_task(name: str, cache: Path | None = None, features: bool = True):
 
 def count_extractions(monkeypatch) -> list[int]:
     """Patch the extractor to record how many videos each call is asked for."""
-    from dabench.data import features
+    from dabench.data.video import frame_features as features
 
     calls: list[int] = []
     real = features.iter_features
@@ -257,7 +257,7 @@ def test_published_values_follow_the_temporal_module(name, method, temporal, val
 
 @pytest.mark.parametrize("name", ["ucf-to-hmdbfull", "ucf-to-hmdbsmall", "ucf-to-olympic"])
 def test_class_maps_and_split_sizes(tree, cache, name):
-    from dabench.data.videos import video_split
+    from dabench.data.video.loaders import video_split
 
     task = tiny_task(name, cache)
     cfg = resolve(task, "revgrad", 0, {})
@@ -289,7 +289,7 @@ def test_class_maps_and_split_sizes(tree, cache, name):
 
 
 def test_split_size_must_match_the_benchmark(tree, cache):
-    from dabench.data.videos import video_split
+    from dabench.data.video.loaders import video_split
 
     task = load_catalog().task("ucf-to-hmdbfull")  # the real sizes: 1438 / 571, 840 / 360
     cfg = resolve(task, "revgrad", 0, {**TINY_FEATURES, "video.cache_dir": str(cache)})
@@ -341,7 +341,7 @@ def test_loader_takes_the_feature_settings_from_the_run_config(tree, tmp_path):
 # --- missing data ---
 
 def test_missing_data_root_names_the_layout(tmp_path):
-    from dabench.data.videos import video_split
+    from dabench.data.video.loaders import video_split
 
     task = tiny_task("ucf-to-hmdbfull")
     with pytest.raises(DabenchError, match=r"no data folder was given.*DIR/ucf101/UCF-101/"
@@ -358,7 +358,7 @@ def test_missing_split_files_and_videos(tree, tmp_path):
     import shutil
 
     from dabench.data import load_task_data
-    from dabench.data.videos import video_split
+    from dabench.data.video.loaders import video_split
 
     task = tiny_task("ucf-to-hmdbfull", tmp_path / "features")
     (tmp_path / "ucf101" / "UCF-101").mkdir(parents=True)
@@ -376,7 +376,7 @@ def test_missing_split_files_and_videos(tree, tmp_path):
 @pytest.mark.parametrize("temporal", ["tempooling", "temrelation"])
 @pytest.mark.parametrize("method", ["source-only", "revgrad"])
 def test_train_runs_a_few_steps(tree, cache, runs, temporal, method):
-    from dabench import train
+    from dabench.training import loop as train
 
     task = tiny_task("ucf-to-hmdbfull", cache)
     cfg = resolve(task, method, 0, {**TINY_FEATURES, "video.cache_dir": str(cache),
@@ -406,7 +406,7 @@ def test_train_runs_a_few_steps(tree, cache, runs, temporal, method):
 
 def tiny_task_file(tmp_path: Path) -> Path:
     """ucf_hmdbsmall.yaml renamed, with the tree's split sizes: a user task file."""
-    from dabench.tasks import builtin_task_dir
+    from dabench.tasks.catalog import builtin_task_dir
 
     raw = yaml.safe_load((builtin_task_dir() / "ucf_hmdbsmall.yaml").read_text())
     raw["family"] = "tiny-ucf-hmdbsmall"
@@ -423,7 +423,8 @@ def test_extract_features_command(tree, tmp_path, monkeypatch):
     import typer
     from typer.testing import CliRunner
 
-    from dabench import cli, features_cli
+    from dabench import cli
+    from dabench.cli import features as features_cli
 
     monkeypatch.setenv("DABENCH_TASK_PATH", str(tiny_task_file(tmp_path)))
     main = typer.Typer(cls=cli._Group)  # mounted as dabench.cli mounts it

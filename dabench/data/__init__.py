@@ -18,7 +18,7 @@ from dabench.registry import Registry
 LOADERS: Registry[Callable] = Registry("data loader")
 
 # loader modules, imported lazily so `list-tasks` stays light
-_MODULES = ("dabench.data.digits", "dabench.data.office", "dabench.data.videos")
+_MODULES = ("dabench.data.digits", "dabench.data.images.loaders", "dabench.data.video.loaders")
 
 
 def get_loader(name: str) -> Callable:

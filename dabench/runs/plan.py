@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from dabench.config import RunConfig, resolve
-from dabench.tasks import LEADERBOARD_SUITE, Catalog, TaskSpec
+from dabench.tasks.catalog import LEADERBOARD_SUITE, Catalog, TaskSpec
 
 
 def build_plan(catalog: Catalog, names: list[str], methods: list[str], seeds: list[int],

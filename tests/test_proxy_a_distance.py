@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dabench.pad import proxy_a_distance
+from dabench.analysis.proxy_a_distance import proxy_a_distance
 
 
 def test_identical_distributions_give_about_zero():

@@ -30,7 +30,7 @@ process before the first dataset is returned, so a corrupt file stops the run be
 naming the file.
 
 This module imports no torch at import time (`dabench data check` uses its lookups); the loaders
-import the torch side (`dabench.data.images`) when they are called.
+import the torch side (`dabench.data.images.dataset`) when they are called.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from dabench.data import LOADERS
-from dabench.data.image_layout import (
+from dabench.data.images.layout import (
     OFFICE31_URL,
     OFFICEHOME_URL,
     locate_domain,
@@ -279,7 +279,7 @@ def augmentation(opts: dict[str, Any], task, config=None) -> str:
 
 def load_domain(domain, task, data_root: Optional[Path], split: str, config=None):
     """The shared loader: an ImageListDataset of every image of the domain (both splits)."""
-    from dabench.data.images import ImageListDataset, build_transforms  # torch, lazily
+    from dabench.data.images.dataset import ImageListDataset, build_transforms  # torch, lazily
 
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -311,7 +311,7 @@ def load_domain(domain, task, data_root: Optional[Path], split: str, config=None
 def _decoded(items: tuple, size: int, crop: int, augment: str, seed: int):
     """One decoded uint8 cache per domain, shared by its train and test splits (the loop asks
     for random crops with train=True, the evaluation for the centre crop with train=False)."""
-    from dabench.data.image_cache import DecodedImages
+    from dabench.data.images.cache import DecodedImages
 
     return DecodedImages(items, size, crop=crop, augment=augment, seed=seed)
 

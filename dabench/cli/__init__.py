@@ -23,8 +23,8 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import UsageError
 
 from dabench.errors import DabenchError
-from dabench.render import FORMATS
-from dabench.report import SELECTIONS, VIEWS
+from dabench.reporting.render import FORMATS
+from dabench.reporting.aggregate import SELECTIONS, VIEWS
 
 DATA_ENV = "DABENCH_DATA"
 
@@ -72,9 +72,9 @@ app = typer.Typer(
 
 
 def _mount_subcommands() -> None:
-    from dabench.data_cli import data_app
-    from dabench.features_cli import app as features_app
-    from dabench.plot_cli import plot_app
+    from dabench.cli.data import data_app
+    from dabench.cli.features import app as features_app
+    from dabench.cli.plot import plot_app
 
     app.add_typer(data_app, name="data")
     app.add_typer(plot_app, name="plot")
@@ -104,7 +104,7 @@ def list_tasks(fmt: ListFormat = typer.Option("table", "--format", "-f",
 
     Example: dabench list-tasks --format json
     """
-    from dabench.tasks import load_catalog
+    from dabench.tasks.catalog import load_catalog
 
     catalog = load_catalog()
     summaries = [spec.summary() for spec in catalog.tasks.values()]
@@ -162,13 +162,13 @@ def run(
 
     A finished run (same resolved config) is skipped unless --force.
     """
-    from dabench import results
+    from dabench.runs import store as results
     from dabench.config import parse_sets
-    from dabench.methods import METHODS
-    from dabench.plan import build_plan
-    from dabench.render import render
-    from dabench.report import build
-    from dabench.tasks import load_catalog
+    from dabench.training.methods import METHODS
+    from dabench.runs.plan import build_plan
+    from dabench.reporting.render import render
+    from dabench.reporting.aggregate import build
+    from dabench.tasks.catalog import load_catalog
 
     catalog = load_catalog()
     overrides = parse_sets(sets)
@@ -189,7 +189,7 @@ def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) ->
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from dabench import train
+    from dabench.training import loop as train
 
     console = Console(stderr=True)
     records: list[dict] = []
@@ -246,10 +246,10 @@ def report(
 
       dabench report --view suite --format latex
     """
-    from dabench import results
-    from dabench.render import render
-    from dabench.report import build
-    from dabench.tasks import load_catalog
+    from dabench.runs import store as results
+    from dabench.reporting.render import render
+    from dabench.reporting.aggregate import build
+    from dabench.tasks.catalog import load_catalog
 
     root = results.runs_root(runs_dir)
     records, unfinished = results.load_records(root)
@@ -263,7 +263,7 @@ def report(
         typer.echo(f"skipped {unfinished} unfinished run(s) in {root}"
                    f"{f', {len(failed)} of them failed' if failed else ''}", err=True)
     if out:
-        from dabench.results import write_atomic
+        from dabench.runs.store import write_atomic
 
         try:
             write_atomic(out, text)

@@ -19,14 +19,14 @@ from typing import Optional
 import typer
 import yaml
 
-from dabench.data.image_layout import (
+from dabench.data.images.layout import (
     DomainCheck,
     check_domain,
     format_check,
     locate_domain,
     verify_images,
 )
-from dabench.data.office import (
+from dabench.data.images.loaders import (
     DATA_ENV,
     DATASETS,
     check_options,
@@ -199,7 +199,7 @@ def check(
 
 
 def _check(name: str, data_root: Optional[Path], verify: bool, per_class: bool) -> bool:
-    from dabench.tasks import load_catalog
+    from dabench.tasks.catalog import load_catalog
 
     groups, skipped = _groups(_select(load_catalog(), name))
     if not groups:

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from dabench.data.images import IMAGENET_MEAN, IMAGENET_STD, load_rgb
+from dabench.data.images.dataset import IMAGENET_MEAN, IMAGENET_STD, load_rgb
 from dabench.errors import DabenchError
 
 FITS = ("stretch", "short-side")

@@ -194,11 +194,11 @@ class SeqBackend:
     """Olympic Sports `.seq` (Norpix) files, JPEG frames decoded with Pillow."""
 
     def num_frames(self, path: Path) -> int:
-        from dabench.data.olympic_seq import seq_num_frames
+        from dabench.data.video.norpix import seq_num_frames
         return seq_num_frames(Path(path))
 
     def read_frames(self, path: Path, indices: Sequence[int]) -> np.ndarray:
-        from dabench.data.olympic_seq import read_seq_frames
+        from dabench.data.video.norpix import read_seq_frames
         return read_seq_frames(Path(path), indices)
 
 

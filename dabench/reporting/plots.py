@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from dabench.errors import DabenchError
-from dabench.results import is_done, read_jsonl
+from dabench.runs.store import is_done, read_jsonl
 
 SOURCE_ONLY = "source-only"
 SOURCE_COLOR = "tab:blue"  # the DANN paper's figure: blue = source, red = target

@@ -22,18 +22,19 @@ import numpy as np
 import torch
 
 import dabench
-from dabench import results, schedules
-from dabench.checkpoint import Checkpoint, Interrupts, restore
+from dabench.runs import store as results
+from dabench.training import schedules
+from dabench.training.checkpoint import Checkpoint, Interrupts, restore
 from dabench.config import RunConfig
-from dabench.device import DevicePath, select_device
+from dabench.training.device import DevicePath, select_device
 from dabench.data import TaskData, load_task_data
 from dabench.data.batches import BatchStream
 from dabench.errors import DabenchError
-from dabench.evaluate import accuracy, group_accuracy, predict_dataset
-from dabench.methods import METHODS, Method
+from dabench.training.evaluate import accuracy, group_accuracy, predict_dataset
+from dabench.training.methods import METHODS, Method
 from dabench.models.build import build_network
-from dabench.naming import model_label
-from dabench.tasks import TaskSpec
+from dabench.reporting.labels import model_label
+from dabench.tasks.catalog import TaskSpec
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]  # (step, total, latest numbers)
 
@@ -225,7 +226,7 @@ def _export_features(method: Method, data: TaskData, cfg: RunConfig, path: Devic
                      directory: Path) -> Optional[float]:
     """Embed up to `pad_samples` source and target test items: save them in features.npz (for
     `dabench plot features`) and return their proxy A-distance (None for tiny domains)."""
-    from dabench.pad import proxy_a_distance
+    from dabench.analysis.proxy_a_distance import proxy_a_distance
 
     net = method.net.eval()
     out = {}

@@ -31,7 +31,7 @@ from typing import Callable, Iterator, Optional, Sequence
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from dabench.data.video_decode import get_backend, segment_indices
+from dabench.data.video.decode import get_backend, segment_indices
 from dabench.errors import DabenchError
 
 PREPROCESS_VERSION = 1  # bump when the frame preprocessing changes: old caches stop matching

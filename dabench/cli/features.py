@@ -46,9 +46,9 @@ def extract_features(
         TimeRemainingColumn
 
     from dabench.config import parse_sets, resolve
-    from dabench.data.features import load_features
-    from dabench.data.videos import video_split
-    from dabench.tasks import load_catalog
+    from dabench.data.video.frame_features import load_features
+    from dabench.data.video.loaders import video_split
+    from dabench.tasks.catalog import load_catalog
 
     catalog = load_catalog()
     specs = catalog.expand(tasks)

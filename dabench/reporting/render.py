@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from dabench.report import Table
+from dabench.reporting.aggregate import Table
 
 FORMATS = ("table", "md", "csv", "json", "latex")
 

@@ -1,5 +1,5 @@
 """`dabench plot ...`: figures from finished run folders. Imports no torch; matplotlib and
-scikit-learn are imported only inside the commands (through dabench.plots).
+scikit-learn are imported only inside the commands (through dabench.reporting.plots).
 
 Mounted by the main app with `app.add_typer(plot_app, name="plot")`.
 
@@ -64,7 +64,7 @@ def curves(
 
     The loss panel has the classifier loss (cls) and every domain_* loss term of the runs.
     """
-    from dabench.plots import plot_curves
+    from dabench.reporting.plots import plot_curves
 
     typer.echo(f"wrote {plot_curves(runs, out)}")
 
@@ -99,7 +99,7 @@ def features(
 
     t-SNE takes a few seconds to a minute on a CPU.
     """
-    from dabench.plots import SOURCE_ONLY, find_before, load_run, plot_features
+    from dabench.reporting.plots import SOURCE_ONLY, find_before, load_run, plot_features
 
     before_dir: Optional[Path] = None
     if before == AUTO:

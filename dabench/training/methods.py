@@ -1,6 +1,6 @@
 """Methods: small objects with `update(...) -> dict` and `predict(x)` (DomainBed's interface).
 
-One training loop (`dabench.train`) drives every method; a method owns its network and
+One training loop (`dabench.training.loop`) drives every method; a method owns its network and
 optimizer and does one optimisation step per `update` call. Losses come back as detached
 tensors so the loop decides when to synchronise with the device.
 """

@@ -14,7 +14,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms as T
 
-from dabench.data.image_layout import (  # noqa: F401  (re-exported API)
+from dabench.data.images.layout import (  # noqa: F401  (re-exported API)
     IMAGE_SUFFIXES,
     OFFICE31_URL,
     OFFICEHOME_URL,

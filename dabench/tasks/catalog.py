@@ -1,4 +1,4 @@
-"""Task definitions: `tasks/*.yaml` -> validated `TaskSpec`s, suites and lookup.
+"""Task definitions: `dabench/tasks/*.yaml` (beside this module) -> validated `TaskSpec`s, suites and lookup.
 
 A task file describes one dataset family: its classes, domains, default run settings, named
 recipes, tasks (source -> targets) with published reference values, and suites. Files are read
@@ -326,10 +326,8 @@ def parse_task_file_full(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[st
 
 
 def builtin_task_dir() -> Path:
-    """`dabench/tasks` inside a wheel; `<repo>/tasks` in a source checkout or editable install."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "tasks"
-    return packaged if packaged.is_dir() else here.parent / "tasks"
+    """The built-in task files: the YAML beside this module (one copy, in the wheel too)."""
+    return Path(__file__).resolve().parent
 
 
 def task_files(extra: str | None = None) -> list[Path]:

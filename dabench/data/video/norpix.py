@@ -203,7 +203,7 @@ def _u32(f, offset: int) -> int:
 
 def read_seq_frames(path: Path, indices: Sequence[int]) -> np.ndarray:
     """Frames at `indices` as uint8 RGB, shape (T, H, W, 3)."""
-    from dabench.data.video_decode import check_indices
+    from dabench.data.video.decode import check_indices
 
     path = Path(path)
     offsets = _index(path)

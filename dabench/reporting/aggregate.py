@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from dabench.config import EXECUTION_KEYS
-from dabench.naming import model_label
+from dabench.reporting.labels import model_label
 
 SELECTIONS = {
     "last": ("target_acc_last", "last evaluation (uses no target labels)"),

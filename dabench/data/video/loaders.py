@@ -3,7 +3,7 @@
 A loader reads the dataset's OFFICIAL split files, keeps the classes of the benchmark through the
 domain's `class_map` (shared class -> dataset folder names), checks the split sizes against
 `expected`, and returns a TensorDataset of (features (T, D) float32, label) per video, extracting
-the features of videos not yet cached (see `dabench.data.features`).
+the features of videos not yet cached (see `dabench.data.video.frame_features`).
 
 Data root layout (`--data-root DIR` or `DABENCH_DATA=DIR`), the defaults of the domain options:
 
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from dabench.data import LOADERS
-from dabench.data.video_splits import (
+from dabench.data.video.splits import (
     VideoItem,
     apply_class_map,
     read_hmdb51_split,
@@ -108,7 +108,7 @@ def _options(domain, task) -> dict:
 
 def video_split(domain, task, data_root: Optional[Path], split: str, config=None) -> VideoSplit:
     """Read the official split of `domain`, map its classes, check its size; no decoding."""
-    from dabench.data.features import FeatureSpec
+    from dabench.data.video.frame_features import FeatureSpec
     from dabench.models.temporal import feature_dim
 
     if split not in ("train", "test"):
@@ -178,7 +178,7 @@ def load_video_features(domain, task, data_root, split: str, config=None, on_pro
     import torch
     from torch.utils.data import TensorDataset
 
-    from dabench.data.features import load_features
+    from dabench.data.video.frame_features import load_features
 
     vs = video_split(domain, task, data_root, split, config)
     cfg = run_config(task, config)

@@ -1,0 +1,1 @@
+"""Analyses of trained features: the proxy A-distance."""

@@ -1,0 +1,1 @@
+"""Task definitions: the YAML files beside this module and their loader (`catalog`)."""

@@ -1,0 +1,1 @@
+"""Training: the one loop, the methods it drives, schedules, checkpoints, device and evaluation."""
