@@ -27,14 +27,13 @@ from dabench.data.images.layout import (
     verify_images,
 )
 from dabench.data.images.loaders import (
-    DATA_ENV,
     DATASETS,
     check_options,
-    data_root_or_env,
     domain_files,
     find_dataset_dir,
     missing_classes,
 )
+from dabench.data.paths import DATA_ENV, data_root_or_env
 from dabench.errors import DabenchError
 from dabench.registry import suggest
 

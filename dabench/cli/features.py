@@ -6,15 +6,13 @@ command at the top level. Torch is imported inside the command only.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from dabench.data.paths import data_root_or_env
 from dabench.errors import DabenchError
-
-DATA_ENV = "DABENCH_DATA"
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
@@ -59,7 +57,7 @@ def extract_features(
     overrides = parse_sets(sets)
     overrides.update({"device": device, "video.extract_batch_size": batch_size,
                       "video.decode_workers": workers})
-    root = data_root or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
+    root = data_root_or_env(data_root)
 
     # one job per (cache folder, video folder): a video shared by several tasks is done once
     jobs: dict[tuple[Path, Path], tuple[str, object, dict[str, None]]] = {}

@@ -51,10 +51,10 @@ from dabench.data.images.layout import (
     scan_domain,
     verify_images,
 )
+from dabench.data.paths import DATA_ENV, data_root_or_env
 from dabench.errors import DabenchError
 from dabench.registry import suggest
 
-DATA_ENV = "DABENCH_DATA"
 AUGMENTATIONS = ("tllib", "dann-paper")  # the recipes `images.build_transforms` knows
 DEFAULT_AUGMENT = "dann-paper"
 OPTION_KEYS = ("folders", "expected_images", "image_list", "image_size", "resize", "augment",
@@ -100,14 +100,6 @@ def _squash(name: str) -> str:
 
 
 # -- where the data is ---------------------------------------------------------------------------
-
-def data_root_or_env(data_root: Optional[Path]) -> Optional[Path]:
-    """The given data root, else $DABENCH_DATA, else None."""
-    if data_root is not None:
-        return Path(data_root).expanduser()
-    env = os.environ.get(DATA_ENV)
-    return Path(env).expanduser() if env else None
-
 
 def find_dataset_dir(info: DatasetInfo, data_root: Optional[Path]) -> Path:
     """`<data root>/<first of info.dir_names that exists>`; a DabenchError with the fix if none."""

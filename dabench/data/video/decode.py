@@ -23,13 +23,14 @@ caught and the previous frame is repeated). `num_frames` stays the container cou
 
 from __future__ import annotations
 
-import operator
 import struct
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from dabench.data.video.indices import check_indices
+from dabench.data.video.norpix import read_seq_frames, seq_num_frames
 from dabench.errors import DabenchError
 
 FIX = "re-extract it from the dataset archive"
@@ -50,21 +51,6 @@ class VideoBackend(Protocol):
     def num_frames(self, path: Path) -> int: ...
 
     def read_frames(self, path: Path, indices: Sequence[int]) -> np.ndarray: ...
-
-
-def check_indices(path: Path, indices: Sequence[int], num_frames: int) -> list[int]:
-    """Plain ints in [0, num_frames); shared by the backends so the messages are the same."""
-    try:
-        idx = [operator.index(i) for i in indices]
-    except TypeError:
-        raise DabenchError(f"frame indices for {path} must be integers, got {list(indices)!r}")
-    if not idx:
-        raise DabenchError(f"no frame indices given for {path}; pass at least one")
-    bad = [i for i in idx if not 0 <= i < num_frames]
-    if bad:
-        raise DabenchError(f"frame index {bad[0]} out of range for {path} ({num_frames} frames); "
-                           "sample with segment_indices(num_frames(path))")
-    return idx
 
 
 def check_file(path: Path) -> int:
@@ -194,11 +180,9 @@ class SeqBackend:
     """Olympic Sports `.seq` (Norpix) files, JPEG frames decoded with Pillow."""
 
     def num_frames(self, path: Path) -> int:
-        from dabench.data.video.norpix import seq_num_frames
         return seq_num_frames(Path(path))
 
     def read_frames(self, path: Path, indices: Sequence[int]) -> np.ndarray:
-        from dabench.data.video.norpix import read_seq_frames
         return read_seq_frames(Path(path), indices)
 
 

@@ -22,7 +22,6 @@ splits (split folder under it).
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +35,9 @@ from dabench.data.video.splits import (
     read_olympic_split,
     read_ucf101_split,
 )
+from dabench.data.paths import DATA_ENV, data_root_or_env
 from dabench.errors import DabenchError
 
-DATA_ENV = "DABENCH_DATA"
 DOCS = "docs/video.md"
 
 
@@ -76,13 +75,6 @@ class VideoSplit:
     items: list[VideoItem]
     store_dir: Path
     spec: Any  # features.FeatureSpec
-
-
-def data_root_or_env(data_root: Optional[Path]) -> Optional[Path]:
-    if data_root is not None:
-        return Path(data_root).expanduser()
-    env = os.environ.get(DATA_ENV)
-    return Path(env).expanduser() if env else None
 
 
 def run_config(task, config=None):

@@ -43,6 +43,7 @@ from typing import Sequence
 
 import numpy as np
 
+from dabench.data.video.indices import check_indices
 from dabench.errors import DabenchError
 
 MAGIC = 0xFEED
@@ -203,8 +204,6 @@ def _u32(f, offset: int) -> int:
 
 def read_seq_frames(path: Path, indices: Sequence[int]) -> np.ndarray:
     """Frames at `indices` as uint8 RGB, shape (T, H, W, 3)."""
-    from dabench.data.video.decode import check_indices
-
     path = Path(path)
     offsets = _index(path)
     idx = check_indices(path, indices, len(offsets))

@@ -1,0 +1,68 @@
+"""`dabench report`: the leaderboard-style table of the finished runs (reads the runs folder only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from dabench.cli.app import _choices, app
+from dabench.errors import DabenchError
+from dabench.reporting.aggregate import SELECTIONS, VIEWS
+from dabench.reporting.render import FORMATS
+
+ReportFormat = _choices("ReportFormat", FORMATS)
+View = _choices("View", VIEWS)
+Select = _choices("Select", tuple(SELECTIONS))
+
+
+@app.command()
+def report(
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir",
+                                            help="results folder [default: $DABENCH_RUNS or ./runs]"),
+    fmt: ReportFormat = typer.Option("table", "--format", "-f",
+                                     help="table, md, csv, json or latex"),
+    select: Select = typer.Option("last", "--select",
+                                  help="last (no target labels) or oracle (best target epoch)"),
+    view: View = typer.Option("auto", "--view", help="leaderboard (the public rows), suite "
+                              "(tasks as columns + Avg), runs (one row per model and task); "
+                              "auto: leaderboard when its runs exist, else runs"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write to this file"),
+) -> None:
+    """Print the leaderboard-style table of the finished runs in the results folder.
+
+    Examples:
+
+      dabench report
+
+      dabench report --format md --select oracle --out results.md
+
+      dabench report --view suite --format latex
+    """
+    from dabench.runs import store as results
+    from dabench.reporting.render import render
+    from dabench.reporting.aggregate import build
+    from dabench.tasks.catalog import load_catalog
+
+    root = results.runs_root(runs_dir)
+    records, unfinished = results.load_records(root)
+    failed = results.load_failed(root)
+    if not records:
+        raise DabenchError(f"no finished runs in {root}; run e.g. `dabench run mnist-to-mnistm` "
+                           "first, or point --runs-dir at your results folder")
+    notes = [f"FAILED: {f['task']} {f['method']} seed {f['seed']}: {f['error']}" for f in failed]
+    text = render(build(records, load_catalog(), select.value, view.value, notes), fmt.value)
+    if unfinished:
+        typer.echo(f"skipped {unfinished} unfinished run(s) in {root}"
+                   f"{f', {len(failed)} of them failed' if failed else ''}", err=True)
+    if out:
+        from dabench.runs.store import write_atomic
+
+        try:
+            write_atomic(out, text)
+        except OSError as exc:
+            raise DabenchError(f"cannot write {out} ({exc.strerror}); choose another --out") from None
+        typer.echo(f"wrote {out}", err=True)
+    else:
+        typer.echo(text, nl=False)
