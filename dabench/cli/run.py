@@ -13,13 +13,16 @@ from dabench.errors import DabenchError
 
 
 def _parse_seeds(seeds: List[int], seed_list: Optional[str]) -> List[int]:
-    out = list(seeds)
+    from dabench.config import check_seed
+
+    out = [check_seed(s, "--seed") for s in seeds]
     if seed_list:
         try:
-            out += [int(s) for s in seed_list.split(",") if s.strip()]
+            listed = [int(s) for s in seed_list.split(",") if s.strip()]
         except ValueError:
             raise DabenchError(f"--seeds '{seed_list}' must be comma-separated integers, "
                                "for example --seeds 0,1,2") from None
+        out += [check_seed(s, "--seeds") for s in listed]
     return sorted(set(out)) or [0]
 
 
@@ -50,7 +53,7 @@ def run(
     """
     from dabench.runs import store as results
     from dabench.config import parse_sets
-    from dabench.training.methods import METHODS
+    from dabench.methods import METHODS
     from dabench.runs.plan import build_plan
     from dabench.reporting.render import render
     from dabench.reporting.aggregate import build
@@ -61,10 +64,11 @@ def run(
     overrides["device"] = device.value
     for name in method:
         METHODS.get(name)  # fail on an unknown method before any training starts
+    # every setting is checked (resolved into the plan) before anything is created
+    plan = build_plan(catalog, tasks, method, _parse_seeds(seed, seeds), overrides)
     root = results.runs_root(runs_dir)
     results.ensure_writable(root)
     data = data_root_or_env(data_root)
-    plan = build_plan(catalog, tasks, method, _parse_seeds(seed, seeds), overrides)
     records = _run_plan(plan, root, data, force)
     typer.echo(render(build(records, catalog, view="runs"), "table"), nl=False)
     typer.echo(f"results in {root}", err=True)
