@@ -26,7 +26,8 @@ from dabench.tasks.specs import LEADERBOARD_SUITE, Catalog, Domain, TaskSpec
 
 __all__ = ["BoardRow", "Catalog", "Domain", "LEADERBOARD_SUITE", "MODALITIES", "Published",
            "TASK_PATH_ENV", "TaskSpec", "build_catalog", "builtin_task_dir", "load_catalog",
-           "parse_task_file", "parse_task_file_full", "read_task_file", "task_files"]
+           "check_shared_file", "parse_task_file", "parse_task_file_full", "read_task_file",
+           "task_files"]
 
 TASK_PATH_ENV = "DABENCH_TASK_PATH"
 _DEFAULT_RECIPE = "dann-paper"  # RunConfig's default recipe (dabench.config)
@@ -200,3 +201,17 @@ def _cached_catalog(extra: str) -> Catalog:
 def load_catalog() -> Catalog:
     """All tasks: built-in plus DABENCH_TASK_PATH (cached per value of that variable)."""
     return _cached_catalog(os.environ.get(TASK_PATH_ENV, ""))
+
+
+def check_shared_file(path: Path) -> None:
+    """A shared (`_*.yaml`) file on its own: YAML and the keys and types it sets (the keys a task
+    file must have may come from the file that includes it)."""
+    raw = read_composed(path, builtin_task_dir())
+    try:
+        TaskFile.model_validate(raw)
+    except ValidationError as exc:
+        errors = [e for e in exc.errors(include_url=False)
+                  if not (e["type"] == "missing" and len(e["loc"]) == 1)]
+        if errors:
+            place, problem = explain(errors)
+            raise DabenchError(f"task file {path}: {place}: {problem}") from None

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from dabench.config import IDENTITY_KEYS, KEYS, coerce
+from dabench.config import IDENTITY_KEYS, coerce
 from dabench.errors import DabenchError, clip
 from dabench.registry import suggest
 
@@ -139,24 +139,28 @@ class TaskFile(_Strict):
 
 
 def task_file_schema() -> dict[str, Any]:
-    """The JSON Schema of a task file (settings keys listed, so editors can complete them)."""
+    """The JSON Schema of a task file (`dabench tasks schema`; docs/task-file.schema.json)."""
     schema = TaskFile.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "dabench task file"
-    settable = [k for k in KEYS if k not in IDENTITY_KEYS]
-    for model in schema.get("$defs", {}).values():
-        for prop in model.get("properties", {}).values():
-            _name_settings(prop, settable)
-    for prop in schema["properties"].values():
-        _name_settings(prop, settable)
-    return schema
+    return _names_as_property_names(schema)
 
 
-def _name_settings(prop: dict[str, Any], settable: list[str]) -> None:
-    if "dotted run settings" in prop.get("description", ""):
-        prop["propertyNames"] = {"enum": settable}
-    elif isinstance(prop.get("additionalProperties"), dict):
-        _name_settings(prop["additionalProperties"], settable)
+def _names_as_property_names(node: Any) -> Any:
+    """pydantic writes a dict with pattern-checked keys as `patternProperties`, which lets other
+    keys through; say instead that every key must match (`propertyNames`)."""
+    if isinstance(node, dict):
+        node = {k: _names_as_property_names(v) for k, v in node.items()}
+        patterns = node.pop("patternProperties", None)
+        if patterns and len(patterns) == 1:
+            (pattern, value), = patterns.items()
+            node["additionalProperties"] = value
+            node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
+        elif patterns:
+            node["patternProperties"] = patterns
+    elif isinstance(node, list):
+        node = [_names_as_property_names(v) for v in node]
+    return node
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -192,8 +196,9 @@ def explain(errors: list[dict[str, Any]]) -> tuple[str, str]:
         return where(loc[:-1]), f"unknown key '{clip(loc[-1])}'"
     if kind in ("string_pattern_mismatch", "string_too_long") or (is_key and kind == "string_type"):
         what = _NAMES.get(str(loc[-2] if is_key or isinstance(loc[-1], int) else loc[-1]), "name")
-        if not isinstance(given, str):
-            return where(loc), (f"the {what} {clip(given)!s} must be text; quote it: "
+        if not isinstance(given, str):  # a key such as 123: (an integer)
+            place = f"{where(loc[:-1])}.{clip(given)}" if len(loc) > 1 else where(loc)
+            return place, (f"the {what} {clip(given)!s} must be text; quote it: "
                                 f"\"{clip(given)}\"")
         return where(loc), f"the {what} '{clip(given)}' is not allowed: use {NAME_RULE}"
     if kind in _TYPES:

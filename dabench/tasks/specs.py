@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dabench.errors import DabenchError
+from dabench.errors import DabenchError, clip
 from dabench.registry import suggest
 from dabench.tasks.schema import BoardRow, Published
 
@@ -86,7 +86,7 @@ class Catalog:
         name = self.aliases.get(name, name)
         if name not in self.tasks:
             raise DabenchError(
-                f"unknown task '{name}'.{suggest(name, self.names())} "
+                f"unknown task '{clip(name)}'.{suggest(name, self.names())} "
                 "Run `dabench list-tasks` to see them all."
             )
         return self.tasks[name]
