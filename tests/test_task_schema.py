@@ -230,3 +230,14 @@ def test_tasks_schema_and_list_commands():
     old = CliRunner().invoke(app, ["list-tasks", "--format", "json"])
     assert out.exit_code == 0 and out.stdout == old.stdout
     assert "mnist-to-mnistm" in {t["name"] for t in json.loads(out.stdout)}
+
+
+def test_readme_task_file_example_is_valid(tmp_path):
+    import re
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Adding a task"):]
+    example = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    (spec,), suites = parse_task_file(write(tmp_path, example))
+    assert spec.name == "mnist-to-mnistm" and suites == {"my-digits": ("mnist-to-mnistm",)}
+    assert resolve(spec, "revgrad", 0, {}).steps == 3000
