@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from archive_factory import make_rar, make_tar, make_zip, sha256
 from dabench.cli import app
 from dabench.data.download import archives, registry
-from dabench.data.download.install import JOURNAL, MARKER, PARTIAL, place
+from dabench.data.download.install import MARKER
+from dabench.data.download.unpack import JOURNAL, PARTIAL, place
 from dabench.data.download.registry import parse_sources
 from dabench.errors import DabenchError
 

@@ -95,7 +95,7 @@ def download(
         state = "verified" if r.verified else "NOT verified"
         typer.echo(f"{ds.display} {r.part}: {r.file} {r.status} ({what}, {state})")
         if r.first_use:
-            typer.echo(f"  no published checksum for {r.file}: its sha256 is recorded as the "
+            typer.echo(f"  no published sha256 for {r.file}: this one is recorded as the "
                        "reference (trust on first use); later downloads must match it")
     lists = write_lists(ds.check, root, root / ds.dir)
     if lists:
