@@ -151,6 +151,22 @@ def test_existing_user_folders_are_never_overwritten(tmp_path):
     assert all_files(dataset) == ["payload", "payload/mine.txt"]
 
 
+def test_too_little_disk_space_is_said_before_unpacking(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from dabench.data.download import unpack
+
+    archive = make_zip(tmp_path / "a.zip", {"payload/x": b"x" * 5000})
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**6, 10**6 - 4000, 4000))
+    with pytest.raises(DabenchError, match=r"not enough disk space for unpacking a.zip: it "
+                                           r"needs 0.00 GB and .* has 0.00 GB free") as err:
+        place(archive, source(), tmp_path / "d", "p", ours=[], say=lambda m: None)
+    assert unpack.unpacked_size(archive) == 5000 and "\n" not in str(err.value)
+    assert not (tmp_path / "d").exists()
+
+
 # -- recipes ---------------------------------------------------------------------------------------
 
 def test_flat_ucf_zip_is_grouped_by_class_with_the_official_spelling(tmp_path):

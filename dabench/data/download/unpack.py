@@ -88,6 +88,29 @@ def _finish_moves(dataset_dir: Path, part: str) -> list[str]:
     return list(plan["items"])
 
 
+def unpacked_size(archive: Path) -> int:
+    """The bytes an archive needs once unpacked: exact for zip, the archive's size otherwise
+    (the images and videos inside are compressed already)."""
+    import zipfile
+
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            return sum(i.file_size for i in zf.infolist())
+    return archive.stat().st_size
+
+
+def require_space(folder: Path, needed: int, what: str) -> None:
+    """A one-line error when the file system of `folder` has less than `needed` bytes free."""
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free < needed:
+        raise DabenchError(f"not enough disk space for {what}: it needs {needed / 1e9:.2f} GB "
+                           f"and {probe} has {free / 1e9:.2f} GB free; fix: free space there or "
+                           "choose another --data-root")
+
+
 def place(archive: Path, source: Source, dataset_dir: Path, part: str, *,
           ours: list[str], rar_tool: Optional[str] = None,
           say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> list[str]:
@@ -98,6 +121,7 @@ def place(archive: Path, source: Source, dataset_dir: Path, part: str, *,
     """
     if (dataset_dir / f"{JOURNAL}{part}.json").exists():
         return _finish_moves(dataset_dir, part)
+    require_space(dataset_dir, unpacked_size(archive), f"unpacking {archive.name}")
     tmp = dataset_dir / f"{PARTIAL}{part}"
     shutil.rmtree(tmp, ignore_errors=True)  # left by a killed run
     tmp.mkdir(parents=True)
