@@ -19,7 +19,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from dabench.errors import DabenchError
+from dabench.errors import DabenchError, clip
 from dabench.fields import at_least, between, choice, describe, in_range, positive
 from dabench.methods import config_sections
 from dabench.registry import suggest
@@ -194,7 +194,7 @@ _FALSE = {"false", "no", "off", "0"}
 def coerce(key: str, value: Any) -> Any:
     """Convert `value` (a YAML scalar or a --set string) to the type of `key`, validated."""
     if key not in FIELDS:
-        raise DabenchError(f"unknown setting '{key}'.{suggest(key, KEYS)} "
+        raise DabenchError(f"unknown setting '{clip(key)}'.{suggest(key, KEYS)} "
                            f"Valid keys: {', '.join(KEYS)}")
     kind, f = FIELDS[key]
     if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
@@ -220,13 +220,13 @@ def coerce(key: str, value: Any) -> Any:
             out = text
     except (TypeError, ValueError, OverflowError):
         raise DabenchError(f"setting '{key}' needs {_TYPE_NAMES[kind]}, got "
-                           f"'{_short(value)}'") from None
+                           f"'{clip(value)}'") from None
     choices = f.metadata.get("choices")
     if choices and out not in choices:
         raise DabenchError(f"setting '{key}' must be one of {', '.join(choices)}, got "
-                           f"'{_short(out)}'.{suggest(str(out), list(choices))}")
+                           f"'{clip(out)}'.{suggest(str(out), list(choices))}")
     if kind is float and not math.isfinite(out):
-        raise DabenchError(f"setting '{key}' must be a finite number, got {_short(value)}")
+        raise DabenchError(f"setting '{key}' must be a finite number, got {clip(value)}")
     if kind in (int, float):
         bounds = f.metadata.get("range", (0, None, False, False))  # default: not negative
         if not in_range(out, *bounds):
@@ -234,16 +234,10 @@ def coerce(key: str, value: Any) -> Any:
     return out
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    """`value` as text, cut to `limit` characters for an error message."""
-    text = str(value)
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
-
-
 def check_seed(seed: Any, where: str = "--seed") -> int:
     """A seed as an int in [0, 2**32 - 1] (numpy's range), or a one-line DabenchError."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
-        raise DabenchError(f"{where} {_short(seed)} is out of range: seeds are integers from "
+        raise DabenchError(f"{where} {clip(seed)} is out of range: seeds are integers from "
                            f"0 to {SEED_MAX} (2**32 - 1)")
     return seed
 
@@ -254,7 +248,7 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise DabenchError(f"--set '{pair}' is not of the form key=value "
+            raise DabenchError(f"--set '{clip(pair)}' is not of the form key=value "
                                "(for example --set optim.lr=0.01)")
         if key.strip() in IDENTITY_KEYS:
             raise DabenchError(f"--set {key.strip()}=... is not allowed; give tasks as arguments "
@@ -285,8 +279,11 @@ def resolve(task: Any, method: str, seed: int, overrides: dict[str, Any]) -> Run
     cfg = RunConfig(task=task.name, method=method, seed=check_seed(seed))
     apply(cfg, task.config, f"task '{task.name}' ({task.file})")
     recipe = overrides.get("recipe", cfg.recipe)
+    if not task.recipes and "recipe" in overrides:  # nothing to choose from: not a free label
+        raise DabenchError(f"unknown recipe '{clip(recipe)}': task '{task.name}' defines no "
+                           "recipes; drop --set recipe=...")
     if task.recipes and recipe not in task.recipes:
-        raise DabenchError(f"unknown recipe '{recipe}' for task '{task.name}'."
+        raise DabenchError(f"unknown recipe '{clip(recipe)}' for task '{task.name}'."
                            f"{suggest(recipe, sorted(task.recipes))} "
                            f"Known: {', '.join(sorted(task.recipes))}")
     cfg.recipe = recipe

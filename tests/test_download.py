@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -182,6 +184,42 @@ def test_missing_gdown_is_named(tmp_path, monkeypatch):
         "p": {"sources": [one_source(["https://drive.google.com/file/d/XYZ/view"])]}}}})
     with pytest.raises(MirrorFailed, match=r"pip install 'dabench\[download\]'"):
         fetch(table["d"].parts[0].sources[0], tmp_path, quiet=True, say=lambda m: None)
+
+
+def test_progress_bar_shows_size_and_speed(tmp_path, capsys):
+    with Server() as srv:
+        srv.routes = {"/f.bin": (PAYLOAD, "drop-once")}
+        table = parse_sources({"d": {"display": "D", "dir": "d", "check": "d", "parts": {
+            "p": {"sources": [one_source([f"{srv.url}/f.bin"], file="f.bin",
+                                         sha=sha256(PAYLOAD))]}}}})
+        fetch(table["d"].parts[0].sources[0], tmp_path, say=lambda m: None)
+    err = capsys.readouterr().err
+    assert "0.5/1.0 MB" in err  # the resumed attempt starts at the bytes already there
+    # the speed column: a rate, or '?' when the transfer ended before rich could sample one
+    assert re.search(r"1\.0/1\.0 MB (\?|[\d.]+ [kMG]?B/s) ", err)
+
+
+def test_google_drive_quota_falls_through_to_the_next_mirror(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    calls = []
+
+    def fake_download(url, output, quiet, fuzzy, resume):
+        calls.append(url)
+        if "QUOTA" in url:
+            return None  # what gdown returns when Drive refuses (quota, permission)
+        Path(output).write_bytes(PAYLOAD)
+        return output
+
+    monkeypatch.setitem(sys.modules, "gdown", types.SimpleNamespace(download=fake_download))
+    urls = ["https://drive.google.com/file/d/QUOTA/view", "https://drive.google.com/file/d/OK/view"]
+    table = parse_sources({"d": {"display": "D", "dir": "d", "check": "d", "parts": {
+        "p": {"sources": [one_source(urls, file="f.bin", md5=hashlib.md5(PAYLOAD).hexdigest())]}}}})
+    res = fetch(table["d"].parts[0].sources[0], tmp_path, quiet=True, say=lambda m: None)
+    assert calls == urls and res.url == urls[1]
+    assert "quota exceeded" in res.failures[0]
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
 
 
 # -- the command: from download to data check --------------------------------------------------------

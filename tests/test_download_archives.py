@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from archive_factory import make_rar, make_tar, make_zip, sha256
 from dabench.cli import app
 from dabench.data.download import archives, registry
-from dabench.data.download.install import JOURNAL, MARKER, PARTIAL, place
+from dabench.data.download.install import MARKER
+from dabench.data.download.unpack import JOURNAL, PARTIAL, place
 from dabench.data.download.registry import parse_sources
 from dabench.errors import DabenchError
 
@@ -148,6 +149,22 @@ def test_existing_user_folders_are_never_overwritten(tmp_path):
     with pytest.raises(DabenchError, match="already exists and was not put there"):
         place(archive, source(), dataset, "p", ours=[], say=lambda m: None)
     assert all_files(dataset) == ["payload", "payload/mine.txt"]
+
+
+def test_too_little_disk_space_is_said_before_unpacking(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from dabench.data.download import unpack
+
+    archive = make_zip(tmp_path / "a.zip", {"payload/x": b"x" * 5000})
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**6, 10**6 - 4000, 4000))
+    with pytest.raises(DabenchError, match=r"not enough disk space for unpacking a.zip: it "
+                                           r"needs 0.00 GB and .* has 0.00 GB free") as err:
+        place(archive, source(), tmp_path / "d", "p", ours=[], say=lambda m: None)
+    assert unpack.unpacked_size(archive) == 5000 and "\n" not in str(err.value)
+    assert not (tmp_path / "d").exists()
 
 
 # -- recipes ---------------------------------------------------------------------------------------
