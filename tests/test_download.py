@@ -322,3 +322,15 @@ def test_olympic_sports_comes_only_from_a_file_and_is_trusted_on_first_use(tmp_p
     other = make_zip(tmp_path / "other.zip", {**members, "OlympicSports/extra.txt": b"?"})
     out = download("olympic-sports", "--data-root", str(data), "--from-file", str(other))
     assert out.exit_code == 2 and "is none of the files of Olympic Sports" in out.stderr
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
+    from dabench.data.download import install
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(install, "install", interrupted)
+    out = download("ucf101", "--data-root", str(tmp_path))
+    assert out.exit_code == 130 and len(out.stderr.splitlines()) == 1
+    assert f"dabench data download ucf101 --data-root {tmp_path}` again to resume" in out.stderr
