@@ -128,6 +128,34 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
 }
 
 
+def _set(pair: str) -> Callable[[Path], list[str]]:
+    return lambda t: ["run", "mnist-to-mnistm", "--set", pair]
+
+
+# Numeric ranges (issue 13 row 5): refused when parsed, before any run folder exists.
+CASES.update({
+    "steps=0": (_set("steps=0"), "setting 'steps' must be >= 1, got 0"),
+    "eval_every=0": (_set("eval_every=0"), "setting 'eval_every' must be >= 1, got 0"),
+    "log_every=0": (_set("log_every=0"), "setting 'log_every' must be >= 1, got 0"),
+    "batch_size=0": (_set("batch_size=0"), "setting 'batch_size' must be >= 1, got 0"),
+    "domain_dropout=5": (_set("model.domain_dropout=5"),
+                         "setting 'model.domain_dropout' must be in [0, 1), got 5"),
+    "lr=nan": (_set("optim.lr=nan"), "setting 'optim.lr' must be a finite number, got nan"),
+    "lr=inf": (_set("optim.lr=inf"), "setting 'optim.lr' must be a finite number, got inf"),
+    "lr=1e309": (_set("optim.lr=1e309"), "setting 'optim.lr' must be a finite number, got 1e309"),
+    "seed -1": (lambda t: ["run", "mnist-to-mnistm", "--seed", "-1"],
+                "--seed -1 is out of range: seeds are integers from 0 to 4294967295"),
+    "seed 2**32": (lambda t: ["run", "mnist-to-mnistm", "--seed", "4294967296"],
+                   "--seed 4294967296 is out of range"),
+    "seeds=-3": (lambda t: ["run", "mnist-to-mnistm", "--seeds=-3"],
+                 "--seeds -3 is out of range"),
+    "task-file default out of range": (
+        lambda t: [*case_task_yaml(t, YAML_OK.replace(
+            "targets: [s]}", "targets: [s], config: {eval_every: 0}}")), "run", "toy-task"],
+        "tasks.toy-task.config: setting 'eval_every' must be >= 1, got 0"),
+})
+
+
 # -- task files and --set values (issue 13 rows 1, 5, 6, 7, 8, 11, 12, 16; owner: schema) ------
 
 def user_tasks(tmp: Path, body: str | bytes, *command: str, name: str = "toy.yaml") -> list[str]:
