@@ -256,7 +256,22 @@ def case_report_only(tmp: Path, what: str) -> list[str]:
 NAN_SETS = ["--set", "optim.lr=1e6", "--set", "steps=30", "--set", "log_every=1", "--set",
             "eval_every=30", "--set", "batch_size=16", "--set", "pad_samples=0"]
 
+def case_other_state_dict(tmp: Path) -> list[str]:
+    import torch
+
+    torch.save({"features.0.weight": torch.zeros(3, 3), "classifier.bias": torch.zeros(2)},
+               tmp / "other.pth")
+    return ["run", "mnist-to-mnistm", "-m", "source-only", "--set", "backbone.name=resnet18",
+            "--set", f"backbone.weights={tmp / 'other.pth'}", "--set", "steps=1"]
+
+
 CASES.update({
+    "weights file of another architecture": (
+        case_other_state_dict, "other.pth' does not match the resnet18 architecture: it lacks "
+                               "120 of resnet18's 120 keys (e.g. 'bn1.bias')"),
+    "weights path is a folder": (lambda t: ["run", "mnist-to-mnistm", "-m", "source-only", "--set",
+                                            "backbone.name=resnet18", "--set",
+                                            f"backbone.weights={t}"], "is a folder, not a file"),
     "run folder is a link out of the runs folder": (case_linked_task_folder,
                                                     "outside the runs folder"),
     "report with only failed runs lists them": (
@@ -540,4 +555,17 @@ def test_run_reruns_a_damaged_folder_and_leaves_the_others(tmp_path, monkeypatch
     again = json.loads((directory / "result.json").read_text())
     assert again["target_acc_last"] == good["target_acc_last"]
     assert {k: v for k, v in snapshot(runs).items() if k in before} == before
+
+
+def test_weights_file_of_the_right_architecture_loads(tmp_path):
+    """Row 9's other side: torchvision's own resnet18 state dict (with its fc) loads."""
+    import torch
+    import torchvision
+
+    from dabench.models.backbones import build_backbone
+
+    saved = torchvision.models.resnet18(weights=None).state_dict()
+    torch.save(saved, tmp_path / "r18.pth")
+    net, dim = build_backbone("resnet18", str(tmp_path / "r18.pth"))
+    assert dim == 512 and torch.equal(net.state_dict()["conv1.weight"], saved["conv1.weight"])
 
