@@ -20,7 +20,7 @@ from dabench.registry import suggest
 
 # Keys that say where/how a run executes, not what it computes: not part of the run id.
 EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "amp", "channels_last",
-                            "compile",
+                            "compile", "threads",
                             "video.cache_dir", "video.decode_workers",
                             "video.extract_batch_size"})
 
@@ -33,6 +33,7 @@ def _choice(*values: str) -> dict:
 class BackboneConfig:
     name: str = "lenet"
     weights: str = "none"  # "none", "imagenet" (torchvision's download) or a path to a .pth file
+    width: int = 100  # hidden units of the `shallow` backbone (feature-vector tasks)
 
 
 @dataclass
@@ -97,6 +98,22 @@ class VideoConfig:
 
 
 @dataclass
+class SelectionConfig:
+    """Model selection without target labels (dabench/analysis/selection.py).
+
+    holdout > 0 keeps that fraction of the labelled source (S_V) and of the unlabelled target
+    (T_V) out of training: `report --select source-val` then uses the accuracy on S_V. reverse:
+    also train the reverse classifier of JMLR 2016 Section 5.1.2 after the run (its accuracy on
+    S_V is what `report --select reverse` maximises). patience > 0 stops a run after that many
+    evaluations without a better S_V accuracy (early stopping on the source validation set).
+    """
+
+    holdout: float = 0.0
+    reverse: bool = False
+    patience: int = 0
+
+
+@dataclass
 class RunConfig:
     task: str = ""
     method: str = "revgrad"
@@ -109,6 +126,8 @@ class RunConfig:
     log_every: int = 50
     device: str = field(default="auto", metadata=_choice("auto", "cpu", "cuda"))
     num_workers: int = 0
+    threads: int = 0  # CPU threads for tensor ops (0 = PyTorch's default); 1 for tiny networks,
+    # whose ops are too small to split (2 threads on a busy 2-core machine: 20x slower steps)
     deterministic: bool = True
     image_cache: bool = False  # image tasks: decode every image once into memory (uint8),
     # crop/flip/normalise batches on the device (Office-31 at 256x256: ~0.8 GB)
@@ -121,6 +140,7 @@ class RunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     grl: GRLConfig = field(default_factory=GRLConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
 
     def flat(self) -> dict[str, Any]:
         return flatten(self)

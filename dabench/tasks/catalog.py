@@ -21,7 +21,7 @@ from dabench.registry import suggest
 
 TASK_PATH_ENV = "DABENCH_TASK_PATH"
 LEADERBOARD_SUITE = "leaderboard"  # runs every (task, variant) behind the leaderboard rows
-MODALITIES = ("image", "video")
+MODALITIES = ("image", "video", "vectors")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Published:
     reference: str = "paper"
     when: dict[str, Any] = field(default_factory=dict)  # config keys the run must match
     note: str = ""
+    selection: str = ""  # how the authors chose the reported model, e.g. "reverse validation"
 
     def matches(self, method: str, config: dict[str, Any]) -> bool:
         return method == self.method and all(config.get(k) == v for k, v in self.when.items())
@@ -67,6 +68,9 @@ class TaskSpec:
     published: tuple[Published, ...]
     aliases: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # named grids: sweep name -> method (or "*" for all) -> {dotted key: [values]}
+    sweeps: dict[str, dict[str, dict[str, list]]] = field(default_factory=dict)
+    sweep: str = ""  # the sweep `dabench run` applies when none is given ("" = none)
 
     @property
     def num_classes(self) -> int:
@@ -151,14 +155,15 @@ class Catalog:
 
 _FILE_KEYS = {"family", "dataset", "version", "modality", "description", "classes", "domains",
               "defaults", "recipes", "methods", "tasks", "suites", "leaderboard_task", "notes",
-              "leaderboard"}
+              "leaderboard", "sweeps", "sweep"}
 _BOARD_KEYS = {"task", "dataset", "model", "value", "source", "method", "tasks", "when",
                "metric", "note", "test_size"}
 _FILE_REQUIRED = {"family", "dataset", "version", "modality", "classes", "domains", "tasks"}
 _TASK_KEYS = {"source", "targets", "title", "config", "published", "aliases", "methods",
               "version", "notes", "leaderboard_task"}
 _TASK_REQUIRED = {"source", "targets", "title"}
-_PUBLISHED_KEYS = {"method", "value", "source", "metric", "reference", "when", "note"}
+_PUBLISHED_KEYS = {"method", "value", "source", "metric", "reference", "when", "note",
+                   "selection"}
 _DOMAIN_KEYS = {"name", "loader", "options"}
 
 
@@ -221,8 +226,23 @@ def _parse_published(chk: _Checker, raw: Any, where: str) -> tuple[Published, ..
             reference=chk.typed(item.get("reference", "paper"), str, f"{at}.reference"),
             when=chk.typed(item.get("when", {}), dict, f"{at}.when"),
             note=chk.typed(item.get("note", ""), str, f"{at}.note"),
+            selection=chk.typed(item.get("selection", ""), str, f"{at}.selection"),
         ))
     return tuple(out)
+
+
+def _parse_sweeps(chk: _Checker, raw: Any) -> dict[str, dict[str, dict[str, list]]]:
+    """`sweeps: {name: {method or "*": {dotted key: [values]}}}`."""
+    out: dict[str, dict[str, dict[str, list]]] = {}
+    for name, body in chk.typed(raw, dict, "sweeps").items():
+        out[name] = {}
+        for method, grid in chk.typed(body, dict, f"sweeps.{name}").items():
+            grid = chk.typed(grid, dict, f"sweeps.{name}.{method}")
+            for key, values in grid.items():
+                if not chk.typed(values, list, f"sweeps.{name}.{method}.{key}"):
+                    raise chk.fail(f"sweeps.{name}.{method}.{key}", "needs at least one value")
+            out[name][method] = grid
+    return out
 
 
 def _parse_board(chk: _Checker, raw: Any) -> tuple[BoardRow, ...]:
@@ -290,6 +310,10 @@ def parse_task_file_full(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[st
     version = chk.typed(raw["version"], int, "version")
     board = chk.typed(raw.get("leaderboard_task", "Domain Adaptation"), str, "leaderboard_task")
     notes = chk.str_list(raw.get("notes", []), "notes")
+    sweeps = _parse_sweeps(chk, raw.get("sweeps", {}))
+    sweep = chk.typed(raw.get("sweep", ""), str, "sweep")
+    if sweep and sweep not in sweeps:
+        raise chk.fail("sweep", f"unknown sweep '{sweep}'.{suggest(sweep, sorted(sweeps))}")
 
     tasks = []
     for name, body in chk.typed(raw["tasks"], dict, "tasks").items():
@@ -317,6 +341,8 @@ def parse_task_file_full(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[st
             published=_parse_published(chk, body.get("published", []), f"{at}.published"),
             aliases=chk.str_list(body.get("aliases", []), f"{at}.aliases"),
             notes=notes + chk.str_list(body.get("notes", []), f"{at}.notes"),
+            sweeps=sweeps,
+            sweep=sweep,
         ))
     suites = {
         name: chk.str_list(members, f"suites.{name}")
