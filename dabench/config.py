@@ -13,7 +13,7 @@ import json
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from dabench.errors import DabenchError
 from dabench.registry import suggest
@@ -141,6 +141,8 @@ class RunConfig:
     grl: GRLConfig = field(default_factory=GRLConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
     selection: SelectionConfig = field(default_factory=SelectionConfig)
+    # the keys a sweep varied for this run: recorded with it, not a setting (not in the run id)
+    sweep: ClassVar[tuple[str, ...]] = ()
 
     def flat(self) -> dict[str, Any]:
         return flatten(self)

@@ -31,6 +31,9 @@ def run(
     seed: List[int] = typer.Option([], "--seed", "-s", help="seed(s); repeatable"),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds: 0,1,2"),
     sets: List[str] = typer.Option([], "--set", help="override a setting: key=value"),
+    sweep: List[str] = typer.Option([], "--sweep", help="run a grid: KEY=v1,v2,... (repeat for "
+                                    "every combination), or a task's named sweep; `none`: "
+                                    "no sweep [default: the task's own sweep, if any]"),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir",
                                             help="results folder [default: $DABENCH_RUNS or ./runs]"),
     data_root: Optional[Path] = typer.Option(None, "--data-root",
@@ -45,6 +48,10 @@ def run(
       dabench run mnist-to-mnistm
 
       dabench run mnist-to-mnistm --method revgrad --seeds 0,1,2 --set steps=3000
+
+      dabench run amazon --seeds 0,1,2   (the paper's grid: the task file's sweep)
+
+      dabench run books-to-dvd -m revgrad --sweep grl.weight=0.1,0.6 --sweep backbone.width=50,100
 
     A finished run (same resolved config) is skipped unless --force.
     """
@@ -64,7 +71,10 @@ def run(
     root = results.runs_root(runs_dir)
     results.ensure_writable(root)
     data = data_root_or_env(data_root)
-    plan = build_plan(catalog, tasks, method, _parse_seeds(seed, seeds), overrides)
+    from dabench.runs.sweep import parse_sweep
+
+    grids = [parse_sweep(s) for s in sweep]
+    plan = build_plan(catalog, tasks, method, _parse_seeds(seed, seeds), overrides, grids)
     records = _run_plan(plan, root, data, force)
     typer.echo(render(build(records, catalog, view="runs"), "table"), nl=False)
     typer.echo(f"results in {root}", err=True)

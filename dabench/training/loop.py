@@ -200,7 +200,7 @@ def _prepare_directory(directory: Path, task: TaskSpec, cfg: RunConfig, force: b
             (directory / name).unlink(missing_ok=True)
     results.write_json(directory / "config.json", {
         "task": task.name, "task_version": task.version, "method": cfg.method, "seed": cfg.seed,
-        "run_id": cfg.run_id(), "config": cfg.flat()})
+        "run_id": cfg.run_id(), "config": cfg.flat(), "sweep": list(cfg.sweep)})
 
 
 def _train(cfg: RunConfig, data: TaskData, path: DevicePath, state: _State, metrics: Path,
@@ -315,7 +315,8 @@ def _result_record(task: TaskSpec, cfg: RunConfig, state: _State, device: torch.
         "wall_time_s": round(wall, 3), "device": _device_name(device),
         "versions": {"dabench": dabench.__version__, "torch": torch.__version__,
                      "python": platform.python_version()},
-        "git_commit": results.git_commit(), "config": cfg.flat(), "status": "done",
+        "git_commit": results.git_commit(), "config": cfg.flat(), "sweep": list(cfg.sweep),
+        "status": "done",
     }
     if state.val_best is not None:  # for `report --select source-val` / `reverse`
         record.update({"source_val_acc": state.val_best["source_acc"],
