@@ -80,4 +80,4 @@ def cat_rows(parts: list[torch.Tensor]) -> torch.Tensor:
     rows = sum(p.shape[0] for p in parts)
     return torch.sparse_csr_tensor(torch.cat(crows), torch.cat([p.col_indices() for p in parts]),
                                    torch.cat([p.values() for p in parts]),
-                                   size=(rows, parts[0].shape[1]))
+                                   size=(rows, parts[0].shape[1]), check_invariants=False)

@@ -7,11 +7,14 @@ Batches are taken by index (`take`), without a DataLoader: a sparse domain yield
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 
 
 def _is_sparse(x: Any) -> bool:
@@ -46,7 +49,8 @@ class VectorDataset(Dataset):
             return torch.from_numpy(part)
         return torch.sparse_csr_tensor(torch.from_numpy(part.indptr.astype(np.int64)),
                                        torch.from_numpy(part.indices.astype(np.int64)),
-                                       torch.from_numpy(part.data), size=part.shape)
+                                       torch.from_numpy(part.data), size=part.shape,
+                                       check_invariants=False)  # scipy built them valid
 
     def take(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(features (B, D), labels (B,)) of rows `idx`."""
