@@ -41,7 +41,7 @@ def test_amazon_runs_the_papers_grid_by_default():
     assert len(plan) == 12 * (18 + 2)
     dann = [cfg for spec, cfg in plan if spec.name == "books-to-dvd" and cfg.method == "revgrad"]
     assert sorted({c.grl.weight for c in dann})[0] == 0.02 and len({c.run_id() for c in dann}) == 18
-    assert dann[0].sweep == ["backbone.width", "grl.weight"]
+    assert dann[0].sweep == ("backbone.width", "grl.weight")
     assert len(build_plan(catalog, ["amazon"], [], [0], {}, ["none"])) == 24
     one = build_plan(catalog, ["books-to-dvd"], ["revgrad"], [0, 1], {},
                      [parse_sweep("grl.weight=0.1,0.2,0.4")])

@@ -7,7 +7,7 @@ commands that need them, so `dabench list-tasks` and `dabench report` start fast
 
 from __future__ import annotations
 
-from dabench.cli import report, run, tasks  # noqa: F401  (register their commands on app)
+from dabench.cli import download, report, run, status, tasks, worker  # noqa: F401  (register)
 from dabench.cli.app import _Group, app  # noqa: F401  (the public entry points)
 from dabench.cli.data import data_app
 from dabench.cli.features import app as features_app
