@@ -2,8 +2,9 @@
 of a run stand for a (task, method, seed). Pure functions over run records; no torch.
 
 - `last`: the last evaluation of every run; no choice between configurations.
-- `oracle`: the best target-test accuracy over evaluations and configurations (uses target
-  labels: an upper bound on what selection can reach, as TA3N/AMEAN/TLlib report).
+- `oracle`: the best target-test accuracy over evaluations, and over the configurations of a
+  sweep (uses target labels: an upper bound on what selection can reach, as TA3N/AMEAN/TLlib
+  report).
 - `source-val`: the configuration and evaluation with the best accuracy on the held-out
   labelled source S_V (`selection.holdout`; early stopping on S_V).
 - `reverse`: reverse validation (Ganin et al., JMLR 2016, Section 5.1.2): the configuration
@@ -30,8 +31,8 @@ class Rule:
 RULES = {
     "last": Rule("target_acc_last", None, "last evaluation (uses no target labels)"),
     "oracle": Rule("target_acc_best", "target_acc_best",
-                   "oracle: best target-test accuracy over evaluations and sweep "
-                   "configurations (selected with target labels, as TA3N/AMEAN/TLlib report)"),
+                   "oracle: best target-test accuracy over evaluations "
+                   "(selected with target labels, as TA3N/AMEAN/TLlib report)"),
     "source-val": Rule("target_acc_source_val", "source_val_acc",
                        "source-val: configuration and evaluation with the best accuracy on "
                        "held-out labelled source (uses no target labels)",
