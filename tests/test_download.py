@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -57,7 +59,7 @@ def download(*args: str):
     return runner.invoke(app, ["data", "download", *args, "--quiet"])
 
 
-# -- the committed registry ------------------------------------------------------------------------
+# -- the committed registry -----------------------------------------------------------------------
 
 def test_committed_registry_lists_every_dataset_with_provenance():
     table = load_sources()
@@ -97,7 +99,7 @@ def test_unknown_dataset_suggests_a_name():
     assert "Did you mean 'hmdb51'?" in out.stderr and len(out.stderr.splitlines()) == 1
 
 
-# -- mirrors, hashes, resume -----------------------------------------------------------------------
+# -- mirrors, hashes, resume ----------------------------------------------------------------------
 
 def test_404_and_corrupted_mirrors_fall_through_to_the_good_one(tmp_path):
     src_data = PAYLOAD
@@ -184,7 +186,43 @@ def test_missing_gdown_is_named(tmp_path, monkeypatch):
         fetch(table["d"].parts[0].sources[0], tmp_path, quiet=True, say=lambda m: None)
 
 
-# -- the command: from download to data check --------------------------------------------------------
+def test_progress_bar_shows_size_and_speed(tmp_path, capsys):
+    with Server() as srv:
+        srv.routes = {"/f.bin": (PAYLOAD, "drop-once")}
+        table = parse_sources({"d": {"display": "D", "dir": "d", "check": "d", "parts": {
+            "p": {"sources": [one_source([f"{srv.url}/f.bin"], file="f.bin",
+                                         sha=sha256(PAYLOAD))]}}}})
+        fetch(table["d"].parts[0].sources[0], tmp_path, say=lambda m: None)
+    err = capsys.readouterr().err
+    assert "0.5/1.0 MB" in err  # the resumed attempt starts at the bytes already there
+    # the speed column: a rate, or '?' when the transfer ended before rich could sample one
+    assert re.search(r"1\.0/1\.0 MB (\?|[\d.]+ [kMG]?B/s) ", err)
+
+
+def test_google_drive_quota_falls_through_to_the_next_mirror(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    calls = []
+
+    def fake_download(url, output, quiet, fuzzy, resume):
+        calls.append(url)
+        if "QUOTA" in url:
+            return None  # what gdown returns when Drive refuses (quota, permission)
+        Path(output).write_bytes(PAYLOAD)
+        return output
+
+    monkeypatch.setitem(sys.modules, "gdown", types.SimpleNamespace(download=fake_download))
+    urls = ["https://drive.google.com/file/d/QUOTA/view", "https://drive.google.com/file/d/OK/view"]
+    table = parse_sources({"d": {"display": "D", "dir": "d", "check": "d", "parts": {
+        "p": {"sources": [one_source(urls, file="f.bin", md5=hashlib.md5(PAYLOAD).hexdigest())]}}}})
+    res = fetch(table["d"].parts[0].sources[0], tmp_path, quiet=True, say=lambda m: None)
+    assert calls == urls and res.url == urls[1]
+    assert "quota exceeded" in res.failures[0]
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+
+
+# -- the command: from download to data check -----------------------------------------------------
 
 def office31_registry(monkeypatch, urls, sha=None):
     use_registry(monkeypatch, "office31", {"images": [one_source(
@@ -260,3 +298,27 @@ def test_no_verify_uses_the_file_and_records_a_warning(tmp_path, monkeypatch):
     assert "warning: --no-verify" in out.stderr and "NOT verified" in out.stdout
     warning = (tmp_path / "data" / "thing" / WARNING_FILE).read_text()
     assert "--no-verify" in warning and sha256(wrong.read_bytes()) in warning
+
+
+def test_olympic_sports_comes_only_from_a_file_and_is_trusted_on_first_use(tmp_path):
+    data = tmp_path / "data"
+    out = download("olympic-sports", "--data-root", str(data))
+    assert out.exit_code == 1 and len(out.stderr.splitlines()) == 1
+    assert "vision.stanford.edu/Datasets/OlympicSports" in out.stderr
+    assert "--from-file PATH" in out.stderr
+    members = {"OlympicSports/train_test_split/train/bowling.txt": b"bowling_1\n",
+               "OlympicSports/train_test_split/test/bowling.txt": b"bowling_2\n",
+               "OlympicSports/bowling/bowling_1.seq": b"seq",
+               "OlympicSports/bowling/bowling_2.seq": b"seq"}
+    first = make_zip(tmp_path / "olympic.zip", members)
+    out = download("olympic-sports", "--data-root", str(data), "--from-file", str(first),
+                   "--no-check")
+    assert out.exit_code == 0, out.output
+    root = data / "olympic_sports"
+    assert (root / "bowling" / "bowling_1.seq").exists()  # the wrapper folder is dropped
+    assert (root / "train_test_split" / "test" / "bowling.txt").exists()
+    marker = json.loads((root / MARKER).read_text())
+    assert marker["first_use"]["*"]["sha256"] == sha256(first.read_bytes())
+    other = make_zip(tmp_path / "other.zip", {**members, "OlympicSports/extra.txt": b"?"})
+    out = download("olympic-sports", "--data-root", str(data), "--from-file", str(other))
+    assert out.exit_code == 2 and "is none of the files of Olympic Sports" in out.stderr

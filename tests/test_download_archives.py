@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from archive_factory import make_rar, make_tar, make_zip, sha256
 from dabench.cli import app
 from dabench.data.download import archives, registry
-from dabench.data.download.install import JOURNAL, MARKER, PARTIAL, place
+from dabench.data.download.install import MARKER
+from dabench.data.download.unpack import JOURNAL, PARTIAL, place
 from dabench.data.download.registry import parse_sources
 from dabench.errors import DabenchError
 
@@ -67,6 +68,32 @@ def test_links_pointing_out_are_refused_and_links_inside_kept(tmp_path):
     assert (tmp_path / "d2" / "payload" / "b.txt").read_bytes() == b"a"
 
 
+@pytest.mark.parametrize("kind", ["tar", *[f"rar-{t}" for t in RAR_TOOLS]])
+def test_members_stored_under_a_link_are_refused(tmp_path, kind):
+    members = {"payload/a.txt": b"a", "payload/etc/cron.d/evil": b"bad"}
+    links = {"payload/etc": "/etc"}
+    archive = (make_tar(tmp_path / "a.tar.gz", members, links) if kind == "tar"
+               else make_rar(tmp_path / "a.rar", members, links))
+    with pytest.raises(DabenchError, match="stored under a link"):
+        place(archive, source(), tmp_path / "d", "p", ours=[],
+              rar_tool=kind[4:] if kind.startswith("rar") else None, say=lambda m: None)
+    assert all_files(tmp_path / "d") == []
+
+
+@needs_rar
+@pytest.mark.parametrize("tool", RAR_TOOLS)
+def test_rar_links_pointing_out_are_refused_and_inside_kept(tmp_path, tool):
+    bad = make_rar(tmp_path / "bad.rar", {"payload/a.txt": b"a"},
+                   links={"payload/passwd": "/etc/passwd"})
+    with pytest.raises(DabenchError, match="would land outside the target folder"):
+        place(bad, source(), tmp_path / "d1", "p", ours=[], rar_tool=tool, say=lambda m: None)
+    assert all_files(tmp_path / "d1") == []
+    good = make_rar(tmp_path / "good.rar", {"payload/a.txt": b"a"},
+                    links={"payload/b.txt": "a.txt"})
+    place(good, source(), tmp_path / "d2", "p", ours=[], rar_tool=tool, say=lambda m: None)
+    assert (tmp_path / "d2" / "payload" / "b.txt").read_bytes() == b"a"
+
+
 def test_a_web_page_saved_as_the_archive_is_named(tmp_path):
     page = tmp_path / "a.zip"
     page.write_bytes(b"<!DOCTYPE html><html>Google Drive - quota exceeded</html>")
@@ -74,7 +101,7 @@ def test_a_web_page_saved_as_the_archive_is_named(tmp_path):
         place(page, source(fmt="zip"), tmp_path / "d", "p", ours=[], say=lambda m: None)
 
 
-# -- RAR -------------------------------------------------------------------------------------------
+# -- RAR ------------------------------------------------------------------------------------------
 
 @needs_rar
 @pytest.mark.parametrize("tool", RAR_TOOLS)
@@ -100,7 +127,7 @@ def test_no_rar_extractor_is_one_line_naming_the_packages(tmp_path, monkeypatch)
     assert all(name in message for name in ("unar", "bsdtar", "unrar", "libarchive-c"))
 
 
-# -- crash safety ----------------------------------------------------------------------------------
+# -- crash safety ---------------------------------------------------------------------------------
 
 def test_interrupted_extraction_leaves_no_half_folder_and_a_rerun_completes(tmp_path,
                                                                             monkeypatch):
@@ -150,7 +177,23 @@ def test_existing_user_folders_are_never_overwritten(tmp_path):
     assert all_files(dataset) == ["payload", "payload/mine.txt"]
 
 
-# -- recipes ---------------------------------------------------------------------------------------
+def test_too_little_disk_space_is_said_before_unpacking(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from dabench.data.download import unpack
+
+    archive = make_zip(tmp_path / "a.zip", {"payload/x": b"x" * 5000})
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**6, 10**6 - 4000, 4000))
+    with pytest.raises(DabenchError, match=r"not enough disk space for unpacking a.zip: it "
+                                           r"needs 0.00 GB and .* has 0.00 GB free") as err:
+        place(archive, source(), tmp_path / "d", "p", ours=[], say=lambda m: None)
+    assert unpack.unpacked_size(archive) == 5000 and "\n" not in str(err.value)
+    assert not (tmp_path / "d").exists()
+
+
+# -- recipes --------------------------------------------------------------------------------------
 
 def test_flat_ucf_zip_is_grouped_by_class_with_the_official_spelling(tmp_path):
     archive = make_zip(tmp_path / "UCF101_videos.zip", {
@@ -166,7 +209,7 @@ def test_flat_ucf_zip_is_grouped_by_class_with_the_official_spelling(tmp_path):
     assert (tmp_path / "ucf101" / "UCF-101" / "Biking" / "v_Biking_g01_c01.avi").exists()
 
 
-# -- HMDB51 from RAR files given with --from-file, to split files and the video check ------------
+# -- HMDB51 from RAR files given with --from-file, to split files and the video check -------------
 
 @needs_rar
 def test_hmdb51_from_files_to_split_lists_and_data_check(tmp_path, monkeypatch):

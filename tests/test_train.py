@@ -10,7 +10,7 @@ from conftest import TINY
 from dabench.training import loop as train
 from dabench.config import resolve
 from dabench.errors import DabenchError
-from dabench.training.methods import METHODS
+from dabench.methods import METHODS
 from dabench.runs.store import is_done, read_jsonl
 from dabench.tasks.catalog import load_catalog
 

@@ -12,9 +12,11 @@ from dabench.cli.app import _Group, app  # noqa: F401  (the public entry points)
 from dabench.cli.data import data_app
 from dabench.cli.features import app as features_app
 from dabench.cli.plot import plot_app
+from dabench.cli.tasks import tasks_app
 
 app.add_typer(data_app, name="data")
 app.add_typer(plot_app, name="plot")
+app.add_typer(tasks_app, name="tasks")
 app.add_typer(features_app)  # `dabench extract-features` at the top level
 
 

@@ -95,8 +95,14 @@ def download(
         state = "verified" if r.verified else "NOT verified"
         typer.echo(f"{ds.display} {r.part}: {r.file} {r.status} ({what}, {state})")
         if r.first_use:
-            typer.echo(f"  no published checksum for {r.file}: its sha256 is recorded as the "
+            typer.echo(f"  no published sha256 for {r.file}: this one is recorded as the "
                        "reference (trust on first use); later downloads must match it")
+    kept = [p for p in (root / "downloads").glob("*") if p.is_file()] \
+        if (root / "downloads").is_dir() else []
+    if kept:
+        size = sum(p.stat().st_size for p in kept) / 1e9
+        typer.echo(f"archives kept in {root / 'downloads'} ({size:.2f} GB; a later download "
+                   "reuses them, delete them to free the space)")
     lists = write_lists(ds.check, root, root / ds.dir)
     if lists:
         typer.echo(f"wrote {len(lists)} list file(s) under {root / ds.dir}")

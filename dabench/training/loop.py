@@ -1,7 +1,8 @@
 """The one training loop: every (task, method, seed) runs through `run()`.
 
 Seeding happens here and only here. The loop draws a source and a target batch per step,
-sets the learning rate and the GRL coefficient from the pure schedules, calls
+sets the learning rate from the pure schedules and asks the method for its adaptation weight
+(RevGrad's GRL coefficient), calls
 `method.update`, logs every `log_every` steps, evaluates every `eval_every` steps and at the
 end, checkpoints at each evaluation, and resumes from the last checkpoint of an unfinished run.
 """
@@ -33,7 +34,7 @@ from dabench.data.batches import BatchStream
 from dabench.data.holdout import hold_out
 from dabench.errors import DabenchError
 from dabench.training.evaluate import accuracy, group_accuracy, predict_dataset
-from dabench.training.methods import METHODS, Method
+from dabench.methods import METHODS, Method
 from dabench.models.build import build_network
 from dabench.reporting.labels import model_label
 from dabench.tasks.catalog import TaskSpec
@@ -57,15 +58,12 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def _schedule_values(cfg: RunConfig, step: int) -> tuple[float, float]:
-    """(lr factor, GRL lambda) at `step`, from the pure schedules; p runs over the whole run
+def _lr_factor(cfg: RunConfig, step: int) -> float:
+    """The learning-rate factor at `step`, from the pure schedules; p runs over the whole run
     unless a horizon (in steps) is set."""
-    o, g = cfg.optim, cfg.grl
+    o = cfg.optim
     p_lr = step / o.lr_horizon if o.lr_horizon else schedules.progress(step, cfg.steps)
-    lr = 1.0 if o.lr_schedule == "constant" else schedules.lr_factor(p_lr, o.lr_alpha, o.lr_beta)
-    p = step / g.horizon if g.horizon else schedules.progress(step, cfg.steps)
-    lam = g.max if g.schedule == "constant" else schedules.grl_lambda(p, g.gamma, g.max)
-    return lr, lam
+    return 1.0 if o.lr_schedule == "constant" else schedules.lr_factor(p_lr, o.lr_alpha, o.lr_beta)
 
 
 def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath) -> dict:
@@ -214,7 +212,7 @@ def _train(cfg: RunConfig, data: TaskData, path: DevicePath, state: _State, metr
     whenever control leaves a step. `ckpt` None: no checkpoints (the reverse classifier)."""
     method, (src, tgt) = state.method, state.streams
     for step in range(state.step, cfg.steps):
-        lr, lam = _schedule_values(cfg, step)
+        lr, lam = _lr_factor(cfg, step), method.adaptation_weight(step)
         method.set_lr_factor(lr)
         (xs, ys), (xt, yt) = next(src), next(tgt)
         if not method.uses_target_labels:

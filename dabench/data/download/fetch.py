@@ -22,6 +22,7 @@ from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from dabench.data.download.registry import Mirror, Source
+from dabench.data.download.unpack import require_space
 
 CHUNK = 1 << 20
 USER_AGENT = "dabench-data-download"
@@ -189,6 +190,9 @@ def fetch(source: Source, downloads: Path, *, verify: bool = True,
         bad = dest.with_name(dest.name + ".mismatch")
         os.replace(dest, bad)
         failures.append(f"{dest}: {problem} (moved to {bad.name})")
+    if source.size is not None:
+        have = part.stat().st_size if part.exists() else 0
+        require_space(downloads, source.size - have, f"downloading {source.file}")
     counter = [0]
     for mirror in mirrors if mirrors is not None else source.mirrors:
         try:

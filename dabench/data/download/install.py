@@ -4,35 +4,26 @@ the result into `<data root>/<dir>/` only when complete, and record what was ins
 The record, `<dir>/.dabench-download.json`, holds per part the archive's name, size, sha256 and
 md5, whether it was verified, and the entries it put in place; plus the sha256 recorded on first
 use for sources without a published checksum. A part whose record and entries exist is skipped.
-Crash safety: extraction happens in `<dir>/.dabench-partial-<part>/` (removed when anything
-fails, and at the start of the next run if a killed process left it); the entries are then
-moved by rename after writing a journal (`.dabench-moving-<part>.json`), which the next run
-completes if the process died while moving.
+Unpacking and its crash safety: unpack.py.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
-import re
-import shutil
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional
 
-from dabench.data.download import archives
 from dabench.data.download.fetch import Hashes, MirrorFailed, fetch, file_hashes, mismatch
 from dabench.data.download.registry import DatasetSources, Part, Source
+from dabench.data.download.unpack import place
 from dabench.errors import DabenchError
 from dabench.runs.store import write_atomic
 
 MARKER = ".dabench-download.json"
 WARNING_FILE = "UNVERIFIED-DOWNLOAD.txt"
-PARTIAL = ".dabench-partial-"
-JOURNAL = ".dabench-moving-"
-_SKIP = {"__MACOSX"}
 
 
 @dataclass
@@ -66,7 +57,7 @@ def _write_marker(dataset_dir: Path, marker: dict) -> None:
     write_atomic(dataset_dir / MARKER, json.dumps(marker, indent=2, sort_keys=True) + "\n")
 
 
-# -- matching --from-file archives to parts --------------------------------------------------------
+# -- matching --from-file archives to parts -------------------------------------------------------
 
 def _describe(source: Source) -> str:
     known = source.sha256 and f"sha256 {source.sha256}" or source.md5 and f"md5 {source.md5}"
@@ -114,7 +105,7 @@ def _trusted(marker: dict, source: Source) -> Optional[str]:
     return entry.get("sha256") if isinstance(entry, dict) else None
 
 
-# -- obtaining an archive ----------------------------------------------------------------------------
+# -- obtaining an archive -------------------------------------------------------------------------
 
 def manual_fix(ds: DatasetSources, part: Part, downloads: Path, command: str) -> str:
     """What to do by hand: the URLs, the exact place for the file, the command to rerun."""
@@ -148,112 +139,7 @@ def _obtain(ds: DatasetSources, part: Part, downloads: Path, marker: dict, verif
                        f"fix: {manual_fix(ds, part, downloads, command)}", exit_code=1)
 
 
-# -- unpacking into place ----------------------------------------------------------------------------
-
-def content_root(tmp: Path, expect: list[str], depth: int = 3) -> Optional[Path]:
-    """The shallowest folder under `tmp` holding every `expect` path (drops wrapper folders)."""
-    level = [tmp]
-    for _ in range(depth + 1):
-        for folder in level:
-            if all((folder / e).exists() for e in expect):
-                return folder
-        level = [c for f in level for c in sorted(f.iterdir())
-                 if c.is_dir() and not c.is_symlink() and c.name not in _SKIP]
-    return None
-
-
-def _nested(tmp: Path, pattern: Optional[str], rar_tool: Optional[str],
-            say: Callable[[str], None]) -> None:
-    if not pattern:
-        return
-    inner = sorted(p for p in tmp.rglob("*") if p.is_file() and fnmatch.fnmatch(p.name, pattern))
-    say(f"unpacking {len(inner)} inner archives")
-    for archive in inner:
-        archives.extract(archive, archive.parent, "auto", rar_tool=rar_tool)
-        archive.unlink()
-
-
-def _group(tmp: Path, spec: Optional[dict]) -> None:
-    """Move `<folder>/v_<Class>_...avi` into `<into>/<Class>/`, fixing the spellings listed."""
-    if not spec:
-        return
-    folders = [p for p in tmp.rglob(spec["folder"]) if p.is_dir()]
-    if not folders:
-        return  # content_root reports what is missing
-    folder = folders[0]
-    into, pattern = folder.parent / spec["into"], re.compile(spec["pattern"])
-    renames = spec.get("file_renames") or {}
-    for file in sorted(folder.iterdir()):
-        match = pattern.match(file.name)
-        if not match:
-            continue
-        name = file.name
-        for old, new in renames.items():
-            name = new + name[len(old):] if name.startswith(old) else name
-        (into / match["cls"]).mkdir(parents=True, exist_ok=True)
-        file.rename(into / match["cls"] / name)
-    if not any(folder.iterdir()):
-        folder.rmdir()
-
-
-def _finish_moves(dataset_dir: Path, part: str) -> list[str]:
-    """Move the journal's entries from the temporary folder into place (idempotent)."""
-    journal = dataset_dir / f"{JOURNAL}{part}.json"
-    tmp = dataset_dir / f"{PARTIAL}{part}"
-    plan = json.loads(journal.read_text(encoding="utf-8"))
-    root = tmp / plan["root"]
-    for name in plan["items"]:
-        if (root / name).exists() or (root / name).is_symlink():
-            (root / name).rename(dataset_dir / name)
-    shutil.rmtree(tmp, ignore_errors=True)
-    journal.unlink()
-    return list(plan["items"])
-
-
-def place(archive: Path, source: Source, dataset_dir: Path, part: str, *,
-          ours: list[str], rar_tool: Optional[str] = None,
-          say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> list[str]:
-    """Unpack `archive` and rename its content into `dataset_dir`; the entries placed.
-
-    `ours` are entries an earlier download of this part put there (replaced); any other existing
-    entry of the same name is an error, so nothing the user put there is overwritten.
-    """
-    if (dataset_dir / f"{JOURNAL}{part}.json").exists():
-        return _finish_moves(dataset_dir, part)
-    tmp = dataset_dir / f"{PARTIAL}{part}"
-    shutil.rmtree(tmp, ignore_errors=True)  # left by a killed run
-    tmp.mkdir(parents=True)
-    try:
-        say(f"extracting {archive.name} into {dataset_dir}")
-        archives.extract(archive, tmp, source.format, rar_tool=rar_tool)
-        _nested(tmp, source.extract.get("nested"), rar_tool, say)
-        _group(tmp, source.extract.get("group_by_class"))
-        expect = list(source.extract["expect"])
-        root = content_root(tmp, expect)
-        if root is None:
-            raise DabenchError(f"{archive} does not contain the expected {', '.join(expect)}; "
-                               "fix: use the archive named in the registry (a different "
-                               "release or a damaged download)")
-        items = sorted(p.name for p in root.iterdir() if p.name not in _SKIP)
-        clash = [n for n in items if (dataset_dir / n).exists() and n not in ours]
-        if clash:
-            raise DabenchError(
-                f"{dataset_dir / clash[0]} already exists and was not put there by `dabench data "
-                f"download`; fix: move it away (or delete it) and run again, or keep it and "
-                f"check it with `dabench data check`")
-        for name in items:
-            if name in ours and (dataset_dir / name).exists():
-                shutil.rmtree(dataset_dir / name) if (dataset_dir / name).is_dir() \
-                    else (dataset_dir / name).unlink()
-        write_atomic(dataset_dir / f"{JOURNAL}{part}.json",
-                     json.dumps({"root": str(root.relative_to(tmp)), "items": items}))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return _finish_moves(dataset_dir, part)
-
-
-# -- the whole dataset -------------------------------------------------------------------------------
+# -- the whole dataset ----------------------------------------------------------------------------
 
 def _in_place(dataset_dir: Path, record: object) -> bool:
     return isinstance(record, dict) and bool(record.get("items")) and all(

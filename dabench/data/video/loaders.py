@@ -141,6 +141,11 @@ def split_items(domain, task, data_root: Optional[Path], split: str
     return dataset_dir / opts.get("videos", layout.videos), items
 
 
+def domain_loader(layout: Layout) -> str:
+    """The loader (and `data download`) name of a layout."""
+    return next(name for name, lay in LAYOUTS.items() if lay is layout)
+
+
 def _dataset_dir(layout: Layout, opts: dict, root: Optional[Path], task) -> Path:
     folder = opts.get("dir", layout.dir)
     splits = opts.get("splits", layout.splits)
@@ -157,7 +162,9 @@ def _dataset_dir(layout: Layout, opts: dict, root: Optional[Path], task) -> Path
     dataset_dir = root / folder
     if not dataset_dir.is_dir():
         raise DabenchError(f"{layout.display} not found: {dataset_dir} does not exist; put the "
-                           f"videos as {shape.replace('DIR', str(root))} (see {DOCS})")
+                           f"videos as {shape.replace('DIR', str(root))} (see {DOCS}), e.g. "
+                           f"with `dabench data download {domain_loader(layout)} --data-root "
+                           f"{root}`")
     return dataset_dir
 
 
