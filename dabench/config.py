@@ -29,6 +29,10 @@ EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "amp", 
                             "compile", "threads",
                             "video.cache_dir", "video.decode_workers",
                             "video.extract_batch_size"})
+# Settings added after run ids were fixed, with their defaults: left out of the run id while at
+# the default, so the ids of runs that do not use them stay what they were.
+LATER_KEYS = {"backbone.width": 100, "selection.holdout": 0.0, "selection.reverse": False,
+              "selection.patience": 0}
 SEED_MAX = 2**32 - 1  # numpy's seeds are 32-bit
 _COUNT = at_least(1)  # steps, sizes, widths: at least one
 _FRACTION = between(0, 1, high_open=True)  # dropout, momentum
@@ -152,7 +156,8 @@ class CoreConfig:
 
     def run_id(self) -> str:
         """12 hex digits of the SHA-256 of the resolved config, execution keys excluded."""
-        body = {k: v for k, v in self.flat().items() if k not in EXECUTION_KEYS}
+        body = {k: v for k, v in self.flat().items() if k not in EXECUTION_KEYS
+                and not (k in LATER_KEYS and v == LATER_KEYS[k])}
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

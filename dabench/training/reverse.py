@@ -22,7 +22,7 @@ from dabench.data.batches import BatchStream
 from dabench.data.holdout import relabel
 from dabench.runs import store as results
 from dabench.training.evaluate import predict_dataset
-from dabench.training.methods import METHODS
+from dabench.methods import METHODS
 
 
 def self_label(method, dataset, cfg: RunConfig, path) -> Any:
