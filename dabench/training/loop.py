@@ -26,7 +26,7 @@ import dabench
 from dabench.runs import store as results
 from dabench.runs.lock import RunLock
 from dabench.training import schedules
-from dabench.training.checkpoint import Checkpoint, Interrupts, restore
+from dabench.training.checkpoint import Checkpoint, Interrupts, StopAtBoundary
 from dabench.config import RunConfig
 from dabench.training.device import DevicePath, select_device
 from dabench.data import TaskData, load_task_data
@@ -144,19 +144,21 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
             return RunOutcome(directory, record, True)
         _prepare_directory(directory, task, cfg, force)
         ckpt = Checkpoint(directory)
-        saved = ckpt.load()
-        if saved is not None:  # resume an unfinished run where its last checkpoint left it
-            restore(saved, state)
+        ckpt.resume(state)  # an unfinished run resumes where its last usable checkpoint left it
         _truncate_metrics(directory / "metrics.jsonl", state.step)
         (directory / "failed.json").unlink(missing_ok=True)
         t0 = time.perf_counter() - state.elapsed
         try:
             with Interrupts() as interrupts:
-                _train(task, cfg, data, path, state, directory, on_progress, interrupts, t0)
-        except KeyboardInterrupt:
-            state.elapsed = time.perf_counter() - t0
-            ckpt.save(state)
-            raise
+                try:
+                    _train(task, cfg, data, path, state, directory, on_progress, interrupts, t0)
+                except StopAtBoundary:  # first Ctrl-C, between two steps: save this state
+                    state.elapsed = time.perf_counter() - t0
+                    with interrupts.critical():
+                        ckpt.save(state)
+                    raise KeyboardInterrupt from None
+                # A second Ctrl-C (a plain KeyboardInterrupt) may land inside a step: that
+                # state is mixed and never saved; the last boundary checkpoint stays.
         except RunFailed as exc:
             results.mark_failed(directory, {"task": task.name, "method": cfg.method,
                                             "seed": cfg.seed, "step": state.step,
@@ -217,11 +219,12 @@ def _train(task: TaskSpec, cfg: RunConfig, data: TaskData, path: DevicePath, sta
             state.elapsed = time.perf_counter() - t0
             if done < cfg.steps:
                 _check_finite({k: float(v) for k, v in (state.sums or {}).items()}, done)
-                ckpt.save(state)  # only a state whose losses are finite is kept
+                with interrupts.critical():
+                    ckpt.save(state)  # only a state whose losses are finite is kept
             if on_progress:
                 on_progress(done, cfg.steps, {"target_acc": state.last_eval["target_acc"]})
         if interrupts.requested:
-            raise KeyboardInterrupt
+            raise StopAtBoundary
 
 
 def _export_features(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath,
@@ -244,9 +247,13 @@ def _export_features(method: Method, data: TaskData, cfg: RunConfig, path: Devic
         out[f"{name}_features"] = torch.cat(feats).numpy()
         out[f"{name}_labels"] = torch.cat(labels).numpy()
     tmp = directory / ".features.tmp.npz"
-    np.savez_compressed(tmp, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
-                                for k, v in out.items()})
-    os.replace(tmp, directory / "features.npz")
+    try:
+        np.savez_compressed(tmp, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
+                                    for k, v in out.items()})
+        os.replace(tmp, directory / "features.npz")
+    except BaseException:  # a full disk or Ctrl-C: no temporary file is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     if min(len(out["source_features"]), len(out["target_features"])) < 8:
         return None  # too few items to split into train / validation / test
     return proxy_a_distance(out["source_features"], out["target_features"], seed=cfg.seed)
