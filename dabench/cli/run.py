@@ -15,13 +15,16 @@ from dabench.errors import DabenchError
 
 
 def _parse_seeds(seeds: List[int], seed_list: Optional[str]) -> List[int]:
-    out = list(seeds)
+    from dabench.config import check_seed
+
+    out = [check_seed(s, "--seed") for s in seeds]
     if seed_list:
         try:
-            out += [int(s) for s in seed_list.split(",") if s.strip()]
+            listed = [int(s) for s in seed_list.split(",") if s.strip()]
         except ValueError:
             raise DabenchError(f"--seeds '{seed_list}' must be comma-separated integers, "
                                "for example --seeds 0,1,2") from None
+        out += [check_seed(s, "--seeds") for s in listed]
     return sorted(set(out)) or [0]
 
 
@@ -82,7 +85,7 @@ def run(
     """
     from dabench.runs import store as results
     from dabench.config import parse_sets
-    from dabench.training.methods import METHODS
+    from dabench.methods import METHODS
     from dabench.runs.plan import parse_shard, plan_entries, shard as take_shard
     from dabench.reporting.render import render
     from dabench.reporting.aggregate import build
@@ -93,15 +96,16 @@ def run(
     overrides["device"] = device.value
     for name in method:
         METHODS.get(name)  # fail on an unknown method before any training starts
-    root = results.runs_root(runs_dir)
-    results.ensure_writable(root)
-    data = data_root_or_env(data_root)
     seed_list = _parse_seeds(seed, seeds)
     opts = LaunchOptions(launcher, gpus, jobs_per_gpu, workers, SlurmOptions(
         max_parallel, gpus_per_job, cpus_per_job, mem_gb, time_min, partition, account, qos),
         emit_sbatch, wait)
     opts.check(force, shard)
+    # every setting is checked (resolved into the plan) before anything is created
     entries = plan_entries(catalog, tasks, method, seed_list, overrides)
+    root = results.runs_root(runs_dir)
+    results.ensure_writable(root)
+    data = data_root_or_env(data_root)
     plan_size = len(entries)
     if shard:
         entries = take_shard(entries, *parse_shard(shard))

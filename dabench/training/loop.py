@@ -1,7 +1,8 @@
 """The one training loop: every (task, method, seed) runs through `run()`.
 
 Seeding happens here and only here. The loop draws a source and a target batch per step,
-sets the learning rate and the GRL coefficient from the pure schedules, calls
+sets the learning rate from the pure schedules and asks the method for its adaptation weight
+(RevGrad's GRL coefficient), calls
 `method.update`, logs every `log_every` steps, evaluates every `eval_every` steps and at the
 end, checkpoints at each evaluation, and resumes from the last checkpoint of an unfinished run.
 """
@@ -25,14 +26,14 @@ import dabench
 from dabench.runs import store as results
 from dabench.runs.lock import RunLock
 from dabench.training import schedules
-from dabench.training.checkpoint import Checkpoint, Interrupts, restore
+from dabench.training.checkpoint import Checkpoint, Interrupts, StopAtBoundary
 from dabench.config import RunConfig
 from dabench.training.device import DevicePath, select_device
 from dabench.data import TaskData, load_task_data
 from dabench.data.batches import BatchStream
 from dabench.errors import DabenchError
 from dabench.training.evaluate import accuracy, group_accuracy, predict_dataset
-from dabench.training.methods import METHODS, Method
+from dabench.methods import METHODS, Method
 from dabench.models.build import build_network
 from dabench.reporting.labels import model_label
 from dabench.tasks.catalog import TaskSpec
@@ -56,15 +57,12 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def _schedule_values(cfg: RunConfig, step: int) -> tuple[float, float]:
-    """(lr factor, GRL lambda) at `step`, from the pure schedules; p runs over the whole run
+def _lr_factor(cfg: RunConfig, step: int) -> float:
+    """The learning-rate factor at `step`, from the pure schedules; p runs over the whole run
     unless a horizon (in steps) is set."""
-    o, g = cfg.optim, cfg.grl
+    o = cfg.optim
     p_lr = step / o.lr_horizon if o.lr_horizon else schedules.progress(step, cfg.steps)
-    lr = 1.0 if o.lr_schedule == "constant" else schedules.lr_factor(p_lr, o.lr_alpha, o.lr_beta)
-    p = step / g.horizon if g.horizon else schedules.progress(step, cfg.steps)
-    lam = g.max if g.schedule == "constant" else schedules.grl_lambda(p, g.gamma, g.max)
-    return lr, lam
+    return 1.0 if o.lr_schedule == "constant" else schedules.lr_factor(p_lr, o.lr_alpha, o.lr_beta)
 
 
 def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath) -> dict:
@@ -146,19 +144,21 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
             return RunOutcome(directory, record, True)
         _prepare_directory(directory, task, cfg, force)
         ckpt = Checkpoint(directory)
-        saved = ckpt.load()
-        if saved is not None:  # resume an unfinished run where its last checkpoint left it
-            restore(saved, state)
+        ckpt.resume(state)  # an unfinished run resumes where its last usable checkpoint left it
         _truncate_metrics(directory / "metrics.jsonl", state.step)
         (directory / "failed.json").unlink(missing_ok=True)
         t0 = time.perf_counter() - state.elapsed
         try:
             with Interrupts() as interrupts:
-                _train(task, cfg, data, path, state, directory, on_progress, interrupts, t0)
-        except KeyboardInterrupt:
-            state.elapsed = time.perf_counter() - t0
-            ckpt.save(state)
-            raise
+                try:
+                    _train(task, cfg, data, path, state, directory, on_progress, interrupts, t0)
+                except StopAtBoundary:  # first Ctrl-C, between two steps: save this state
+                    state.elapsed = time.perf_counter() - t0
+                    with interrupts.critical():
+                        ckpt.save(state)
+                    raise KeyboardInterrupt from None
+                # A second Ctrl-C (a plain KeyboardInterrupt) may land inside a step: that
+                # state is mixed and never saved; the last boundary checkpoint stays.
         except RunFailed as exc:
             results.mark_failed(directory, {"task": task.name, "method": cfg.method,
                                             "seed": cfg.seed, "step": state.step,
@@ -192,7 +192,7 @@ def _train(task: TaskSpec, cfg: RunConfig, data: TaskData, path: DevicePath, sta
     metrics = directory / "metrics.jsonl"
     ckpt = Checkpoint(directory)
     for step in range(state.step, cfg.steps):
-        lr, lam = _schedule_values(cfg, step)
+        lr, lam = _lr_factor(cfg, step), method.adaptation_weight(step)
         method.set_lr_factor(lr)
         (xs, ys), (xt, yt) = next(src), next(tgt)
         if not method.uses_target_labels:
@@ -219,11 +219,12 @@ def _train(task: TaskSpec, cfg: RunConfig, data: TaskData, path: DevicePath, sta
             state.elapsed = time.perf_counter() - t0
             if done < cfg.steps:
                 _check_finite({k: float(v) for k, v in (state.sums or {}).items()}, done)
-                ckpt.save(state)  # only a state whose losses are finite is kept
+                with interrupts.critical():
+                    ckpt.save(state)  # only a state whose losses are finite is kept
             if on_progress:
                 on_progress(done, cfg.steps, {"target_acc": state.last_eval["target_acc"]})
         if interrupts.requested:
-            raise KeyboardInterrupt
+            raise StopAtBoundary
 
 
 def _export_features(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath,
@@ -246,9 +247,13 @@ def _export_features(method: Method, data: TaskData, cfg: RunConfig, path: Devic
         out[f"{name}_features"] = torch.cat(feats).numpy()
         out[f"{name}_labels"] = torch.cat(labels).numpy()
     tmp = directory / ".features.tmp.npz"
-    np.savez_compressed(tmp, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
-                                for k, v in out.items()})
-    os.replace(tmp, directory / "features.npz")
+    try:
+        np.savez_compressed(tmp, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
+                                    for k, v in out.items()})
+        os.replace(tmp, directory / "features.npz")
+    except BaseException:  # a full disk or Ctrl-C: no temporary file is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     if min(len(out["source_features"]), len(out["target_features"])) < 8:
         return None  # too few items to split into train / validation / test
     return proxy_a_distance(out["source_features"], out["target_features"], seed=cfg.seed)
