@@ -569,3 +569,19 @@ def test_weights_file_of_the_right_architecture_loads(tmp_path):
     net, dim = build_backbone("resnet18", str(tmp_path / "r18.pth"))
     assert dim == 512 and torch.equal(net.state_dict()["conv1.weight"], saved["conv1.weight"])
 
+
+
+@pytest.mark.parametrize("columns", ["80", "50"])
+def test_list_tasks_never_cuts_a_task_name(columns, monkeypatch):
+    """Row 17: at 80 (or 50) columns, not a terminal, every task name is printed whole; the
+    other columns wrap instead."""
+    monkeypatch.setenv("COLUMNS", columns)
+    out = CliRunner().invoke(app, ["list-tasks"])
+    assert out.exit_code == 0, out.output
+    first_cells = [line.split("│")[1].strip() for line in out.stdout.splitlines()
+                   if line.startswith("│") and line.split("│")[1].strip()]
+    names = list(load_catalog().tasks)
+    assert first_cells == names
+    assert "…" not in out.stdout
+    assert max(len(line) for line in out.stdout.splitlines()) <= max(int(columns),
+                                                                      max(map(len, names)) + 20)
