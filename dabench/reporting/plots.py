@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from dabench.errors import DabenchError
+from dabench.extras import import_extra
 from dabench.runs.store import is_done, read_jsonl
 
 SOURCE_ONLY = "source-only"
@@ -125,11 +126,10 @@ def _umask() -> int:
 
 
 def _figure(size: tuple[float, float]) -> Any:
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ModuleNotFoundError:
-        raise DabenchError("plots need matplotlib; install it: pip install matplotlib") from None
+    import_extra("matplotlib", "plots", "drawing plots")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=size, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
