@@ -298,6 +298,14 @@ def test_no_verify_uses_the_file_and_records_a_warning(tmp_path, monkeypatch):
     assert "warning: --no-verify" in out.stderr and "NOT verified" in out.stdout
     warning = (tmp_path / "data" / "thing" / WARNING_FILE).read_text()
     assert "--no-verify" in warning and sha256(wrong.read_bytes()) in warning
+    # A verified download replaces the unverified one and removes the warning.
+    good = make_zip(tmp_path / "good" / "data.zip", {"payload/a.txt": b"genuine"})
+    use_registry(monkeypatch, "thing", {"files": [one_source([], sha=sha256(good.read_bytes()))]})
+    out = download("thing", "--data-root", str(tmp_path / "data"), "--from-file", str(good),
+                   "--no-check")
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "data" / "thing" / "payload" / "a.txt").read_bytes() == b"genuine"
+    assert not (tmp_path / "data" / "thing" / WARNING_FILE).exists()
 
 
 def test_olympic_sports_comes_only_from_a_file_and_is_trusted_on_first_use(tmp_path):
@@ -322,3 +330,15 @@ def test_olympic_sports_comes_only_from_a_file_and_is_trusted_on_first_use(tmp_p
     other = make_zip(tmp_path / "other.zip", {**members, "OlympicSports/extra.txt": b"?"})
     out = download("olympic-sports", "--data-root", str(data), "--from-file", str(other))
     assert out.exit_code == 2 and "is none of the files of Olympic Sports" in out.stderr
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
+    from dabench.data.download import install
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(install, "install", interrupted)
+    out = download("ucf101", "--data-root", str(tmp_path))
+    assert out.exit_code == 130 and len(out.stderr.splitlines()) == 1
+    assert f"dabench data download ucf101 --data-root {tmp_path}` again to resume" in out.stderr

@@ -158,7 +158,8 @@ def install(ds: DatasetSources, data_root: Path, *, from_files: list[Path] = (),
     results = []
     for part in ds.parts:
         record = marker.get("parts", {}).get(part.name)
-        if part.name not in given and _in_place(dataset_dir, record):
+        redo = verify and isinstance(record, dict) and not record.get("verified")
+        if part.name not in given and _in_place(dataset_dir, record) and not redo:
             results.append(PartResult(part.name, record["file"], "already in place", None,
                                       record.get("verified", False)))
             continue
