@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import random
 import time
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 import dabench
+from dabench.atomic import atomic_file
 from dabench.runs import store as results
 from dabench.runs.lock import RunLock
 from dabench.training import schedules
@@ -243,10 +243,9 @@ def _export_features(method: Method, data: TaskData, cfg: RunConfig, path: Devic
                 labels.append(y)
         out[f"{name}_features"] = torch.cat(feats).numpy()
         out[f"{name}_labels"] = torch.cat(labels).numpy()
-    tmp = directory / ".features.tmp.npz"
-    np.savez_compressed(tmp, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
-                                for k, v in out.items()})
-    os.replace(tmp, directory / "features.npz")
+    with atomic_file(directory / "features.npz") as fh:
+        np.savez_compressed(fh, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
+                                   for k, v in out.items()})
     if min(len(out["source_features"]), len(out["target_features"])) < 8:
         return None  # too few items to split into train / validation / test
     return proxy_a_distance(out["source_features"], out["target_features"], seed=cfg.seed)
