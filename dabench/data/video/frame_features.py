@@ -21,7 +21,6 @@ extracted again; a cached video whose file is gone is served from the cache.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -284,6 +283,13 @@ def load_features(video_dir: Path, relpaths: Sequence[str], spec: FeatureSpec, s
         raise DabenchError(f"feature cache {store_dir} holds {feats.shape[1]} frames per video, "
                            f"expected {spec.segments}; delete it and run again")
     return FeatureResult(feats, indices, cached=len(sizes) - len(todo), extracted=len(todo))
+
+
+def missing_features(video_dir: Path, relpaths: Sequence[str], store_dir: Path) -> list[str]:
+    """The relpaths with no usable cache entry (see `_pick`), without extracting anything."""
+    sizes = {rel: _size(video_dir / rel) for rel in dict.fromkeys(relpaths)}
+    found = _pick(FeatureCache(store_dir).index(), sizes)
+    return [rel for rel in sizes if rel not in found]
 
 
 def _pick(index: dict[str, list[tuple[dict, int]]],
