@@ -17,7 +17,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from dabench.errors import DabenchError, clip
 from dabench.fields import at_least, between, choice, describe, in_range, positive
@@ -26,9 +26,13 @@ from dabench.registry import suggest
 
 # Keys that say where/how a run executes, not what it computes: not part of the run id.
 EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "amp", "channels_last",
-                            "compile",
+                            "compile", "threads",
                             "video.cache_dir", "video.decode_workers",
                             "video.extract_batch_size"})
+# Settings added after run ids were fixed, with their defaults: left out of the run id while at
+# the default, so the ids of runs that do not use them stay what they were.
+LATER_KEYS = {"backbone.width": 100, "selection.holdout": 0.0, "selection.reverse": False,
+              "selection.patience": 0}
 SEED_MAX = 2**32 - 1  # numpy's seeds are 32-bit
 _COUNT = at_least(1)  # steps, sizes, widths: at least one
 _FRACTION = between(0, 1, high_open=True)  # dropout, momentum
@@ -38,6 +42,7 @@ _FRACTION = between(0, 1, high_open=True)  # dropout, momentum
 class BackboneConfig:
     name: str = "lenet"
     weights: str = "none"  # "none", "imagenet" (torchvision's download) or a path to a .pth file
+    width: int = field(default=100, metadata=_COUNT)  # hidden units of the `shallow` backbone
 
 
 @dataclass
@@ -99,6 +104,22 @@ class VideoConfig:
 
 
 @dataclass
+class SelectionConfig:
+    """Model selection without target labels (dabench/analysis/selection.py).
+
+    holdout > 0 keeps that fraction of the labelled source (S_V) and of the unlabelled target
+    (T_V) out of training: `report --select source-val` then uses the accuracy on S_V. reverse:
+    also train the reverse classifier of JMLR 2016 Section 5.1.2 after the run (its accuracy on
+    S_V is what `report --select reverse` maximises). patience > 0 stops a run after that many
+    evaluations without a better S_V accuracy (early stopping on the source validation set).
+    """
+
+    holdout: float = field(default=0.0, metadata=between(0, 1, high_open=True))
+    reverse: bool = False
+    patience: int = 0
+
+
+@dataclass
 class CoreConfig:
     """The sections every run has whatever its method; `RunConfig` adds the methods' own."""
 
@@ -113,6 +134,8 @@ class CoreConfig:
     log_every: int = field(default=50, metadata=_COUNT)
     device: str = field(default="auto", metadata=choice("auto", "cpu", "cuda"))
     num_workers: int = 0
+    threads: int = 0  # CPU threads for tensor ops (0 = PyTorch's default); 1 for tiny networks,
+    # whose ops are too small to split (2 threads on a busy 2-core machine: 20x slower steps)
     deterministic: bool = True
     image_cache: bool = False  # image tasks: decode every image once into memory (uint8),
     # crop/flip/normalise batches on the device (Office-31 at 256x256: ~0.8 GB)
@@ -124,13 +147,17 @@ class CoreConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    # the keys a sweep varied for this run: recorded with it, not a setting (not in the run id)
+    sweep: ClassVar[tuple[str, ...]] = ()
 
     def flat(self) -> dict[str, Any]:
         return flatten(self)
 
     def run_id(self) -> str:
         """12 hex digits of the SHA-256 of the resolved config, execution keys excluded."""
-        body = {k: v for k, v in self.flat().items() if k not in EXECUTION_KEYS}
+        body = {k: v for k, v in self.flat().items() if k not in EXECUTION_KEYS
+                and not (k in LATER_KEYS and v == LATER_KEYS[k])}
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -18,7 +18,8 @@ from dabench.registry import Registry
 LOADERS: Registry[Callable] = Registry("data loader")
 
 # loader modules, imported lazily so `list-tasks` stays light
-_MODULES = ("dabench.data.digits", "dabench.data.images.loaders", "dabench.data.video.loaders")
+_MODULES = ("dabench.data.digits", "dabench.data.images.loaders", "dabench.data.video.loaders",
+            "dabench.data.vectors.loaders")
 
 
 def get_loader(name: str) -> Callable:

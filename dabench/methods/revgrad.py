@@ -51,11 +51,12 @@ class RevGrad(Method):
         import torch
         import torch.nn.functional as F
 
+        from dabench.data.batches import cat_rows
         from dabench.models.grl import grad_reverse
 
         (xs, ys), (xt, _) = src, tgt
         n_src = xs.shape[0]
-        feats = self.net.features(torch.cat([xs, xt]))  # one pass: BN sees both domains
+        feats = self.net.features(cat_rows([xs, xt]))  # one pass: BN sees both domains
         logits = self.net.classify({k: v[:n_src] for k, v in feats.items()})  # (Bs, C)
         terms = {"cls": F.cross_entropy(logits, ys)}
         for level, head in self.net.domain_heads.items():

@@ -19,15 +19,13 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from dabench.analysis.selection import RULES, select as select_runs
 from dabench.config import EXECUTION_KEYS
 from dabench.methods import method_order, method_role
 from dabench.reporting.labels import model_label
 
-SELECTIONS = {
-    "last": ("target_acc_last", "last evaluation (uses no target labels)"),
-    "oracle": ("target_acc_best", "oracle: best target-test accuracy over evaluations "
-                                  "(selected with target labels, as TA3N/AMEAN/TLlib report)"),
-}
+# rule -> (the record field reported, the caption's words); the rules: analysis/selection.py
+SELECTIONS = {name: (rule.value, rule.caption) for name, rule in RULES.items()}
 VIEWS = ("auto", "leaderboard", "suite", "runs")
 FOOTER = ("n = seeds; ± = sample standard deviation over the n seeds (— for n = 1); "
           "Δ = Value − Published.")
@@ -335,7 +333,10 @@ def resolve_view(records: list[dict], catalog, select: str, view: str) -> str:
 
 def build(records: list[dict], catalog, select: str = "last", view: str = "auto",
           notes: list[str] = ()) -> list[Table]:
-    """The report tables for `view`; "auto" is the leaderboard when any of its rows has runs."""
+    """The report tables for `view`; "auto" is the leaderboard when any of its rows has runs.
+    The selection rule first picks one configuration per (task, method, seed) of a sweep."""
+    records, picked = select_runs(records, select)
+    notes = [*picked, *notes]
     view = resolve_view(records, catalog, select, view)
     if view == "suite":
         return suite_view(records, catalog, select, list(notes))

@@ -108,6 +108,8 @@ def parse_task_file_full(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[st
             published=tuple(t.published),
             aliases=tuple(t.aliases),
             notes=(*f.notes, *t.notes),
+            sweeps={n: {m: dict(g) for m, g in body.items()} for n, body in f.sweeps.items()},
+            sweep=f.sweep or "",
         ))
     suites = {name: tuple(members) for name, members in f.suites.items()}
     return tasks, suites, tuple(f.leaderboard)
