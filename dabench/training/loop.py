@@ -10,6 +10,7 @@ end, checkpoints at each evaluation, and resumes from the last checkpoint of an 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import platform
 import random
@@ -39,6 +40,7 @@ from dabench.models.build import build_network
 from dabench.reporting.labels import model_label
 from dabench.tasks.catalog import TaskSpec
 
+log = logging.getLogger("dabench")
 ProgressFn = Callable[[int, int, dict[str, float]], None]  # (step, total, latest numbers)
 
 
@@ -97,6 +99,9 @@ def _check_finite(numbers: dict[str, float], step: int) -> None:
 class RunFailed(DabenchError):
     """A run stopped on a training error (non-finite loss); its folder records it as failed."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=1)
+
 
 @dataclass
 class _State:
@@ -131,8 +136,11 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     """
     directory = results.run_dir(root, task.name, cfg.method, cfg.run_id())
     if results.is_done(directory) and not force:
-        record = json.loads((directory / "result.json").read_text(encoding="utf-8"))
-        return RunOutcome(directory, record, True)
+        try:
+            return RunOutcome(directory, results.read_result(directory), True)
+        except results.DamagedRun as exc:  # run it again; the other runs are not touched
+            log.warning("%s; running it again", exc)
+            force = True
     method_cls = METHODS.get(cfg.method)
     device = select_device(cfg.device)
     # Data and model first: bad data or weights fail here, before anything is written.
@@ -154,8 +162,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
         BatchStream(data.target_train, cfg.batch_size, cfg.seed * 2 + 2, cfg.num_workers, pin)])
     with RunLock(directory):
         if results.is_done(directory) and not force:  # finished by another process meanwhile
-            record = json.loads((directory / "result.json").read_text(encoding="utf-8"))
-            return RunOutcome(directory, record, True)
+            return RunOutcome(directory, results.read_result(directory), True)
         _prepare_directory(directory, task, cfg, force)
         ckpt = Checkpoint(directory)
         ckpt.resume(state)  # an unfinished run resumes where its last usable checkpoint left it
