@@ -59,6 +59,7 @@ class OptimConfig:
     lr_alpha: float = 10.0
     lr_beta: float = 0.75
     lr_horizon: int = 0  # steps over which p_lr goes 0 -> 1; 0 = the whole run
+    lr_step_offset: int = 0  # p_lr = (step + offset) / horizon (TA3N: one epoch, p from 1/30)
     backbone_lr_mult: float = 1.0  # pretrained backbones train at a fraction of the head lr
     clip_grad_norm: float = 0.0  # 0 = off
 
@@ -87,7 +88,9 @@ class VideoConfig:
     dropout: float = 0.5  # after the spatial layer and before the classifier
     frame_domain: bool = True  # domain classifier on every frame feature (B*T, spatial_dim)
     video_domain: bool = True  # domain classifier on the video feature (B, d)
-    relation_domain: bool = True  # one per TemRelation scale (ignored by TemPooling)
+    relation_domain: bool = True  # one per TemRelation scale, one loss over all scales' rows
+    relation_slot: bool = True  # TemPooling + relation_domain: count the video-level loss again
+    # in the relation slot, as TA3N's code does (models.py 705-707); false: once
     beta_frame: float = 0.5  # GRL weight of each level (TA3N's beta)
     beta_video: float = 0.75
     beta_relation: float = 0.75
@@ -103,7 +106,10 @@ class RunConfig:
     seed: int = 0
     recipe: str = "dann-paper"
     steps: int = 1000
-    batch_size: int = 64  # per domain
+    batch_size: int = 64  # source batch (and target batch unless set below)
+    target_batch: str = field(default="same", metadata=_choice("same", "proportional"))
+    # proportional: floor(batch_size x N_target_train / N_source_train), TA3N's target batch
+    target_batch_size: int = 0  # > 0: this many target items per step (overrides target_batch)
     eval_every: int = 250
     eval_batch_size: int = 500
     log_every: int = 50

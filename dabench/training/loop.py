@@ -28,7 +28,7 @@ from dabench.training.checkpoint import Checkpoint, Interrupts, restore
 from dabench.config import RunConfig
 from dabench.training.device import DevicePath, select_device
 from dabench.data import TaskData, load_task_data
-from dabench.data.batches import BatchStream
+from dabench.data.batches import BatchStream, target_batch_size
 from dabench.errors import DabenchError
 from dabench.training.evaluate import accuracy, group_accuracy, predict_dataset
 from dabench.training.methods import METHODS, Method
@@ -59,7 +59,8 @@ def _schedule_values(cfg: RunConfig, step: int) -> tuple[float, float]:
     """(lr factor, GRL lambda) at `step`, from the pure schedules; p runs over the whole run
     unless a horizon (in steps) is set."""
     o, g = cfg.optim, cfg.grl
-    p_lr = step / o.lr_horizon if o.lr_horizon else schedules.progress(step, cfg.steps)
+    at = step + o.lr_step_offset
+    p_lr = at / o.lr_horizon if o.lr_horizon else schedules.progress(at, cfg.steps)
     lr = 1.0 if o.lr_schedule == "constant" else schedules.lr_factor(p_lr, o.lr_alpha, o.lr_beta)
     p = step / g.horizon if g.horizon else schedules.progress(step, cfg.steps)
     lam = g.max if g.schedule == "constant" else schedules.grl_lambda(p, g.gamma, g.max)
@@ -136,9 +137,12 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     method.autocast = path.autocast  # forward passes in bf16 on CUDA; backward outside it
     pin = device.type == "cuda"
     first = data.source_train if method.uses_source else data.target_train
+    target_batch = (target_batch_size(cfg.batch_size, cfg.target_batch, cfg.target_batch_size,
+                                      len(first), len(data.target_train))
+                    if method.uses_source else cfg.batch_size)
     state = _State(method, [
         BatchStream(first, cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, pin),
-        BatchStream(data.target_train, cfg.batch_size, cfg.seed * 2 + 2, cfg.num_workers, pin)])
+        BatchStream(data.target_train, target_batch, cfg.seed * 2 + 2, cfg.num_workers, pin)])
     with results.RunLock(directory):
         _prepare_directory(directory, task, cfg, force)
         ckpt = Checkpoint(directory)
