@@ -110,6 +110,10 @@ class RunConfig:
     target_batch: str = field(default="same", metadata=_choice("same", "proportional"))
     # proportional: floor(batch_size x N_target_train / N_source_train), TA3N's target batch
     target_batch_size: int = 0  # > 0: this many target items per step (overrides target_batch)
+    target_val: float = 0.0  # > 0: hold out this share of each class of the target's training
+    # items (seeded) as a labelled validation split; evaluations read it instead of the test set
+    target_only_test: float = 0.3  # target-only where train and test are the same images
+    # (Office): this share of each class (seeded) is its test set, it trains on the rest
     eval_every: int = 250
     eval_batch_size: int = 500
     log_every: int = 50

@@ -37,6 +37,7 @@ class TaskData:
     target_test: object
     target_groups: Optional[object] = None  # (N_test,) long tensor of sub-target indices
     target_names: tuple[str, ...] = ()
+    target_eval: str = "test"  # what the evaluations read: "test", "val" or "held-out test"
 
 
 def load_task_data(task, data_root: Optional[Path], config=None) -> TaskData:
@@ -60,7 +61,7 @@ def load_task_data(task, data_root: Optional[Path], config=None) -> TaskData:
             return concat(parts)
         return ConcatDataset(parts)
 
-    return TaskData(
+    data = TaskData(
         source_train=load(task.source, "train"),
         source_test=load(task.source, "test"),
         target_train=join(targets_train),
@@ -68,3 +69,37 @@ def load_task_data(task, data_root: Optional[Path], config=None) -> TaskData:
         target_groups=groups,
         target_names=tuple(d.name for d in task.targets),
     )
+    if config is not None:
+        data = hold_out(data, config)
+    return data
+
+
+def hold_out(data: TaskData, config) -> TaskData:
+    """Carve a labelled split out of the target's training items (seeded, per class):
+
+    - `target_val` > 0: that share becomes the validation split that every evaluation reads
+      instead of the test set (screening without test labels); training uses the rest.
+    - target-only (`config.method`) on a domain whose train and test splits are the same images
+      (Office): `target_only_test` of them become its test set and it trains on the rest, so it
+      is not scored on its own training images.
+    """
+    import torch
+
+    from dabench.data.holdout import dataset_labels, same_images, stratified_split, take
+
+    fraction = getattr(config, "target_val", 0.0)
+    if not fraction and config.method == "target-only" and same_images(data.target_train,
+                                                                        data.target_test):
+        fraction = config.target_only_test
+    if not fraction:
+        return data
+    sizes = [len(d) for d in getattr(data.target_train, "datasets", [data.target_train])]
+    groups = torch.cat([torch.full((n,), i, dtype=torch.long) for i, n in enumerate(sizes)])
+    if len(groups) != len(data.target_train):  # one joined cache of several sub-targets
+        groups = data.target_groups if len(data.target_groups) == len(data.target_train) else \
+            torch.zeros(len(data.target_train), dtype=torch.long)
+    kept, held = stratified_split(dataset_labels(data.target_train), fraction)
+    what = "val" if getattr(config, "target_val", 0.0) else "held-out test"
+    return TaskData(data.source_train, data.source_test, take(data.target_train, kept),
+                    take(data.target_train, held), groups[torch.as_tensor(held)],
+                    data.target_names, what)

@@ -166,6 +166,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
             raise
         record = _result_record(task, cfg, state.last_eval, state.best, device,
                                 time.perf_counter() - t0)
+        record["target_eval"] = data.target_eval  # "test", or the split held out of training
         if cfg.pad_samples > 0:
             record["pad"] = _export_features(method, data, cfg, path, directory)
         results.write_json(directory / "result.json", record)

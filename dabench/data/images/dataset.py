@@ -69,6 +69,10 @@ class ImageListDataset(Dataset):
         """Labels in item order, e.g. for class-balanced sampling, without decoding images."""
         return [label for _, label in self.items]
 
+    def subset(self, index) -> "ImageListDataset":
+        """The items `index` (a held-out split), same transform."""
+        return ImageListDataset([self.items[i] for i in index.tolist()], self.transform)
+
 
 def build_transforms(train: bool, recipe: str, image_size: int = 224,
                      resize: int = 256) -> T.Compose:
