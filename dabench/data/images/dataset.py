@@ -80,7 +80,13 @@ def build_transforms(train: bool, recipe: str, image_size: int = 224,
 
     train, "tllib":      Resize((resize, resize)) + RandomResizedCrop(image_size) + flip
     train, "dann-paper": Resize(resize) (short side) + RandomCrop(image_size) + flip
-    test (both):         Resize(resize) (short side) + CenterCrop(image_size)
+    test, "tllib":       Resize((resize, resize)) (squash) + CenterCrop(image_size)
+    test, "dann-paper":  Resize(resize) (short side) + CenterCrop(image_size)
+
+    TLlib squashes every image to 256x256 before either crop (thuml/Transfer-Learning-Library at
+    c4aa59e: examples/domain_adaptation/image_classification/utils.py 154-157 and 203-207, its
+    ResizeImage in tllib/vision/transforms/__init__.py 9-26), which keeps the whole width of a
+    non-square image (Office-Home, webcam) at test time.
     """
     if recipe not in RECIPES:
         raise DabenchError(f"unknown augmentation recipe '{recipe}'; "
@@ -89,7 +95,8 @@ def build_transforms(train: bool, recipe: str, image_size: int = 224,
         raise DabenchError(f"image_size {image_size} must be positive and at most resize "
                            f"{resize}; fix: adjust the task")
     if not train:
-        head = [T.Resize(resize), T.CenterCrop(image_size)]
+        side = (resize, resize) if recipe == "tllib" else resize
+        head = [T.Resize(side), T.CenterCrop(image_size)]
     elif recipe == "tllib":
         head = [T.Resize((resize, resize)), T.RandomResizedCrop(image_size),
                 T.RandomHorizontalFlip()]
