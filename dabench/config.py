@@ -15,7 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from dabench.errors import DabenchError
+from dabench.errors import DabenchError, clip
 from dabench.registry import suggest
 
 # Keys that say where/how a run executes, not what it computes: not part of the run id.
@@ -185,7 +185,7 @@ _FALSE = {"false", "no", "off", "0"}
 def coerce(key: str, value: Any) -> Any:
     """Convert `value` (a YAML scalar or a --set string) to the type of `key`, validated."""
     if key not in FIELDS:
-        raise DabenchError(f"unknown setting '{key}'.{suggest(key, KEYS)} "
+        raise DabenchError(f"unknown setting '{clip(key)}'.{suggest(key, KEYS)} "
                            f"Valid keys: {', '.join(KEYS)}")
     kind, f = FIELDS[key]
     if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
@@ -210,10 +210,10 @@ def coerce(key: str, value: Any) -> Any:
         else:
             out = text
     except (TypeError, ValueError):
-        raise DabenchError(f"setting '{key}' needs {_TYPE_NAMES[kind]}, got '{value}'") from None
+        raise DabenchError(f"setting '{key}' needs {_TYPE_NAMES[kind]}, got '{clip(value)}'") from None
     choices = f.metadata.get("choices")
     if choices and out not in choices:
-        raise DabenchError(f"setting '{key}' must be one of {', '.join(choices)}, got '{out}'."
+        raise DabenchError(f"setting '{key}' must be one of {', '.join(choices)}, got '{clip(out)}'."
                            f"{suggest(str(out), list(choices))}")
     if kind in (int, float) and out < 0:
         raise DabenchError(f"setting '{key}' must not be negative, got {out}")
@@ -226,7 +226,7 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise DabenchError(f"--set '{pair}' is not of the form key=value "
+            raise DabenchError(f"--set '{clip(pair)}' is not of the form key=value "
                                "(for example --set optim.lr=0.01)")
         if key.strip() in IDENTITY_KEYS:
             raise DabenchError(f"--set {key.strip()}=... is not allowed; give tasks as arguments "
@@ -257,8 +257,11 @@ def resolve(task: Any, method: str, seed: int, overrides: dict[str, Any]) -> Run
     cfg = RunConfig(task=task.name, method=method, seed=seed)
     apply(cfg, task.config, f"task '{task.name}' ({task.file})")
     recipe = overrides.get("recipe", cfg.recipe)
+    if not task.recipes and "recipe" in overrides:  # nothing to choose from: not a free label
+        raise DabenchError(f"unknown recipe '{clip(recipe)}': task '{task.name}' defines no "
+                           "recipes; drop --set recipe=...")
     if task.recipes and recipe not in task.recipes:
-        raise DabenchError(f"unknown recipe '{recipe}' for task '{task.name}'."
+        raise DabenchError(f"unknown recipe '{clip(recipe)}' for task '{task.name}'."
                            f"{suggest(recipe, sorted(task.recipes))} "
                            f"Known: {', '.join(sorted(task.recipes))}")
     cfg.recipe = recipe

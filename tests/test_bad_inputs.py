@@ -128,6 +128,63 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
 }
 
 
+# -- task files and --set values (issue 13 rows 1, 5, 6, 7, 8, 11, 12, 16; owner: schema) ------
+
+def user_tasks(tmp: Path, body: str | bytes, *command: str, name: str = "toy.yaml") -> list[str]:
+    """A user task file on DABENCH_TASK_PATH, then `command` (default: list-tasks)."""
+    folder = tmp / "tasks"
+    folder.mkdir()
+    (folder / name).write_bytes(body if isinstance(body, bytes) else body.encode())
+    return ["--tasks", str(folder), *command]
+
+
+def _laughs() -> str:
+    """The 'billion laughs': 9 levels of 9 aliases each, 10^9 strings once expanded."""
+    lines = ['lol0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"lol{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return "\n".join(lines) + "\n"
+
+
+_TOY_TASK = "  toy-task: {title: Toy, source: s, targets: [s]}\n"
+CASES.update({
+    "task name escapes the runs folder": (lambda t: user_tasks(
+        t, YAML_OK.replace("  toy-task:", '  "../../../escape-task":'), "run",
+        "../../../escape-task"), "task name '../../../escape-task' is not allowed"),
+    "absolute task name": (lambda t: user_tasks(
+        t, YAML_OK.replace("  toy-task:", '  "/tmp/abs-task":')), "'/tmp/abs-task' is not allowed"),
+    "empty task name": (lambda t: user_tasks(t, YAML_OK.replace("  toy-task:", '  "":')),
+                        "task name '' is not allowed"),
+    "published value .nan": (lambda t: user_tasks(t, YAML_OK.replace(
+        "targets: [s]}", "targets: [s], published: [{method: revgrad, value: .nan, source: x}]}")),
+        "published[0].value: must be a finite number, got nan"),
+    "task file defaults set seed and method": (lambda t: user_tasks(
+        t, YAML_OK + "defaults: {seed: 7, method: target-only}\n", "run", "toy-task", "-m",
+        "revgrad", "--seeds", "0,1"), "'seed' cannot be set by a task file"),
+    "YAML alias bomb (billion laughs)": (lambda t: user_tasks(t, _laughs() + YAML_OK),
+                                         "once its aliases (*name) are expanded"),
+    "100 kB --set value": (lambda t: ["run", "mnist-to-mnistm", "--set", "optim.lr=" + "9x" * 50_000],
+                           "got '" + "9x" * 40 + "... (100000 characters)'"),
+    "same task key twice in one file": (lambda t: user_tasks(t, YAML_OK + _TOY_TASK),
+                                        "line 10: the key 'toy-task' appears twice in one mapping"),
+    "user suite named leaderboard": (lambda t: user_tasks(
+        t, YAML_OK + "suites: {leaderboard: [toy-task]}\n"), "suite name 'leaderboard' is reserved"),
+    "task file in latin-1": (lambda t: user_tasks(
+        t, YAML_OK.replace("classes: [a, b]", "classes: [café, b]").encode("latin-1")),
+        "not UTF-8 text (byte 0xe9"),
+    "100k nested [ in a task file": (lambda t: user_tasks(t, "[" * 100_000),
+                                     "nested more than 50 levels deep"),
+    "integer task key": (lambda t: user_tasks(t, YAML_OK.replace("  toy-task:", "  123:")),
+                         'tasks.123: the task name 123 must be text; quote it: "123"'),
+    "--set recipe on a task without recipes": (lambda t: user_tasks(
+        t, YAML_OK, "run", "toy-task", "--set", "recipe=nope"),
+        "unknown recipe 'nope': task 'toy-task' defines no recipes"),
+    ".yml task file is read, not ignored": (lambda t: user_tasks(
+        t, YAML_OK + "colour: red\n", name="toy.yml"), "toy.yml: top level: unknown key 'colour'"),
+    "DABENCH_TASK_PATH=/dev/null": (lambda t: ["--tasks", "/dev/null"],
+                                    "'/dev/null', which is neither a file nor a folder"),
+})
+
+
 def _file(tmp: Path) -> Path:
     blocker = tmp / "a-file"
     blocker.write_text("not a folder")
@@ -141,10 +198,10 @@ def test_bad_input(name, tmp_path, monkeypatch):
     before = snapshot(runs)
     make, expected = CASES[name]
     args = make(tmp_path)
-    if args[0] == "--tasks":  # a user task file on DABENCH_TASK_PATH, then any command
+    if args[0] == "--tasks":  # a user task file on DABENCH_TASK_PATH, then a command
         monkeypatch.setenv("DABENCH_TASK_PATH", args[1])
-        args = ["list-tasks"]
-    elif args[0] == "run" and "--runs-dir" not in args:
+        args = args[2:] or ["list-tasks"]
+    if args[0] == "run" and "--runs-dir" not in args:
         args += ["--runs-dir", str(runs)]
     if name == "CUDA without a GPU":
         monkeypatch.setattr("torch.cuda.is_available", lambda: False)

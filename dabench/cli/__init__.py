@@ -7,14 +7,16 @@ commands that need them, so `dabench list-tasks` and `dabench report` start fast
 
 from __future__ import annotations
 
-from dabench.cli import report, run, tasks  # noqa: F401  (register their commands on app)
+from dabench.cli import download, report, run, status, tasks, worker  # noqa: F401  (register)
 from dabench.cli.app import _Group, app  # noqa: F401  (the public entry points)
 from dabench.cli.data import data_app
 from dabench.cli.features import app as features_app
 from dabench.cli.plot import plot_app
+from dabench.cli.tasks import tasks_app
 
 app.add_typer(data_app, name="data")
 app.add_typer(plot_app, name="plot")
+app.add_typer(tasks_app, name="tasks")
 app.add_typer(features_app)  # `dabench extract-features` at the top level
 
 

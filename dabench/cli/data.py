@@ -34,14 +34,17 @@ from dabench.data.images.loaders import (
     missing_classes,
 )
 from dabench.data.paths import DATA_ENV, data_root_or_env
+from dabench.data.video.check import check_video_domain, format_video_check
+from dabench.data.video.loaders import LAYOUTS as VIDEO_LAYOUTS
 from dabench.errors import DabenchError
 from dabench.registry import suggest
 
 FOLDER_LOADERS = (*DATASETS, "imagefolder")
+VIDEO_LOADERS = tuple(VIDEO_LAYOUTS)
 
 data_app = typer.Typer(
     name="data",
-    help="Find and check datasets on disk (Office-31, Office-Home, your own image folders).",
+    help="Download and check datasets (Office-31, Office-Home, UCF101, HMDB51, Olympic Sports, your own image folders).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -51,7 +54,8 @@ data_app = typer.Typer(
 
 @data_app.callback()
 def _data() -> None:
-    """Find and check datasets on disk (Office-31, Office-Home, your own image folders)."""
+    """Download and check datasets (Office-31, Office-Home, UCF101, HMDB51, Olympic Sports,
+    your own image folders)."""
 
 
 @dataclass
@@ -73,9 +77,30 @@ def _select(catalog, name: str) -> list:
         return family
     if name in catalog.suites:
         return catalog.expand([name])
+    loader = _video_loader(name)
+    if loader:
+        return [t for t in catalog.tasks.values()
+                if any(d.loader == loader for d in (t.source, *t.targets))]
     choices = sorted({*catalog.names(), *(t.family for t in catalog.tasks.values())})
     raise DabenchError(f"unknown task, suite or dataset '{name}'.{suggest(name, choices)} "
                        "Run `dabench list-tasks` to see them all.")
+
+
+def _video_loader(name: str) -> Optional[str]:
+    """The video loader a dataset name means (ucf101, hmdb51, olympic-sports), else None."""
+    squash = name.lower().replace("_", "-")
+    return next((k for k in VIDEO_LOADERS if k.replace("-", "") == squash.replace("-", "")),
+                None)
+
+
+def _video_domains(specs: list, only: Optional[str]) -> list[tuple]:
+    """(domain, task) of the video domains, once per task family and domain key."""
+    seen: dict[tuple[str, str], tuple] = {}
+    for spec in specs:
+        for domain in (spec.source, *spec.targets):
+            if domain.loader in VIDEO_LOADERS and only in (None, domain.loader):
+                seen.setdefault((spec.family, domain.key), (domain, spec))
+    return list(seen.values())
 
 
 def _groups(specs: list) -> tuple[list[_Group], list[str]]:
@@ -84,6 +109,8 @@ def _groups(specs: list) -> tuple[list[_Group], list[str]]:
     skipped: list[str] = []
     for spec in specs:
         for domain in (spec.source, *spec.targets):
+            if domain.loader in VIDEO_LOADERS:
+                continue  # checked by _video_checks
             if domain.loader not in FOLDER_LOADERS:
                 label = f"{spec.dataset} {domain.name} (loader '{domain.loader}')"
                 if label not in skipped:
@@ -200,11 +227,17 @@ def check(
 def _check(name: str, data_root: Optional[Path], verify: bool, per_class: bool) -> bool:
     from dabench.tasks.catalog import load_catalog
 
-    groups, skipped = _groups(_select(load_catalog(), name))
-    if not groups:
-        raise DabenchError(f"'{name}' has no image folders to check: {', '.join(skipped)}; "
-                           f"`dabench data check` covers the loaders {', '.join(FOLDER_LOADERS)}")
+    specs = _select(load_catalog(), name)
+    groups, skipped = _groups(specs)
+    videos = _video_domains(specs, _video_loader(name))
+    if not groups and not videos:
+        raise DabenchError(f"'{name}' has no image folders to check and no videos: "
+                           f"{', '.join(skipped)}; `dabench data check` covers the loaders "
+                           f"{', '.join((*FOLDER_LOADERS, *VIDEO_LOADERS))}")
     root = data_root_or_env(data_root)
+    if videos and root is None:
+        raise DabenchError(f"checking videos needs the data folder; fix: pass --data-root DIR "
+                           f"or set {DATA_ENV}=DIR")
     all_ok = True
     for group in groups:
         loader = next(iter(group.domains.values()))[0].loader
@@ -230,6 +263,10 @@ def _check(name: str, data_root: Optional[Path], verify: bool, per_class: bool) 
                 typer.echo(table)
         typer.echo(report[-1])
         all_ok = all_ok and all(c.ok for c in checks)
+    for domain, spec in videos:
+        result = check_video_domain(domain, spec, root)
+        typer.echo(format_video_check(result))
+        all_ok = all_ok and result.ok
     for label in skipped:
         typer.echo(f"not checked (no image folder): {label}")
     typer.echo("complete" if all_ok else "INCOMPLETE: fix the problems above and check again")

@@ -12,7 +12,7 @@ from dabench.errors import DabenchError
 from dabench.reporting.aggregate import SELECTIONS, VIEWS
 from dabench.reporting.render import FORMATS
 
-ReportFormat = _choices("ReportFormat", FORMATS)
+ReportFormat = _choices("ReportFormat", (*FORMATS, "html"))
 View = _choices("View", VIEWS)
 Select = _choices("Select", tuple(SELECTIONS))
 
@@ -22,7 +22,8 @@ def report(
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir",
                                             help="results folder [default: $DABENCH_RUNS or ./runs]"),
     fmt: ReportFormat = typer.Option("table", "--format", "-f",
-                                     help="table, md, csv, json or latex"),
+                                     help="table, md, csv, json, latex or html (one "
+                                          "self-contained page with figures)"),
     select: Select = typer.Option("last", "--select",
                                   help="last (no target labels) or oracle (best target epoch)"),
     view: View = typer.Option("auto", "--view", help="leaderboard (the public rows), suite "
@@ -39,6 +40,8 @@ def report(
       dabench report --format md --select oracle --out results.md
 
       dabench report --view suite --format latex
+
+      dabench report --format html --out report.html
     """
     from dabench.runs import store as results
     from dabench.reporting.render import render
@@ -52,7 +55,15 @@ def report(
         raise DabenchError(f"no finished runs in {root}; run e.g. `dabench run mnist-to-mnistm` "
                            "first, or point --runs-dir at your results folder")
     notes = [f"FAILED: {f['task']} {f['method']} seed {f['seed']}: {f['error']}" for f in failed]
-    text = render(build(records, load_catalog(), select.value, view.value, notes), fmt.value)
+    if fmt.value == "html":  # the page links the run folders relative to where it is written
+        from dabench.reporting.html import page
+
+        text = page(records, load_catalog(), select.value, root=root, view=view.value,
+                    out_dir=out.parent if out else Path.cwd(), notes=notes,
+                    unfinished=unfinished)
+    else:
+        text = render(build(records, load_catalog(), select.value, view.value, notes),
+                      fmt.value)
     if unfinished:
         typer.echo(f"skipped {unfinished} unfinished run(s) in {root}"
                    f"{f', {len(failed)} of them failed' if failed else ''}", err=True)

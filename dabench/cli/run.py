@@ -8,6 +8,8 @@ from typing import List, Optional
 import typer
 
 from dabench.cli.app import Device, _err, app
+from dabench.cli.launch import LaunchOptions, Launcher, dispatch
+from dabench.runs.launch.slurm import SlurmOptions
 from dabench.data.paths import data_root_or_env
 from dabench.errors import DabenchError
 
@@ -37,6 +39,28 @@ def run(
                                              help="datasets folder [default: $DABENCH_DATA]"),
     device: Device = typer.Option("auto", "--device", help="auto, cpu or cuda"),
     force: bool = typer.Option(False, "--force", help="rerun finished runs"),
+    launcher: Launcher = typer.Option("serial", "--launcher",
+                                      help="serial (this process), local (a pool of worker "
+                                           "processes) or slurm (a job array)"),
+    shard: Optional[str] = typer.Option(None, "--shard",
+                                        help="i/N: run only slice i of N of the plan"),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help="local: GPU ids, e.g. 0,1,2,3"),
+    jobs_per_gpu: int = typer.Option(1, "--jobs-per-gpu", help="local: runs per GPU at once"),
+    workers: int = typer.Option(1, "--workers", help="local, CPU only: runs at once"),
+    max_parallel: int = typer.Option(64, "--max-parallel", help="slurm: array tasks at once"),
+    gpus_per_job: int = typer.Option(0, "--gpus-per-job", help="slurm: GPUs per run (0 or 1)"),
+    cpus_per_job: int = typer.Option(4, "--cpus-per-job", help="slurm: CPU cores per run"),
+    mem_gb: float = typer.Option(16, "--mem-gb", help="slurm: memory per run (GB)"),
+    time_min: int = typer.Option(120, "--time-min",
+                                 help="slurm: time limit per job; a run that needs longer is "
+                                      "requeued and resumes from its checkpoint"),
+    partition: Optional[str] = typer.Option(None, "--partition", help="slurm: partition"),
+    account: Optional[str] = typer.Option(None, "--account", help="slurm: account"),
+    qos: Optional[str] = typer.Option(None, "--qos", help="slurm: quality of service"),
+    emit_sbatch: Optional[Path] = typer.Option(None, "--emit-sbatch",
+                                               help="slurm: write a plain array script to "
+                                                    "FILE instead of submitting"),
+    wait: bool = typer.Option(False, "--wait", help="slurm: wait for the jobs to end"),
 ) -> None:
     """Train and evaluate every (task, method, seed), then print what ran.
 
@@ -46,12 +70,20 @@ def run(
 
       dabench run mnist-to-mnistm --method revgrad --seeds 0,1,2 --set steps=3000
 
+      dabench run digits --seeds 0,1,2 --launcher local --workers 2
+
+      dabench run leaderboard --launcher local --gpus 0,1,2,3 --jobs-per-gpu 2
+
+      dabench run office31 --launcher slurm --gpus-per-job 1 --partition gpu
+
+      dabench run office31 --shard 3/8
+
     A finished run (same resolved config) is skipped unless --force.
     """
     from dabench.runs import store as results
     from dabench.config import parse_sets
     from dabench.training.methods import METHODS
-    from dabench.runs.plan import build_plan
+    from dabench.runs.plan import parse_shard, plan_entries, shard as take_shard
     from dabench.reporting.render import render
     from dabench.reporting.aggregate import build
     from dabench.tasks.catalog import load_catalog
@@ -64,10 +96,37 @@ def run(
     root = results.runs_root(runs_dir)
     results.ensure_writable(root)
     data = data_root_or_env(data_root)
-    plan = build_plan(catalog, tasks, method, _parse_seeds(seed, seeds), overrides)
-    records = _run_plan(plan, root, data, force)
+    seed_list = _parse_seeds(seed, seeds)
+    opts = LaunchOptions(launcher, gpus, jobs_per_gpu, workers, SlurmOptions(
+        max_parallel, gpus_per_job, cpus_per_job, mem_gb, time_min, partition, account, qos),
+        emit_sbatch, wait)
+    opts.check(force, shard)
+    entries = plan_entries(catalog, tasks, method, seed_list, overrides)
+    plan_size = len(entries)
+    if shard:
+        entries = take_shard(entries, *parse_shard(shard))
+    if launcher is Launcher.serial:
+        records = _run_plan([(e.spec, e.cfg) for e in entries], root, data, force)
+    else:
+        rerun = _command_line(tasks, method, seed_list, sets, device.value, root, data)
+        records = dispatch(entries, root, data, opts, rerun, plan_size)
+        if records is None:  # submitted, not waited for
+            return
     typer.echo(render(build(records, catalog, view="runs"), "table"), nl=False)
     typer.echo(f"results in {root}", err=True)
+
+
+def _command_line(tasks: List[str], methods: List[str], seeds: List[int], sets: List[str],
+                  device: str, root: Path, data: Optional[Path]) -> List[str]:
+    """The `dabench run` command that rebuilds this plan (absolute folders), for a script."""
+    out = ["dabench", "run", *tasks]
+    for m in methods:
+        out += ["--method", m]
+    out += ["--seeds", ",".join(str(s) for s in seeds)]
+    for s in sets:
+        out += ["--set", s]
+    out += ["--device", device, "--runs-dir", str(root.resolve())]
+    return out + (["--data-root", str(data.resolve())] if data else [])
 
 
 def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) -> list[dict]:
@@ -75,6 +134,7 @@ def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) ->
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from dabench.runs.lock import LockHeld, describe
     from dabench.training import loop as train
 
     console = Console(stderr=True)
@@ -94,6 +154,10 @@ def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) ->
 
             try:
                 outcome = train.run(spec, cfg, root, data_root, force, on_progress)
+            except LockHeld as exc:  # another process trains it (a launcher, another host)
+                typer.echo(f"{label}: running elsewhere ({describe(exc.owner)}); skipped",
+                           err=True)
+                continue
             except train.RunFailed as exc:  # this run failed; the others still run
                 failures.append(f"{label}: {exc}")
                 _err(f"{label}: {exc}")

@@ -1,8 +1,10 @@
-"""`dabench list-tasks`: the task catalogue as a table or JSON. Imports no torch."""
+"""`dabench list-tasks` (also `dabench tasks list`): the task catalogue as a table or JSON;
+`dabench tasks schema` and `dabench tasks validate FILE...` for task files. Imports no torch."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -38,3 +40,52 @@ def list_tasks(fmt: ListFormat = typer.Option("table", "--format", "-f",
     console.print(table)
     for name, members in catalog.suites.items():
         console.print(f"suite [bold]{name}[/bold]: {' '.join(members)}")
+
+
+# -- dabench tasks list | schema | validate ----------------------------------------------------
+
+tasks_app = typer.Typer(help="Task files: list the tasks, print the task-file JSON Schema, "
+                             "validate your own task files.", no_args_is_help=True)
+tasks_app.command("list")(list_tasks)
+
+
+@tasks_app.command("schema")
+def tasks_schema() -> None:
+    """Print the JSON Schema of a task file (for editors and CI checks of your own files).
+
+    Example: dabench tasks schema > task-file.schema.json
+    """
+    from dabench.tasks.schema import task_file_schema
+
+    typer.echo(json.dumps(task_file_schema(), indent=2))
+
+
+@tasks_app.command("validate")
+def tasks_validate(files: list[Path] = typer.Argument(..., help="task YAML files to check",
+                                                      show_default=False)) -> None:
+    """Check task files without running anything: YAML, schema, names, and that they fit with the
+    built-in tasks (and those on $DABENCH_TASK_PATH). Exit 0 when all are valid.
+
+    Example: dabench tasks validate my-tasks.yaml
+    """
+    from dabench.errors import DabenchError
+    from dabench.tasks.catalog import build_catalog, check_shared_file, task_files
+    from dabench.tasks.compose import is_shared
+
+    for path in files:
+        if not path.is_file():
+            raise DabenchError(f"task file {path}: "
+                               f"{'is not a file' if path.exists() else 'does not exist'}")
+    shared = [p for p in files if is_shared(p)]
+    for path in shared:
+        check_shared_file(path)
+    mine = [p for p in files if not is_shared(p)]
+    known = {p.resolve() for p in task_files()}
+    catalog = build_catalog([*task_files(), *(p for p in mine if p.resolve() not in known)])
+    for path in files:
+        if path in shared:
+            typer.echo(f"{path}: ok (a shared file; its values are checked again in every file "
+                       "that includes it)")
+            continue
+        names = [t.name for t in catalog.tasks.values() if Path(t.file).resolve() == path.resolve()]
+        typer.echo(f"{path}: ok, {len(names)} task(s): {', '.join(names)}")

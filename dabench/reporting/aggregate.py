@@ -50,6 +50,7 @@ class Row:
     seeds: list[int] = field(default_factory=list)
     pad: Optional[float] = None  # mean proxy A-distance over the runs
     note: str = ""  # footnote text
+    run_dirs: list[str] = field(default_factory=list)  # the run folders behind the row (HTML links)
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Table:
     cells: list[list[str]]
     notes: list[str]
     records: list[dict[str, Any]]  # for JSON / CSV
+    row_runs: list[list[str]] = field(default_factory=list)  # per row of cells: its run folders
 
 
 def config_group(config: dict[str, Any]) -> str:
@@ -87,6 +89,10 @@ def _groups(records: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
     for rec in sorted(records, key=lambda r: r["seed"]):
         out.setdefault((rec["task"], rec["model"], config_group(rec["config"])), []).append(rec)
     return out
+
+
+def _dirs(recs) -> list[str]:
+    return [r["run_dir"] for r in recs if r.get("run_dir")]
 
 
 def _pad(recs: list[dict]) -> Optional[float]:
@@ -123,7 +129,7 @@ def aggregate(records: list[dict[str, Any]], catalog=None, select: str = "last")
                 published=pub.value if pub else None,
                 delta=mean - pub.value if pub else None, published_source=pub.source if pub else "",
                 benchmark=task, method=first["method"], recipe=first.get("recipe", ""),
-                seeds=[r["seed"] for r in recs], pad=_pad(recs)))
+                seeds=[r["seed"] for r in recs], pad=_pad(recs), run_dirs=_dirs(recs)))
     order = {name: i for i, name in enumerate(catalog.tasks)} if catalog is not None else {}
     method_rank = {"source-only": 0, "revgrad": 1, "target-only": 2}
     rows.sort(key=lambda r: (order.get(r.benchmark, len(order)), r.benchmark,
@@ -174,7 +180,8 @@ def runs_view(records: list[dict], catalog, select: str, notes: list[str] = ()) 
               fmt(r.published), fmt(r.delta, signed=True)] for r in rows]
     return Table(title(select), ["Task", "Dataset", "Metric", "Value", "Model", "n", "±",
                                  "Published", "Δ"], cells,
-                 [FOOTER, *gap_notes(rows), *notes], [_plain(r, select) for r in rows])
+                 [FOOTER, *gap_notes(rows), *notes], [_plain(r, select) for r in rows],
+                 [r.run_dirs for r in rows])
 
 
 def fmt(value: Optional[float], signed: bool = False) -> str:
@@ -185,7 +192,8 @@ def fmt(value: Optional[float], signed: bool = False) -> str:
 
 def _plain(row: Row, select: str) -> dict[str, Any]:
     """A row as a plain dict for JSON/CSV, floats rounded to 4 decimals (stable output)."""
-    out = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.__dict__.items()}
+    out = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.__dict__.items()
+           if k != "run_dirs"}
     return {**out, "selection": select}
 
 
@@ -227,7 +235,8 @@ def board_rows(records: list[dict], catalog, select: str) -> list[Row]:
             n=len(seeds), std=std, published=b.value,
             delta=None if mean is None else mean - b.value, published_source=b.source,
             benchmark=" ".join(b.tasks), method=b.method, seeds=seeds,
-            pad=_pad([p[s] for p in per_task for s in seeds]), note="; ".join(notes)))
+            pad=_pad([p[s] for p in per_task for s in seeds]), note="; ".join(notes),
+            run_dirs=_dirs([p[s] for p in per_task for s in seeds])))
     return rows
 
 
@@ -244,7 +253,8 @@ def board_view(records: list[dict], catalog, select: str, notes: list[str] = ())
                       fmt(r.published), fmt(r.delta, signed=True)])
     return Table(title(select, "leaderboard"), ["Task", "Dataset", "Metric", "Value", "Model",
                                                 "n", "±", "Published", "Δ"], cells,
-                 [FOOTER, *marks, *notes], [_plain(r, select) for r in rows])
+                 [FOOTER, *marks, *notes], [_plain(r, select) for r in rows],
+                 [r.run_dirs for r in rows])
 
 
 # -- the suite view -----------------------------------------------------------------------------
@@ -264,7 +274,7 @@ def suite_view(records: list[dict], catalog, select: str, notes: list[str] = ())
     for family in families:
         tasks = [t for t in catalog.tasks.values() if t.family == family]
         names = {t.name for t in tasks}
-        cells, plain = [], []
+        cells, plain, row_runs = [], [], []
         rank = {"source-only": 0, "revgrad": 1, "target-only": 2}
         ordered = sorted((r for r in records if r["task"] in names),
                          key=lambda r: (rank.get(r["method"], 3), r["model"]))
@@ -274,17 +284,20 @@ def suite_view(records: list[dict], catalog, select: str, notes: list[str] = ())
             avg = statistics.fmean(statistics.fmean(v) for v in per) if all(per) else None
             pad = _pad([r for r in records if r["model"] == model and r["task"] in names])
             cells.append([model, *[_cell(v) for v in per], fmt(avg), fmt(pad)])
+            row_runs.append(_dirs(r for r in ordered if r["model"] == model))
             plain.append({"family": family, "model": model, "avg": avg, "pad": pad,
                           "selection": select, **{t.name: _stats(v)[0] for t, v in zip(tasks, per)}})
         for label, values in _published_rows(tasks):
             avg = statistics.fmean(values) if None not in values else None
             cells.append([label, *[fmt(v) for v in values], fmt(avg), "—"])
+            row_runs.append([])
             plain.append({"family": family, "model": label, "avg": avg, "pad": None,
                           "selection": select, **{t.name: v for t, v in zip(tasks, values)}})
         tables.append(Table(
             f"{family}: {title(select, 'suite')}", ["Model", *[t.title for t in tasks], "Avg", "PAD"],
             cells, ["Cells: mean ± sample std over seeds; Avg: mean over the tasks (— if any is "
-                    "missing); PAD: proxy A-distance of the final features.", *notes], plain))
+                    "missing); PAD: proxy A-distance of the final features.", *notes], plain,
+            row_runs))
     return tables
 
 
@@ -305,11 +318,17 @@ def _published_rows(tasks) -> list[tuple[str, list[Optional[float]]]]:
     return rows
 
 
+def resolve_view(records: list[dict], catalog, select: str, view: str) -> str:
+    """`view`, with "auto" made "leaderboard" when any leaderboard row has runs, else "runs"."""
+    if view != "auto":
+        return view
+    return "leaderboard" if any(r.n for r in board_rows(records, catalog, select)) else "runs"
+
+
 def build(records: list[dict], catalog, select: str = "last", view: str = "auto",
           notes: list[str] = ()) -> list[Table]:
     """The report tables for `view`; "auto" is the leaderboard when any of its rows has runs."""
-    if view == "auto":
-        view = "leaderboard" if any(r.n for r in board_rows(records, catalog, select)) else "runs"
+    view = resolve_view(records, catalog, select, view)
     if view == "suite":
         return suite_view(records, catalog, select, list(notes))
     make = board_view if view == "leaderboard" else runs_view

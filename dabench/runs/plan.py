@@ -2,20 +2,38 @@
 
 The `leaderboard` suite is special: each of its tasks runs with the method and configuration
 variant its leaderboard row names (e.g. TemRelation + RevGrad for UCF-to-HMDBfull).
+
+A plan entry keeps the overrides it was resolved with, so a launcher can hand it to another
+process as a small JSON ticket (`ticket()`), which that process resolves again (`from_ticket`)
+to the same run id. `--shard i/N` keeps a fixed slice of the plan (`shard`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from dabench.config import RunConfig, resolve
+from dabench.errors import DabenchError
 from dabench.tasks.catalog import LEADERBOARD_SUITE, Catalog, TaskSpec
 
 
-def build_plan(catalog: Catalog, names: list[str], methods: list[str], seeds: list[int],
-               overrides: dict[str, Any]) -> list[tuple[TaskSpec, RunConfig]]:
-    """Every (task, config) to run, in order, without repeats (same run id once)."""
-    plan: dict[str, tuple[TaskSpec, RunConfig]] = {}
+@dataclass(frozen=True)
+class PlanEntry:
+    spec: TaskSpec
+    cfg: RunConfig
+    overrides: dict[str, Any]  # everything resolve() got besides task, method and seed
+
+    def ticket(self) -> dict[str, Any]:
+        """A JSON-able description from which `from_ticket` rebuilds exactly this run."""
+        return {"task": self.spec.name, "method": self.cfg.method, "seed": self.cfg.seed,
+                "overrides": self.overrides, "run_id": self.cfg.run_id()}
+
+
+def plan_entries(catalog: Catalog, names: list[str], methods: list[str], seeds: list[int],
+                 overrides: dict[str, Any]) -> list[PlanEntry]:
+    """Every run to do, in order, without repeats (same run id once)."""
+    plan: dict[str, PlanEntry] = {}
     for name in names:
         if name == LEADERBOARD_SUITE and catalog.board and not methods:
             variants = catalog.board_plan()
@@ -24,6 +42,46 @@ def build_plan(catalog: Catalog, names: list[str], methods: list[str], seeds: li
                         for m in (methods or spec.methods)]
         for spec, method, when in variants:
             for seed in seeds:
-                cfg = resolve(spec, method, seed, {**when, **overrides})
-                plan.setdefault(f"{spec.name}/{method}/{cfg.run_id()}", (spec, cfg))
+                values = {**when, **overrides}
+                cfg = resolve(spec, method, seed, values)
+                plan.setdefault(f"{spec.name}/{method}/{cfg.run_id()}",
+                                PlanEntry(spec, cfg, values))
     return list(plan.values())
+
+
+def build_plan(catalog: Catalog, names: list[str], methods: list[str], seeds: list[int],
+               overrides: dict[str, Any]) -> list[tuple[TaskSpec, RunConfig]]:
+    """Every (task, config) to run, in order, without repeats (same run id once)."""
+    return [(e.spec, e.cfg) for e in plan_entries(catalog, names, methods, seeds, overrides)]
+
+
+def from_ticket(catalog: Catalog, ticket: dict[str, Any]) -> PlanEntry:
+    """The plan entry a ticket describes; an error if it no longer resolves to the same run
+    (the task files or dabench changed between planning and running)."""
+    spec = catalog.task(ticket["task"])
+    cfg = resolve(spec, ticket["method"], int(ticket["seed"]), dict(ticket["overrides"]))
+    if cfg.run_id() != ticket["run_id"]:
+        raise DabenchError(f"run {ticket['task']}/{ticket['method']}/{ticket['run_id']} now "
+                           f"resolves to run id {cfg.run_id()} (task files or dabench changed "
+                           "since it was planned); plan it again")
+    return PlanEntry(spec, cfg, dict(ticket["overrides"]))
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/N' -> (i, N) with 0 <= i < N."""
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i, n = -1, 0
+    if not sep or n < 1 or not 0 <= i < n:
+        raise DabenchError(f"--shard '{text}' must be i/N with 0 <= i < N, for example "
+                           "--shard 0/4 (the first of four slices)")
+    return i, n
+
+
+def shard(items: list, index: int, count: int) -> list:
+    """Slice `index` of `count`: items index, index + count, ... (round-robin, so every slice
+    gets a mix of tasks). Fixed by the plan alone, so N processes started at different times
+    agree on it; finished runs inside a slice are then skipped as usual."""
+    return items[index::count]

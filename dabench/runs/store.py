@@ -127,56 +127,6 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-class RunLock:
-    """`<run dir>/lock` holding "host pid": one process trains a run directory at a time.
-
-    A lock whose owner is dead (same host, no such process) is stale and taken over.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / "lock"
-        self.stale_owner: str | None = None
-
-    def __enter__(self) -> "RunLock":
-        import socket
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        me = f"{socket.gethostname()} {os.getpid()}"
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = self.path.read_text(encoding="utf-8").strip() if self.path.exists() else ""
-                if not _owner_is_dead(owner, socket.gethostname()):
-                    raise DabenchError(
-                        f"run {self.path.parent} is being trained by another process ({owner}); "
-                        f"wait for it, or delete {self.path} if that process is gone") from None
-                self.stale_owner = owner
-                self.path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(me)
-            return self
-        raise DabenchError(f"cannot take the lock {self.path}; delete it and retry")
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def _owner_is_dead(owner: str, host: str) -> bool:
-    """True when `owner` ("host pid") names a process on this host that no longer exists."""
-    parts = owner.split()
-    if len(parts) != 2 or parts[0] != host or not parts[1].isdigit():
-        return not owner  # an empty lock file is a crash between create and write
-    try:
-        os.kill(int(parts[1]), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def mark_failed(directory: Path, record: dict[str, Any]) -> None:
     """Record a run that stopped on an error (e.g. a NaN loss); the report lists it as failed."""
     write_json(directory / "failed.json", record)

@@ -23,6 +23,7 @@ import torch
 
 import dabench
 from dabench.runs import store as results
+from dabench.runs.lock import RunLock
 from dabench.training import schedules
 from dabench.training.checkpoint import Checkpoint, Interrupts, restore
 from dabench.config import RunConfig
@@ -143,7 +144,10 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     state = _State(method, [
         BatchStream(first, cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, pin),
         BatchStream(data.target_train, target_batch, cfg.seed * 2 + 2, cfg.num_workers, pin)])
-    with results.RunLock(directory):
+    with RunLock(directory):
+        if results.is_done(directory) and not force:  # finished by another process meanwhile
+            record = json.loads((directory / "result.json").read_text(encoding="utf-8"))
+            return RunOutcome(directory, record, True)
         _prepare_directory(directory, task, cfg, force)
         ckpt = Checkpoint(directory)
         saved = ckpt.load()

@@ -75,7 +75,8 @@ class DatasetInfo:
 
     def download_hint(self, data_root: Optional[Path]) -> str:
         root = str(data_root) if data_root is not None else "DATA"
-        return (f"download {self.archive} from {self.url} and extract it into "
+        return (f"run `dabench data download {self.loader} --data-root {root}`, or download "
+                f"{self.archive} from {self.url} and extract it into "
                 f"{Path(root) / self.dir_names[0]} (so that e.g. "
                 f"{Path(root) / self.dir_names[0] / self.example} exists)")
 

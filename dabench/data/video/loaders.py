@@ -103,6 +103,23 @@ def video_split(domain, task, data_root: Optional[Path], split: str, config=None
     from dabench.data.video.frame_features import FeatureSpec
     from dabench.models.temporal import feature_dim
 
+    layout = LAYOUTS[domain.loader]
+    video_dir, items = split_items(domain, task, data_root, split)
+    root = data_root_or_env(data_root)
+    cfg = run_config(task, config)
+    feature_dim(cfg.backbone.name)  # fail early on a backbone that cannot extract features
+    spec = FeatureSpec(cfg.backbone.name, cfg.backbone.weights, cfg.video.segments,
+                       cfg.video.frame_size)
+    cache_root = Path(cfg.video.cache_dir).expanduser() if cfg.video.cache_dir \
+        else root / "features"
+    return VideoSplit(domain.loader, layout.display, split, video_dir, items,
+                      cache_root / spec.tag() / domain.loader, spec)
+
+
+def split_items(domain, task, data_root: Optional[Path], split: str
+                ) -> tuple[Path, list[VideoItem]]:
+    """(video folder, items) of one split: official split files through the class map, size
+    checked against `expected`. No torch, no decoding (`dabench data check` uses it too)."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     layout = LAYOUTS[domain.loader]
@@ -121,14 +138,12 @@ def video_split(domain, task, data_root: Optional[Path], split: str, config=None
             f"{layout.display} {split} split of task '{task.name}' has {len(items)} videos, "
             f"expected {expected}: the split files in {splits_dir} or the class map in "
             f"{task.file} do not match the benchmark (use the official split files)")
-    cfg = run_config(task, config)
-    feature_dim(cfg.backbone.name)  # fail early on a backbone that cannot extract features
-    spec = FeatureSpec(cfg.backbone.name, cfg.backbone.weights, cfg.video.segments,
-                       cfg.video.frame_size)
-    cache_root = Path(cfg.video.cache_dir).expanduser() if cfg.video.cache_dir \
-        else root / "features"
-    return VideoSplit(domain.loader, layout.display, split, dataset_dir / opts.get(
-        "videos", layout.videos), items, cache_root / spec.tag() / domain.loader, spec)
+    return dataset_dir / opts.get("videos", layout.videos), items
+
+
+def domain_loader(layout: Layout) -> str:
+    """The loader (and `data download`) name of a layout."""
+    return next(name for name, lay in LAYOUTS.items() if lay is layout)
 
 
 def _dataset_dir(layout: Layout, opts: dict, root: Optional[Path], task) -> Path:
@@ -147,7 +162,9 @@ def _dataset_dir(layout: Layout, opts: dict, root: Optional[Path], task) -> Path
     dataset_dir = root / folder
     if not dataset_dir.is_dir():
         raise DabenchError(f"{layout.display} not found: {dataset_dir} does not exist; put the "
-                           f"videos as {shape.replace('DIR', str(root))} (see {DOCS})")
+                           f"videos as {shape.replace('DIR', str(root))} (see {DOCS}), e.g. "
+                           f"with `dabench data download {domain_loader(layout)} --data-root "
+                           f"{root}`")
     return dataset_dir
 
 

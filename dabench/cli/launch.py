@@ -1,0 +1,134 @@
+"""`dabench run --launcher local|slurm` and `--shard i/N`: hand the plan to a launcher.
+
+The serial launcher (the default) trains in this process (`dabench.cli.run._run_plan`); the
+others give each run to a `dabench worker` process (dabench/cli/worker.py) and read what happened
+back from the runs folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from dabench.errors import DabenchError
+from dabench.runs.launch.slurm import SlurmOptions
+
+
+class Launcher(str, Enum):
+    serial = "serial"
+    local = "local"
+    slurm = "slurm"
+
+
+@dataclass
+class LaunchOptions:
+    launcher: Launcher = Launcher.serial
+    gpus: Optional[str] = None
+    jobs_per_gpu: int = 1
+    workers: int = 1
+    slurm: SlurmOptions = field(default_factory=SlurmOptions)
+    emit_sbatch: Optional[Path] = None
+    wait: bool = False
+
+    def check(self, force: bool, shard: Optional[str]) -> None:
+        """Options that only one launcher understands are errors with the others."""
+        if self.launcher is not Launcher.serial and force:
+            raise DabenchError("--force works with the serial launcher only (a requeued job "
+                               "would start over); delete the run folders to redo them")
+        if self.launcher is not Launcher.local and (self.gpus or self.workers != 1
+                                                    or self.jobs_per_gpu != 1):
+            raise DabenchError("--gpus, --jobs-per-gpu and --workers belong to --launcher local")
+        if self.launcher is not Launcher.slurm and (self.emit_sbatch or self.wait):
+            raise DabenchError("--emit-sbatch and --wait belong to --launcher slurm")
+        if self.emit_sbatch and shard:
+            raise DabenchError("--emit-sbatch writes one array task per run (each a --shard of "
+                               "its own); leave --shard out")
+
+
+def dispatch(entries: list, root: Path, data_root: Optional[Path], opts: LaunchOptions,
+             rerun: list[str], plan_size: int) -> Optional[list[dict[str, Any]]]:
+    """Run `entries` with the chosen launcher; the finished records, or None when the runs
+    were only submitted. `rerun` is the `dabench run` command line that rebuilds the whole
+    plan (for --emit-sbatch), `plan_size` that plan's length."""
+    from dabench.runs import store
+    from dabench.runs.launch.outcomes import summary
+    from dabench.runs.status import record_tickets
+
+    pending = [(i, e) for i, e in enumerate(entries) if not store.is_done(
+        store.run_dir(root, e.spec.name, e.cfg.method, e.cfg.run_id()))]
+    tickets = [e.ticket() for _, e in pending]
+    typer.echo(f"{len(entries)} planned run(s), {len(entries) - len(pending)} finished before, "
+               f"{len(pending)} to run ({opts.launcher.value} launcher)", err=True)
+    if opts.emit_sbatch:
+        return _emit_sbatch(opts, rerun, [i for i, _ in pending], plan_size, root)
+    record_tickets(root, tickets)
+    if opts.launcher is Launcher.local:
+        from dabench.runs.launch.local import make_slots, parse_gpus, run_pool
+
+        slots = make_slots(parse_gpus(opts.gpus), opts.jobs_per_gpu, opts.workers)
+        typer.echo(f"{len(slots)} worker(s), {slots[0].threads} thread(s) each"
+                   + (f", GPUs {opts.gpus}" if opts.gpus else ""), err=True)
+
+        def on_outcome(o) -> None:
+            typer.echo(f"{o.label}: {o.result}" + (f": {o.reason}" if o.reason else ""), err=True)
+
+        outcomes = run_pool(tickets, root, data_root, slots, on_outcome)
+    else:
+        from dabench.cli.worker import SlurmRun
+        from dabench.runs.launch import slurm
+
+        if not tickets:
+            outcomes = []
+        else:
+            jobs = slurm.submit(tickets, root, data_root, opts.slurm, SlurmRun())
+            typer.echo(f"submitted Slurm array job {jobs[0].job_id.split('_')[0]} "
+                       f"({len(jobs)} task(s)); follow it with: dabench status --runs-dir "
+                       f"{shlex.quote(str(root))}", err=True)
+            if not opts.wait:
+                return None
+            outcomes = slurm.wait(jobs, tickets)
+    typer.echo(summary(outcomes), err=True)
+    records = _records(root, entries)
+    bad = [o for o in outcomes if o.result not in ("done", "skipped", "busy")]
+    if bad:
+        typer.echo(_table(records), nl=False)
+        raise DabenchError(f"{len(bad)} of {len(outcomes)} run(s) did not finish (see above); "
+                           "run the same command again to resume them", exit_code=1)
+    return records
+
+
+def _records(root: Path, entries: list) -> list[dict[str, Any]]:
+    from dabench.runs import store
+
+    out = []
+    for e in entries:
+        directory = store.run_dir(root, e.spec.name, e.cfg.method, e.cfg.run_id())
+        if store.is_done(directory):
+            out.append(json.loads((directory / "result.json").read_text(encoding="utf-8")))
+    return out
+
+
+def _table(records: list[dict[str, Any]]) -> str:
+    from dabench.reporting.aggregate import build
+    from dabench.reporting.render import render
+    from dabench.tasks.catalog import load_catalog
+
+    return render(build(records, load_catalog(), view="runs"), "table") if records else ""
+
+
+def _emit_sbatch(opts: LaunchOptions, rerun: list[str], pending: list[int], count: int,
+                 root: Path) -> None:
+    from dabench.runs import store
+    from dabench.runs.launch.slurm import sbatch_script
+
+    text = sbatch_script(rerun, pending, count, opts.slurm, root.resolve() / ".slurm")
+    store.write_atomic(opts.emit_sbatch, text)
+    typer.echo(f"wrote {opts.emit_sbatch} ({len(pending)} array task(s)); submit it with: "
+               f"sbatch {shlex.quote(str(opts.emit_sbatch))}", err=True)
+    return None
