@@ -5,7 +5,7 @@ pipeline against the step, the video step rate, and the projected Office-31 A->W
    device), built in one process, warmed up, then timed interleaved (each repeat runs every
    step in turn, so drift hits all alike), median of the repeats; torch.cuda.synchronize
    around every timing on CUDA:
-     dabench  the real `dabench.training.methods.RevGrad.update` on `build_network`, through `DevicePath`
+     dabench  the real `dabench.methods.revgrad.RevGrad.update` on `build_network`, through `DevicePath`
               (bf16 autocast + channels_last on CUDA) with the seeding and determinism flags of
               `dabench.training.loop` (`seed_everything(seed, cfg.deterministic)`);
      bare     the limit: a supervised step of the same backbone + a linear classifier on the
@@ -58,7 +58,7 @@ from torch import nn
 
 from dabench.config import RunConfig, resolve
 from dabench.training.device import DevicePath
-from dabench.training.methods import RevGrad
+from dabench.methods.revgrad import RevGrad
 from dabench.models.build import build_network
 from dabench.models.backbones import build_backbone
 from dabench.tasks.catalog import load_catalog

@@ -1,8 +1,11 @@
 """RunConfig: every setting of one run, resolved as defaults <- task YAML <- recipe <- --set.
 
 Settings are addressed by dotted keys (`optim.lr`, `grl.gamma`, `backbone.name`), typed by the
-dataclass fields, and validated; an unknown key or a bad value is a DabenchError that lists the
-valid keys. The resolved config (a flat dict) is saved with each run and hashed into its id.
+dataclass fields, and validated (choices and numeric ranges from `dabench.fields`); an unknown
+key or a bad value is a DabenchError that lists the valid keys. The core sections live here;
+each method adds its own sections (`grl` comes from `dabench/methods/revgrad.py`), so every run's
+config holds every section and run ids do not depend on which methods exist besides. The resolved
+config (a flat dict) is saved with each run and hashed into its id.
 """
 
 from __future__ import annotations
@@ -10,29 +13,36 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from dabench.errors import DabenchError, clip
+from dabench.fields import at_least, between, choice, describe, in_range, positive
+from dabench.methods import config_sections
 from dabench.registry import suggest
 
 # Keys that say where/how a run executes, not what it computes: not part of the run id.
 EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "amp", "channels_last",
-                            "compile",
+                            "compile", "threads",
                             "video.cache_dir", "video.decode_workers",
                             "video.extract_batch_size"})
-
-
-def _choice(*values: str) -> dict:
-    return {"choices": values}
+# Settings added after run ids were fixed, with their defaults: left out of the run id while at
+# the default, so the ids of runs that do not use them stay what they were.
+LATER_KEYS = {"backbone.width": 100, "selection.holdout": 0.0, "selection.reverse": False,
+              "selection.patience": 0}
+SEED_MAX = 2**32 - 1  # numpy's seeds are 32-bit
+_COUNT = at_least(1)  # steps, sizes, widths: at least one
+_FRACTION = between(0, 1, high_open=True)  # dropout, momentum
 
 
 @dataclass
 class BackboneConfig:
     name: str = "lenet"
     weights: str = "none"  # "none", "imagenet" (torchvision's download) or a path to a .pth file
+    width: int = field(default=100, metadata=_COUNT)  # hidden units of the `shallow` backbone
 
 
 @dataclass
@@ -40,37 +50,29 @@ class ModelConfig:
     bottleneck_dim: int = 0  # 0: the classifier reads the backbone features directly
     bottleneck_bn: bool = False
     classifier_layers: int = 2  # hidden layers of the label predictor (LeNet: 100 -> 100 -> C)
-    hidden_dim: int = 100  # label predictor hidden width
-    domain_hidden: int = 100  # domain classifier hidden width
+    hidden_dim: int = field(default=100, metadata=_COUNT)  # label predictor hidden width
+    domain_hidden: int = field(default=100, metadata=_COUNT)  # domain classifier hidden width
     domain_layers: int = 1  # hidden layers in the domain classifier
-    domain_dropout: float = 0.0
+    domain_dropout: float = field(default=0.0, metadata=_FRACTION)
     domain_bn: bool = False
-    temporal: str = field(default="none", metadata=_choice("none", "tempooling", "temrelation"))
+    temporal: str = field(default="none", metadata=choice("none", "tempooling", "temrelation"))
 
 
 @dataclass
 class OptimConfig:
-    name: str = field(default="sgd", metadata=_choice("sgd", "adam"))  # adam: betas (momentum, 0.999)
-    lr: float = 0.01
-    momentum: float = 0.9
+    # adam: betas (momentum, 0.999)
+    name: str = field(default="sgd", metadata=choice("sgd", "adam"))
+    lr: float = field(default=0.01, metadata=positive())
+    momentum: float = field(default=0.9, metadata=_FRACTION)
     weight_decay: float = 0.0
     nesterov: bool = False
-    lr_schedule: str = field(default="dann", metadata=_choice("dann", "constant"))
+    lr_schedule: str = field(default="dann", metadata=choice("dann", "constant"))
     lr_alpha: float = 10.0
     lr_beta: float = 0.75
     lr_horizon: int = 0  # steps over which p_lr goes 0 -> 1; 0 = the whole run
     lr_step_offset: int = 0  # p_lr = (step + offset) / horizon (TA3N: one epoch, p from 1/30)
     backbone_lr_mult: float = 1.0  # pretrained backbones train at a fraction of the head lr
     clip_grad_norm: float = 0.0  # 0 = off
-
-
-@dataclass
-class GRLConfig:
-    schedule: str = field(default="dann", metadata=_choice("dann", "constant"))
-    gamma: float = 10.0
-    max: float = 1.0
-    horizon: int = 0  # steps over which p goes 0 -> 1; 0 = the whole run
-    weight: float = 1.0  # domain loss weight
 
 
 @dataclass
@@ -81,11 +83,15 @@ class VideoConfig:
     for the published numbers); features are cached per (video, frames, backbone, weights).
     """
 
-    segments: int = 5  # frames per video: the centre frame of each of `segments` segments
-    frame_size: int = 224  # resize the short side to this, then centre-crop a square
-    spatial_dim: int = 512  # shared Linear(feature dim -> spatial_dim) per frame
-    relation_dim: int = 256  # TemRelation bottleneck per scale
-    dropout: float = 0.5  # after the spatial layer and before the classifier
+    # frames per video: the centre frame of each of `segments` segments
+    segments: int = field(default=5, metadata=_COUNT)
+    # resize the short side to this, then centre-crop a square
+    frame_size: int = field(default=224, metadata=_COUNT)
+    # shared Linear(feature dim -> spatial_dim) per frame
+    spatial_dim: int = field(default=512, metadata=_COUNT)
+    relation_dim: int = field(default=256, metadata=_COUNT)  # TemRelation bottleneck per scale
+    # after the spatial layer and before the classifier
+    dropout: float = field(default=0.5, metadata=_FRACTION)
     frame_domain: bool = True  # domain classifier on every frame feature (B*T, spatial_dim)
     video_domain: bool = True  # domain classifier on the video feature (B, d)
     relation_domain: bool = True  # one per TemRelation scale, one loss over all scales' rows
@@ -95,30 +101,53 @@ class VideoConfig:
     beta_video: float = 0.75
     beta_relation: float = 0.75
     cache_dir: str = ""  # "" = <data root>/features
-    extract_batch_size: int = 32  # videos per feature-extraction batch
+    # videos per feature-extraction batch
+    extract_batch_size: int = field(default=32, metadata=_COUNT)
     decode_workers: int = 4  # DataLoader workers decoding videos during extraction
 
 
 @dataclass
-class RunConfig:
+class SelectionConfig:
+    """Model selection without target labels (dabench/analysis/selection.py).
+
+    holdout > 0 keeps that fraction of the labelled source (S_V) and of the unlabelled target
+    (T_V) out of training: `report --select source-val` then uses the accuracy on S_V. reverse:
+    also train the reverse classifier of JMLR 2016 Section 5.1.2 after the run (its accuracy on
+    S_V is what `report --select reverse` maximises). patience > 0 stops a run after that many
+    evaluations without a better S_V accuracy (early stopping on the source validation set).
+    """
+
+    holdout: float = field(default=0.0, metadata=between(0, 1, high_open=True))
+    reverse: bool = False
+    patience: int = 0
+
+
+@dataclass
+class CoreConfig:
+    """The sections every run has whatever its method; `RunConfig` adds the methods' own."""
+
     task: str = ""
     method: str = "revgrad"
-    seed: int = 0
+    seed: int = field(default=0, metadata=between(0, SEED_MAX))
     recipe: str = "dann-paper"
-    steps: int = 1000
-    batch_size: int = 64  # source batch (and target batch unless set below)
-    target_batch: str = field(default="same", metadata=_choice("same", "proportional"))
+    steps: int = field(default=1000, metadata=_COUNT)
+    batch_size: int = field(default=64, metadata=_COUNT)  # source (and target unless below)
     # proportional: floor(batch_size x N_target_train / N_source_train), TA3N's target batch
+    target_batch: str = field(default="same", metadata=choice("same", "proportional"))
     target_batch_size: int = 0  # > 0: this many target items per step (overrides target_batch)
-    target_val: float = 0.0  # > 0: hold out this share of each class of the target's training
-    # items (seeded) as a labelled validation split; evaluations read it instead of the test set
-    target_only_test: float = 0.3  # target-only where train and test are the same images
-    # (Office): this share of each class (seeded) is its test set, it trains on the rest
-    eval_every: int = 250
-    eval_batch_size: int = 500
-    log_every: int = 50
-    device: str = field(default="auto", metadata=_choice("auto", "cpu", "cuda"))
+    # > 0: hold out this share of each class of the target's training items (seeded) as a
+    # labelled validation split; evaluations read it instead of the test set (screening)
+    target_val: float = field(default=0.0, metadata=_FRACTION)
+    # target-only where train and test are the same images (Office): this share of each class
+    # (seeded) is its test set, it trains on the rest
+    target_only_test: float = field(default=0.3, metadata=between(0, 1, low_open=True, high_open=True))
+    eval_every: int = field(default=250, metadata=_COUNT)
+    eval_batch_size: int = field(default=500, metadata=_COUNT)
+    log_every: int = field(default=50, metadata=_COUNT)
+    device: str = field(default="auto", metadata=choice("auto", "cpu", "cuda"))
     num_workers: int = 0
+    threads: int = 0  # CPU threads for tensor ops (0 = PyTorch's default); 1 for tiny networks,
+    # whose ops are too small to split (2 threads on a busy 2-core machine: 20x slower steps)
     deterministic: bool = True
     image_cache: bool = False  # image tasks: decode every image once into memory (uint8),
     # crop/flip/normalise batches on the device (Office-31 at 256x256: ~0.8 GB)
@@ -129,17 +158,36 @@ class RunConfig:
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    grl: GRLConfig = field(default_factory=GRLConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    # the keys a sweep varied for this run: recorded with it, not a setting (not in the run id)
+    sweep: ClassVar[tuple[str, ...]] = ()
 
     def flat(self) -> dict[str, Any]:
         return flatten(self)
 
     def run_id(self) -> str:
         """12 hex digits of the SHA-256 of the resolved config, execution keys excluded."""
-        body = {k: v for k, v in self.flat().items() if k not in EXECUTION_KEYS}
+        body = {k: v for k, v in self.flat().items() if k not in EXECUTION_KEYS
+                and not (k in LATER_KEYS and v == LATER_KEYS[k])}
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _run_config() -> type:
+    """CoreConfig plus one field per method config section (e.g. `grl`), sorted by name."""
+    sections = sorted(config_sections().items())
+    core = {f.name for f in dataclasses.fields(CoreConfig)}
+    for name, _ in sections:
+        if name in core:
+            raise ValueError(f"a method's config section '{name}' clashes with a core setting")
+    return dataclasses.make_dataclass(
+        "RunConfig", [(name, kind, field(default_factory=kind)) for name, kind in sections],
+        bases=(CoreConfig,), namespace={"__doc__": "Every setting of one run (see the module)."})
+
+
+RunConfig = _run_config()
+RunConfig.__module__ = __name__  # so pickle and reprs find it here
 
 
 # -- dotted-key access ----------------------------------------------------------------------------
@@ -209,15 +257,28 @@ def coerce(key: str, value: Any) -> Any:
             out = float(value)
         else:
             out = text
-    except (TypeError, ValueError):
-        raise DabenchError(f"setting '{key}' needs {_TYPE_NAMES[kind]}, got '{clip(value)}'") from None
+    except (TypeError, ValueError, OverflowError):
+        raise DabenchError(f"setting '{key}' needs {_TYPE_NAMES[kind]}, got "
+                           f"'{clip(value)}'") from None
     choices = f.metadata.get("choices")
     if choices and out not in choices:
-        raise DabenchError(f"setting '{key}' must be one of {', '.join(choices)}, got '{clip(out)}'."
-                           f"{suggest(str(out), list(choices))}")
-    if kind in (int, float) and out < 0:
-        raise DabenchError(f"setting '{key}' must not be negative, got {out}")
+        raise DabenchError(f"setting '{key}' must be one of {', '.join(choices)}, got "
+                           f"'{clip(out)}'.{suggest(str(out), list(choices))}")
+    if kind is float and not math.isfinite(out):
+        raise DabenchError(f"setting '{key}' must be a finite number, got {clip(value)}")
+    if kind in (int, float):
+        bounds = f.metadata.get("range", (0, None, False, False))  # default: not negative
+        if not in_range(out, *bounds):
+            raise DabenchError(f"setting '{key}' must be {describe(*bounds)}, got {out:g}")
     return out
+
+
+def check_seed(seed: Any, where: str = "--seed") -> int:
+    """A seed as an int in [0, 2**32 - 1] (numpy's range), or a one-line DabenchError."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise DabenchError(f"{where} {clip(seed)} is out of range: seeds are integers from "
+                           f"0 to {SEED_MAX} (2**32 - 1)")
+    return seed
 
 
 def parse_sets(pairs: list[str]) -> dict[str, Any]:
@@ -254,7 +315,7 @@ def resolve(task: Any, method: str, seed: int, overrides: dict[str, Any]) -> Run
 
     The recipe is chosen by the overrides if they name one, else by the task config.
     """
-    cfg = RunConfig(task=task.name, method=method, seed=seed)
+    cfg = RunConfig(task=task.name, method=method, seed=check_seed(seed))
     apply(cfg, task.config, f"task '{task.name}' ({task.file})")
     recipe = overrides.get("recipe", cfg.recipe)
     if not task.recipes and "recipe" in overrides:  # nothing to choose from: not a free label

@@ -23,15 +23,19 @@ def _rar_block(kind: int, flags: int, body: bytes) -> bytes:
     return struct.pack("<H", zlib.crc32(data) & 0xFFFF) + data
 
 
-def make_rar(path: Path, members: dict[str, bytes | None]) -> Path:
-    """A stored RAR4 archive; a member whose content is None is a directory."""
+def make_rar(path: Path, members: dict[str, bytes | None],
+             links: dict[str, str] | None = None) -> Path:
+    """A stored RAR4 archive; a member whose content is None is a directory; `links` maps
+    member names to symlink targets (a Unix-host entry whose data is the target)."""
     out = bytearray(b"Rar!\x1a\x07\x00")
     out += _rar_block(0x73, 0, struct.pack("<HI", 0, 0))  # archive header
-    for name, data in members.items():
+    entries = [(n, d, None) for n, d in members.items()]
+    entries += [(n, t.encode(), 0o120777) for n, t in (links or {}).items()]
+    for name, data, link_mode in entries:
         is_dir = data is None
         data = b"" if is_dir else data
         raw = name.replace("/", "\\").encode()
-        mode = 0o40755 if is_dir else 0o100644
+        mode = link_mode or (0o40755 if is_dir else 0o100644)
         body = struct.pack("<IIBIIBBHI", len(data), len(data), 3, zlib.crc32(data),
                            0x21 << 16, 29, 0x30, len(raw), mode) + raw
         out += _rar_block(0x74, 0x8000 | (0xE0 if is_dir else 0), body) + data

@@ -128,6 +128,34 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
 }
 
 
+def _set(pair: str) -> Callable[[Path], list[str]]:
+    return lambda t: ["run", "mnist-to-mnistm", "--set", pair]
+
+
+# Numeric ranges (issue 13 row 5): refused when parsed, before any run folder exists.
+CASES.update({
+    "steps=0": (_set("steps=0"), "setting 'steps' must be >= 1, got 0"),
+    "eval_every=0": (_set("eval_every=0"), "setting 'eval_every' must be >= 1, got 0"),
+    "log_every=0": (_set("log_every=0"), "setting 'log_every' must be >= 1, got 0"),
+    "batch_size=0": (_set("batch_size=0"), "setting 'batch_size' must be >= 1, got 0"),
+    "domain_dropout=5": (_set("model.domain_dropout=5"),
+                         "setting 'model.domain_dropout' must be in [0, 1), got 5"),
+    "lr=nan": (_set("optim.lr=nan"), "setting 'optim.lr' must be a finite number, got nan"),
+    "lr=inf": (_set("optim.lr=inf"), "setting 'optim.lr' must be a finite number, got inf"),
+    "lr=1e309": (_set("optim.lr=1e309"), "setting 'optim.lr' must be a finite number, got 1e309"),
+    "seed -1": (lambda t: ["run", "mnist-to-mnistm", "--seed", "-1"],
+                "--seed -1 is out of range: seeds are integers from 0 to 4294967295"),
+    "seed 2**32": (lambda t: ["run", "mnist-to-mnistm", "--seed", "4294967296"],
+                   "--seed 4294967296 is out of range"),
+    "seeds=-3": (lambda t: ["run", "mnist-to-mnistm", "--seeds=-3"],
+                 "--seeds -3 is out of range"),
+    "task-file default out of range": (
+        lambda t: [*case_task_yaml(t, YAML_OK.replace(
+            "targets: [s]}", "targets: [s], config: {eval_every: 0}}")), "run", "toy-task"],
+        "tasks.toy-task.config: setting 'eval_every' must be >= 1, got 0"),
+})
+
+
 # -- task files and --set values (issue 13 rows 1, 5, 6, 7, 8, 11, 12, 16; owner: schema) ------
 
 def user_tasks(tmp: Path, body: str | bytes, *command: str, name: str = "toy.yaml") -> list[str]:
@@ -185,6 +213,20 @@ CASES.update({
 })
 
 
+# -- runtime rows of issue 13 (rows 1-4, 9, 10, 13-19; owner: robust) ----------------------------
+
+def case_linked_task_folder(tmp: Path) -> list[str]:
+    (tmp / "outside").mkdir()
+    (tmp / "runs" / "mnist-to-digits" / "source-only").symlink_to(tmp / "outside")
+    return ["run", "mnist-to-digits", "-m", "source-only", "--set", "steps=1"]
+
+
+CASES.update({
+    "run folder is a link out of the runs folder": (case_linked_task_folder,
+                                                    "outside the runs folder"),
+})
+
+
 def _file(tmp: Path) -> Path:
     blocker = tmp / "a-file"
     blocker.write_text("not a folder")
@@ -232,3 +274,185 @@ def test_full_disk_while_writing_results(tmp_path, monkeypatch):
 
 def test_catalogue_has_at_least_20_cases():
     assert len(CASES) + 1 >= 20
+
+
+# -- runtime rows of issue 13, the longer tests (owner: robust) ----------------------------------
+
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from dabench.runs import store  # noqa: E402
+
+DIGITS_TASK = """family: toy
+dataset: Toy
+version: 1
+modality: image
+classes: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+domains:
+  d: {name: D, loader: sklearn-digits, options: {test_size: 100, data_seed: 0}}
+tasks:
+  toy-digits: {title: Toy digits, source: d, targets: [d]}
+"""
+# A checkpoint every 2 steps: many save windows for a signal to land in.
+FAST = ["--set", "steps=16", "--set", "eval_every=2", "--set", "log_every=1", "--set",
+        "batch_size=8", "--set", "eval_batch_size=500", "--set", "pad_samples=0"]
+
+
+def _digits_env(tmp: Path) -> dict[str, str]:
+    (tmp / "tasks").mkdir(exist_ok=True)
+    (tmp / "tasks" / "toy.yaml").write_text(DIGITS_TASK)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DABENCH_")}
+    repo = str(Path(__file__).resolve().parents[1])
+    env.update(DABENCH_TASK_PATH=str(tmp / "tasks"),
+               PYTHONPATH=os.pathsep.join([repo, env.get("PYTHONPATH", "")]))
+    return env
+
+
+def _final(runs: Path) -> dict[int, tuple]:
+    """seed -> (result numbers, every metrics line without timing)."""
+    out = {}
+    for d in store.iter_run_dirs(runs):
+        res = json.loads((d / "result.json").read_text())
+        lines = [{k: v for k, v in r.items() if k != "elapsed"}
+                 for r in store.read_jsonl(d / "metrics.jsonl")]
+        out[res["seed"]] = ({k: res[k] for k in ("target_acc_last", "target_acc_best",
+                                                 "best_step", "source_acc_last")}, lines)
+    return out
+
+
+@pytest.mark.slow
+def test_double_ctrl_c_at_many_offsets_then_resume_matches_uninterrupted(tmp_path, monkeypatch):
+    """Row 2: SIGINT, a second SIGINT a few ms later, at several offsets into training (inside a
+    step, inside a checkpoint save, between two); each resumed run equals the uninterrupted one."""
+    env = _digits_env(tmp_path)
+    delays = [(0.0, 0.0), (0.05, 0.01), (0.15, 0.02), (0.3, 0.005)]
+    seeds = ",".join(str(s) for s in range(len(delays)))
+    base = [sys.executable, "-m", "dabench", "run", "toy-digits", "-m", "revgrad", *FAST]
+    runs = tmp_path / "runs"
+    interrupted = 0
+    for seed, (delay, gap) in enumerate(delays):
+        before = set(runs.glob("*/*/*/metrics.jsonl"))
+        proc = subprocess.Popen([*base, "--seed", str(seed), "--runs-dir", str(runs)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        end = time.time() + 120  # the offsets count from the first metrics line of this run
+        while proc.poll() is None and time.time() < end and not (
+                set(runs.glob("*/*/*/metrics.jsonl")) - before):
+            time.sleep(0.002)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(gap)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=120)[1]
+        assert proc.returncode in (130, 0), err
+        assert "Traceback" not in err and not list(runs.rglob("*.tmp")), err
+        interrupted += proc.returncode == 130
+    assert interrupted >= len(delays) - 1  # the offsets land inside the training
+    resumed = subprocess.run([*base, "--seeds", seeds, "--runs-dir", str(runs)], env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    monkeypatch.setenv("DABENCH_TASK_PATH", env["DABENCH_TASK_PATH"])
+    ref = tmp_path / "ref"
+    out = CliRunner().invoke(app, ["run", "toy-digits", "-m", "revgrad", "--seeds", seeds,
+                                   "--runs-dir", str(ref), *FAST])
+    assert out.exit_code == 0, out.output
+    got, want = _final(runs), _final(ref)
+    assert sorted(got) == list(range(len(delays)))
+    for seed in want:
+        assert got[seed][0] == want[seed][0], (seed, delays[seed])
+        assert got[seed][1] == want[seed][1], (seed, delays[seed])
+
+
+def test_full_disk_on_a_small_tmpfs(tmp_path, monkeypatch):
+    """Row 3: a runs folder on a 1 MB tmpfs fills up at the first checkpoint: one line with
+    "No space left on device", no temporary file left, the runs already there intact."""
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'not root'})")
+    try:
+        runs = small / "runs"
+        shutil.copytree(GOLDEN_RUNS, runs)
+        before = snapshot(runs)
+        monkeypatch.setenv("DABENCH_TASK_PATH", _digits_env(tmp_path)["DABENCH_TASK_PATH"])
+        (small / "filler").write_bytes(b"\0" * 600_000)  # what is left cannot hold a checkpoint
+        out = CliRunner().invoke(app, ["run", "toy-digits", "-m", "revgrad", "--runs-dir",
+                                       str(runs), "--set", "steps=4", "--set", "eval_every=1",
+                                       "--set", "pad_samples=0", "--set", "batch_size=8"])
+        lines = out.stderr.strip().splitlines()
+        assert out.exit_code == 2, out.output
+        assert len(lines) == 1 and "No space left on device" in lines[0], out.stderr
+        assert lines[0].startswith("dabench: error:") and "Traceback" not in out.output
+        left = [p.name for p in runs.rglob("*") if p.name.endswith(".tmp") or
+                p.name.startswith(".")]
+        assert left == []
+        assert {k: v for k, v in snapshot(runs).items() if k in before} == before
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
+
+
+def _toy_run(tmp: Path, monkeypatch, runs: Path, *extra: str):
+    monkeypatch.setenv("DABENCH_TASK_PATH", _digits_env(tmp)["DABENCH_TASK_PATH"])
+    return CliRunner().invoke(app, ["run", "toy-digits", "-m", "source-only", "--runs-dir",
+                                    str(runs), "--set", "pad_samples=0", "--set",
+                                    "batch_size=8", *extra])
+
+
+@pytest.mark.parametrize("damage", ["lacks keys", "truncated"])
+def test_damaged_checkpoint_falls_back_or_starts_over_and_says_which(damage, tmp_path,
+                                                                     monkeypatch, caplog):
+    """Row 10: a checkpoint that loads but lacks keys -> the previous checkpoint is used; a
+    truncated one with no previous -> the run starts over. The warning says which happened and
+    the finished run equals an uninterrupted one."""
+    import torch
+
+    sets = ["--set", "steps=6", "--set", "eval_every=2"]
+    ref = _toy_run(tmp_path, monkeypatch, tmp_path / "ref", *sets)
+    assert ref.exit_code == 0, ref.output
+    runs = tmp_path / "runs"
+    # an unfinished run: stop after the checkpoint of step 4 by faking a Ctrl-C there
+    from dabench.training import checkpoint as ckpt_mod
+
+    real_save = ckpt_mod.Checkpoint.save
+    def save_then_stop(self, state):
+        real_save(self, state)
+        if state.step == 4:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(ckpt_mod.Checkpoint, "save", save_then_stop)
+    assert _toy_run(tmp_path, monkeypatch, runs, *sets).exit_code == 130
+    monkeypatch.setattr(ckpt_mod.Checkpoint, "save", real_save)
+    (directory,) = list(store.iter_run_dirs(runs))
+    assert (directory / "checkpoint.prev.pt").is_file()
+    if damage == "lacks keys":
+        torch.save({"step": 5}, directory / "checkpoint.pt")
+        said = "resumed from the previous checkpoint checkpoint.prev.pt at step 2"
+    else:
+        (directory / "checkpoint.prev.pt").unlink()
+        blob = (directory / "checkpoint.pt").read_bytes()
+        (directory / "checkpoint.pt").write_bytes(blob[: len(blob) // 2])
+        said = "no usable checkpoint is left, so the run starts over from step 0"
+    out = _toy_run(tmp_path, monkeypatch, runs, *sets)
+    assert out.exit_code == 0, out.output
+    assert said in caplog.text and "Traceback" not in out.output  # the CLI logs to stderr
+    assert _final(runs) == _final(tmp_path / "ref")
+
+
+@pytest.mark.parametrize("name", ["../../../escape-task", "/tmp/abs-task", "a/b", "", ".."])
+def test_run_folder_names_cannot_escape_the_runs_folder(name, tmp_path):
+    """Row 1 (defence in depth, whatever the task-file parser lets through): a run folder name
+    that would leave the runs folder is a DabenchError naming it, and nothing is created."""
+    from dabench.errors import DabenchError
+
+    runs = tmp_path / "deep" / "runs"
+    runs.mkdir(parents=True)
+    with pytest.raises(DabenchError, match="would write outside the runs folder"):
+        store.run_dir(runs, name, "revgrad", "0123456789ab")
+    assert store.run_dir(runs, "ok-task", "revgrad", "0123456789ab") == \
+        runs / "ok-task" / "revgrad" / "0123456789ab"
+    assert [p for p in tmp_path.rglob("*") if p != runs and p != runs.parent] == []

@@ -59,7 +59,7 @@ def download(*args: str):
     return runner.invoke(app, ["data", "download", *args, "--quiet"])
 
 
-# -- the committed registry ------------------------------------------------------------------------
+# -- the committed registry -----------------------------------------------------------------------
 
 def test_committed_registry_lists_every_dataset_with_provenance():
     table = load_sources()
@@ -99,7 +99,7 @@ def test_unknown_dataset_suggests_a_name():
     assert "Did you mean 'hmdb51'?" in out.stderr and len(out.stderr.splitlines()) == 1
 
 
-# -- mirrors, hashes, resume -----------------------------------------------------------------------
+# -- mirrors, hashes, resume ----------------------------------------------------------------------
 
 def test_404_and_corrupted_mirrors_fall_through_to_the_good_one(tmp_path):
     src_data = PAYLOAD
@@ -222,7 +222,7 @@ def test_google_drive_quota_falls_through_to_the_next_mirror(tmp_path, monkeypat
     assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
 
 
-# -- the command: from download to data check --------------------------------------------------------
+# -- the command: from download to data check -----------------------------------------------------
 
 def office31_registry(monkeypatch, urls, sha=None):
     use_registry(monkeypatch, "office31", {"images": [one_source(
@@ -298,3 +298,47 @@ def test_no_verify_uses_the_file_and_records_a_warning(tmp_path, monkeypatch):
     assert "warning: --no-verify" in out.stderr and "NOT verified" in out.stdout
     warning = (tmp_path / "data" / "thing" / WARNING_FILE).read_text()
     assert "--no-verify" in warning and sha256(wrong.read_bytes()) in warning
+    # A verified download replaces the unverified one and removes the warning.
+    good = make_zip(tmp_path / "good" / "data.zip", {"payload/a.txt": b"genuine"})
+    use_registry(monkeypatch, "thing", {"files": [one_source([], sha=sha256(good.read_bytes()))]})
+    out = download("thing", "--data-root", str(tmp_path / "data"), "--from-file", str(good),
+                   "--no-check")
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "data" / "thing" / "payload" / "a.txt").read_bytes() == b"genuine"
+    assert not (tmp_path / "data" / "thing" / WARNING_FILE).exists()
+
+
+def test_olympic_sports_comes_only_from_a_file_and_is_trusted_on_first_use(tmp_path):
+    data = tmp_path / "data"
+    out = download("olympic-sports", "--data-root", str(data))
+    assert out.exit_code == 1 and len(out.stderr.splitlines()) == 1
+    assert "vision.stanford.edu/Datasets/OlympicSports" in out.stderr
+    assert "--from-file PATH" in out.stderr
+    members = {"OlympicSports/train_test_split/train/bowling.txt": b"bowling_1\n",
+               "OlympicSports/train_test_split/test/bowling.txt": b"bowling_2\n",
+               "OlympicSports/bowling/bowling_1.seq": b"seq",
+               "OlympicSports/bowling/bowling_2.seq": b"seq"}
+    first = make_zip(tmp_path / "olympic.zip", members)
+    out = download("olympic-sports", "--data-root", str(data), "--from-file", str(first),
+                   "--no-check")
+    assert out.exit_code == 0, out.output
+    root = data / "olympic_sports"
+    assert (root / "bowling" / "bowling_1.seq").exists()  # the wrapper folder is dropped
+    assert (root / "train_test_split" / "test" / "bowling.txt").exists()
+    marker = json.loads((root / MARKER).read_text())
+    assert marker["first_use"]["*"]["sha256"] == sha256(first.read_bytes())
+    other = make_zip(tmp_path / "other.zip", {**members, "OlympicSports/extra.txt": b"?"})
+    out = download("olympic-sports", "--data-root", str(data), "--from-file", str(other))
+    assert out.exit_code == 2 and "is none of the files of Olympic Sports" in out.stderr
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
+    from dabench.data.download import install
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(install, "install", interrupted)
+    out = download("ucf101", "--data-root", str(tmp_path))
+    assert out.exit_code == 130 and len(out.stderr.splitlines()) == 1
+    assert f"dabench data download ucf101 --data-root {tmp_path}` again to resume" in out.stderr

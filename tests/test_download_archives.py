@@ -68,6 +68,32 @@ def test_links_pointing_out_are_refused_and_links_inside_kept(tmp_path):
     assert (tmp_path / "d2" / "payload" / "b.txt").read_bytes() == b"a"
 
 
+@pytest.mark.parametrize("kind", ["tar", *[f"rar-{t}" for t in RAR_TOOLS]])
+def test_members_stored_under_a_link_are_refused(tmp_path, kind):
+    members = {"payload/a.txt": b"a", "payload/etc/cron.d/evil": b"bad"}
+    links = {"payload/etc": "/etc"}
+    archive = (make_tar(tmp_path / "a.tar.gz", members, links) if kind == "tar"
+               else make_rar(tmp_path / "a.rar", members, links))
+    with pytest.raises(DabenchError, match="stored under a link"):
+        place(archive, source(), tmp_path / "d", "p", ours=[],
+              rar_tool=kind[4:] if kind.startswith("rar") else None, say=lambda m: None)
+    assert all_files(tmp_path / "d") == []
+
+
+@needs_rar
+@pytest.mark.parametrize("tool", RAR_TOOLS)
+def test_rar_links_pointing_out_are_refused_and_inside_kept(tmp_path, tool):
+    bad = make_rar(tmp_path / "bad.rar", {"payload/a.txt": b"a"},
+                   links={"payload/passwd": "/etc/passwd"})
+    with pytest.raises(DabenchError, match="would land outside the target folder"):
+        place(bad, source(), tmp_path / "d1", "p", ours=[], rar_tool=tool, say=lambda m: None)
+    assert all_files(tmp_path / "d1") == []
+    good = make_rar(tmp_path / "good.rar", {"payload/a.txt": b"a"},
+                    links={"payload/b.txt": "a.txt"})
+    place(good, source(), tmp_path / "d2", "p", ours=[], rar_tool=tool, say=lambda m: None)
+    assert (tmp_path / "d2" / "payload" / "b.txt").read_bytes() == b"a"
+
+
 def test_a_web_page_saved_as_the_archive_is_named(tmp_path):
     page = tmp_path / "a.zip"
     page.write_bytes(b"<!DOCTYPE html><html>Google Drive - quota exceeded</html>")
@@ -75,13 +101,13 @@ def test_a_web_page_saved_as_the_archive_is_named(tmp_path):
         place(page, source(fmt="zip"), tmp_path / "d", "p", ours=[], say=lambda m: None)
 
 
-# -- RAR -------------------------------------------------------------------------------------------
+# -- RAR ------------------------------------------------------------------------------------------
 
 @needs_rar
 @pytest.mark.parametrize("tool", RAR_TOOLS)
 def test_nested_rar_archives_are_unpacked_like_hmdb51(tmp_path, tool):
-    inner = {c: make_rar(tmp_path / f"{c}.rar", {c: None, f"{c}/{c}_v1 (x)&.avi": b"v" * 50})
-             for c in ("golf", "climb")}
+    inner = {"golf": make_rar(tmp_path / "golf.rar", {"golf": None, "golf/golf_v1 (x)&.avi": b"v"}),
+             "climb": make_rar(tmp_path / "climb.rar", {"climb_v1 (x)&.avi": b"v"})}  # loose
     outer = make_rar(tmp_path / "hmdb51_org.rar",
                      {f"{c}.rar": p.read_bytes() for c, p in inner.items()})
     items = place(outer, source(expect=["golf", "climb"], fmt="rar", nested="*.rar"),
@@ -101,7 +127,7 @@ def test_no_rar_extractor_is_one_line_naming_the_packages(tmp_path, monkeypatch)
     assert all(name in message for name in ("unar", "bsdtar", "unrar", "libarchive-c"))
 
 
-# -- crash safety ----------------------------------------------------------------------------------
+# -- crash safety ---------------------------------------------------------------------------------
 
 def test_interrupted_extraction_leaves_no_half_folder_and_a_rerun_completes(tmp_path,
                                                                             monkeypatch):
@@ -167,7 +193,7 @@ def test_too_little_disk_space_is_said_before_unpacking(tmp_path, monkeypatch):
     assert not (tmp_path / "d").exists()
 
 
-# -- recipes ---------------------------------------------------------------------------------------
+# -- recipes --------------------------------------------------------------------------------------
 
 def test_flat_ucf_zip_is_grouped_by_class_with_the_official_spelling(tmp_path):
     archive = make_zip(tmp_path / "UCF101_videos.zip", {
@@ -183,7 +209,7 @@ def test_flat_ucf_zip_is_grouped_by_class_with_the_official_spelling(tmp_path):
     assert (tmp_path / "ucf101" / "UCF-101" / "Biking" / "v_Biking_g01_c01.avi").exists()
 
 
-# -- HMDB51 from RAR files given with --from-file, to split files and the video check ------------
+# -- HMDB51 from RAR files given with --from-file, to split files and the video check -------------
 
 @needs_rar
 def test_hmdb51_from_files_to_split_lists_and_data_check(tmp_path, monkeypatch):

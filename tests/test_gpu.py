@@ -13,7 +13,7 @@ import torch
 
 from dabench.config import RunConfig, resolve
 from dabench.training.device import DevicePath
-from dabench.training.methods import RevGrad
+from dabench.methods.revgrad import RevGrad
 from dabench.models.build import build_network
 from dabench.tasks.catalog import load_catalog
 

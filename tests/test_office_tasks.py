@@ -223,7 +223,8 @@ def test_published_values_match_benchmarks_md_and_name_sources(catalog):
 
 
 def test_recipes_resolve_to_the_documented_settings(catalog):
-    from dabench.training.loop import _schedule_values
+    from dabench.methods.revgrad import grl_coefficient
+    from dabench.training.loop import _lr_factor
 
     task = catalog.task("office31-a-to-w")
     paper = resolve(task, "revgrad", 0, {})
@@ -233,14 +234,14 @@ def test_recipes_resolve_to_the_documented_settings(catalog):
             paper.model.domain_dropout, paper.model.classifier_layers) == (256, 2, 1024, 0.5, 0)
     assert (paper.batch_size, paper.steps, paper.grl.weight, paper.optim.backbone_lr_mult) == (
         64, 10000, 0.1, 0.1)
-    lr, lam = _schedule_values(paper, paper.steps - 1)  # p = 1 at the last step
+    lr, lam = _lr_factor(paper, paper.steps - 1), grl_coefficient(paper, paper.steps - 1)
     assert lr == pytest.approx(11 ** -0.75) and lam == pytest.approx(2 / (1 + math.exp(-10)) - 1)
 
     tl = resolve(task, "revgrad", 0, parse_sets(["recipe=tllib"]))
     assert (tl.steps, tl.batch_size, tl.eval_every) == (20000, 32, 1000)
     assert (tl.optim.nesterov, tl.optim.weight_decay, tl.model.bottleneck_bn,
             tl.model.domain_bn, tl.grl.weight) == (True, 0.001, True, True, 1.0)
-    lr, lam = _schedule_values(tl, 1000)  # (1 + 0.001 i)^-0.75, 2/(1+exp(-i/1000)) - 1
+    lr, lam = _lr_factor(tl, 1000), grl_coefficient(tl, 1000)  # (1 + 0.001 i)^-0.75, 2/(1+e^-1)-1
     assert lr == pytest.approx(2 ** -0.75) and lam == pytest.approx(2 / (1 + math.exp(-1)) - 1)
     assert resolve(catalog.task("officehome-ar-to-cl"), "revgrad", 0,
                    {"recipe": "tllib"}).steps == 30000

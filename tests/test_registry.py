@@ -1,7 +1,7 @@
 import pytest
 
 from dabench.errors import DabenchError
-from dabench.training.methods import METHODS
+from dabench.methods import METHODS
 from dabench.registry import Registry
 
 

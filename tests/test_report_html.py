@@ -196,8 +196,8 @@ window.addEventListener("load", function () {
 
 
 def run_browser(exe: str, tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-           "--no-first-run", f"--user-data-dir={tmp / 'profile'}", *args]
+    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--hide-scrollbars", "--no-first-run", f"--user-data-dir={tmp / 'profile'}", *args]
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     except subprocess.TimeoutExpired:
@@ -249,3 +249,16 @@ def test_golden_page_in_a_headless_browser(golden_page, tmp_path):
     with Image.open(shot) as img:
         assert img.size == (1400, 2400) and len(img.getcolors(1 << 16) or range(300)) > 50
     print(f"screenshot of the golden report page: {shot}")
+
+
+@pytest.mark.slow
+def test_a_damaged_features_file_is_reported_in_place_of_its_figure(tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(GOLDEN / "runs" / "mnist-to-digits", runs / "mnist-to-digits")
+    (next(runs.glob("mnist-to-digits/revgrad/*")) / "features.npz").write_bytes(b"not a zip")
+    records, _ = load_records(runs)
+    html = page(records, load_catalog(), "oracle", root=runs, out_dir=tmp_path)
+    dom = Dom(html)
+    assert len(dom.images) == 1 and "accuracy" in dom.images[0]["alt"].lower()  # curves stay
+    assert 'class="error">no figure: cannot read' in html and "features.npz" in html
+    assert "model selection: oracle" in dom.tables["table-0"]["caption"]

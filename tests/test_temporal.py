@@ -8,7 +8,7 @@ import torch
 
 from dabench.config import RunConfig, apply
 from dabench.errors import DabenchError
-from dabench.training.methods import METHODS
+from dabench.methods import METHODS
 from dabench.models.build import build_network
 from dabench.models.temporal import (
     TemRelation,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 
@@ -10,7 +11,7 @@ from conftest import TINY
 from dabench.training import loop as train
 from dabench.config import resolve
 from dabench.errors import DabenchError
-from dabench.training.methods import METHODS
+from dabench.methods import METHODS
 from dabench.runs.store import is_done, read_jsonl
 from dabench.tasks.catalog import load_catalog
 
@@ -131,8 +132,8 @@ def interrupted_at_step_4(runs, tmp_path):
     reference = train.run(spec, cfg, tmp_path / "reference").record
 
     def interrupt(step, total, numbers):
-        if step == 4:
-            raise KeyboardInterrupt
+        if step == 4:  # a first Ctrl-C: the loop checkpoints at the end of this step
+            signal.raise_signal(signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
         train.run(spec, cfg, runs, on_progress=interrupt)
@@ -172,7 +173,8 @@ def test_corrupt_checkpoint_falls_back_and_says_so(runs, tmp_path, caplog, corru
     with caplog.at_level("WARNING", logger="dabench"):
         resumed = train.run(spec, cfg, runs).record
     assert "is unreadable" in caplog.text
-    assert ("starting the run over" in caplog.text) == (len(corrupt) == 2)
+    assert ("the run starts over from step 0" in caplog.text) == (len(corrupt) == 2)
+    assert ("resumed from the previous checkpoint" in caplog.text) == (len(corrupt) == 1)
     assert resumed["target_acc_last"] == reference["target_acc_last"]
     steps = [(l["kind"], l["step"]) for l in read_jsonl(directory / "metrics.jsonl")]
     assert steps == [("train", 2), ("eval", 3), ("train", 4), ("train", 6), ("eval", 6)]

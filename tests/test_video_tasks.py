@@ -225,8 +225,8 @@ def test_catalog_has_the_video_tasks_with_the_ta3n_recipe():
         assert (cfg.steps, cfg.eval_every) == (30 * per_epoch, per_epoch)  # 30 epochs
         # TA3N counts epochs from 1 (main.py 228, 350): the lr schedule's p starts at 1/30 and
         # reaches 1 at the last step's end
-        lr0, _ = train._schedule_values(cfg, 0)
-        lr_end, _ = train._schedule_values(cfg, cfg.steps)
+        lr0 = train._lr_factor(cfg, 0)
+        lr_end = train._lr_factor(cfg, cfg.steps)
         assert lr0 == pytest.approx((1 + 10 / 30) ** -0.75)
         assert lr_end == pytest.approx((1 + 10 * 31 / 30) ** -0.75)
     # the expected target test sizes    # the expected target test sizes are the denominators of the published accuracies

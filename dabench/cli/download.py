@@ -87,8 +87,14 @@ def download(
                    f"the warning is recorded in {root / ds.dir / WARNING_FILE}", err=True)
     command = f"dabench data download {ds.name} --data-root {root}"
     say = (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))
-    results = install(ds, root, from_files=from_file, verify=verify, quiet=quiet, say=say,
-                      command=command)
+    try:
+        results = install(ds, root, from_files=from_file, verify=verify, quiet=quiet, say=say,
+                          command=command)
+    except KeyboardInterrupt:
+        typer.echo(f"dabench: error: interrupted; a partial download is kept in "
+                   f"{root / 'downloads'} and nothing half-extracted is in place: run "
+                   f"`{command}` again to resume", err=True)
+        raise typer.Exit(130) from None
     for r in results:
         what = (f"sha256 {r.hashes.sha256}" if r.hashes else "recorded in "
                 f"{root / ds.dir / '.dabench-download.json'}")

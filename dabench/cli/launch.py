@@ -60,6 +60,10 @@ def dispatch(entries: list, root: Path, data_root: Optional[Path], opts: LaunchO
     from dabench.runs.launch.outcomes import summary
     from dabench.runs.status import record_tickets
 
+    if opts.launcher is Launcher.slurm and not opts.emit_sbatch:
+        from dabench.runs.launch.slurm import require_submitit
+
+        require_submitit()  # a missing package is reported before anything is written
     pending = [(i, e) for i, e in enumerate(entries) if not store.is_done(
         store.run_dir(root, e.spec.name, e.cfg.method, e.cfg.run_id()))]
     tickets = [e.ticket() for _, e in pending]

@@ -25,7 +25,10 @@ def report(
                                      help="table, md, csv, json, latex or html (one "
                                           "self-contained page with figures)"),
     select: Select = typer.Option("last", "--select",
-                                  help="last (no target labels) or oracle (best target epoch)"),
+                                  help="last (no target labels), oracle (best target epoch and "
+                                  "configuration), source-val (held-out source accuracy) or "
+                                  "reverse (reverse validation); the last two need runs with "
+                                  "selection.holdout (and selection.reverse)"),
     view: View = typer.Option("auto", "--view", help="leaderboard (the public rows), suite "
                               "(tasks as columns + Avg), runs (one row per model and task); "
                               "auto: leaderboard when its runs exist, else runs"),

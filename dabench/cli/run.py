@@ -15,13 +15,16 @@ from dabench.errors import DabenchError
 
 
 def _parse_seeds(seeds: List[int], seed_list: Optional[str]) -> List[int]:
-    out = list(seeds)
+    from dabench.config import check_seed
+
+    out = [check_seed(s, "--seed") for s in seeds]
     if seed_list:
         try:
-            out += [int(s) for s in seed_list.split(",") if s.strip()]
+            listed = [int(s) for s in seed_list.split(",") if s.strip()]
         except ValueError:
             raise DabenchError(f"--seeds '{seed_list}' must be comma-separated integers, "
                                "for example --seeds 0,1,2") from None
+        out += [check_seed(s, "--seeds") for s in listed]
     return sorted(set(out)) or [0]
 
 
@@ -33,6 +36,9 @@ def run(
     seed: List[int] = typer.Option([], "--seed", "-s", help="seed(s); repeatable"),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds: 0,1,2"),
     sets: List[str] = typer.Option([], "--set", help="override a setting: key=value"),
+    sweep: List[str] = typer.Option([], "--sweep", help="run a grid: KEY=v1,v2,... (repeat for "
+                                    "every combination), or a task's named sweep; `none`: "
+                                    "no sweep [default: the task's own sweep, if any]"),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir",
                                             help="results folder [default: $DABENCH_RUNS or ./runs]"),
     data_root: Optional[Path] = typer.Option(None, "--data-root",
@@ -70,6 +76,10 @@ def run(
 
       dabench run mnist-to-mnistm --method revgrad --seeds 0,1,2 --set steps=3000
 
+      dabench run amazon --seeds 0,1,2   (the paper's grid: the task file's sweep)
+
+      dabench run books-to-dvd -m revgrad --sweep grl.weight=0.1,0.6 --sweep backbone.width=50,100
+
       dabench run digits --seeds 0,1,2 --launcher local --workers 2
 
       dabench run leaderboard --launcher local --gpus 0,1,2,3 --jobs-per-gpu 2
@@ -82,7 +92,7 @@ def run(
     """
     from dabench.runs import store as results
     from dabench.config import parse_sets
-    from dabench.training.methods import METHODS
+    from dabench.methods import METHODS
     from dabench.runs.plan import parse_shard, plan_entries, shard as take_shard
     from dabench.reporting.render import render
     from dabench.reporting.aggregate import build
@@ -93,22 +103,26 @@ def run(
     overrides["device"] = device.value
     for name in method:
         METHODS.get(name)  # fail on an unknown method before any training starts
-    root = results.runs_root(runs_dir)
-    results.ensure_writable(root)
-    data = data_root_or_env(data_root)
+    from dabench.runs.sweep import parse_sweep
+
+    grids = [parse_sweep(s) for s in sweep]
     seed_list = _parse_seeds(seed, seeds)
     opts = LaunchOptions(launcher, gpus, jobs_per_gpu, workers, SlurmOptions(
         max_parallel, gpus_per_job, cpus_per_job, mem_gb, time_min, partition, account, qos),
         emit_sbatch, wait)
     opts.check(force, shard)
-    entries = plan_entries(catalog, tasks, method, seed_list, overrides)
+    # every setting is checked (resolved into the plan) before anything is created
+    entries = plan_entries(catalog, tasks, method, seed_list, overrides, grids)
+    root = results.runs_root(runs_dir)
+    results.ensure_writable(root)
+    data = data_root_or_env(data_root)
     plan_size = len(entries)
     if shard:
         entries = take_shard(entries, *parse_shard(shard))
     if launcher is Launcher.serial:
         records = _run_plan([(e.spec, e.cfg) for e in entries], root, data, force)
     else:
-        rerun = _command_line(tasks, method, seed_list, sets, device.value, root, data)
+        rerun = _command_line(tasks, method, seed_list, sets, device.value, root, data, sweep)
         records = dispatch(entries, root, data, opts, rerun, plan_size)
         if records is None:  # submitted, not waited for
             return
@@ -117,7 +131,8 @@ def run(
 
 
 def _command_line(tasks: List[str], methods: List[str], seeds: List[int], sets: List[str],
-                  device: str, root: Path, data: Optional[Path]) -> List[str]:
+                  device: str, root: Path, data: Optional[Path],
+                  sweeps: List[str] = ()) -> List[str]:
     """The `dabench run` command that rebuilds this plan (absolute folders), for a script."""
     out = ["dabench", "run", *tasks]
     for m in methods:
@@ -125,6 +140,8 @@ def _command_line(tasks: List[str], methods: List[str], seeds: List[int], sets: 
     out += ["--seeds", ",".join(str(s) for s in seeds)]
     for s in sets:
         out += ["--set", s]
+    for s in sweeps:
+        out += ["--sweep", s]
     out += ["--device", device, "--runs-dir", str(root.resolve())]
     return out + (["--data-root", str(data.resolve())] if data else [])
 

@@ -79,9 +79,11 @@ def tasks_validate(files: list[Path] = typer.Argument(..., help="task YAML files
     shared = [p for p in files if is_shared(p)]
     for path in shared:
         check_shared_file(path)
-    mine = [p for p in files if not is_shared(p)]
-    known = {p.resolve() for p in task_files()}
-    catalog = build_catalog([*task_files(), *(p for p in mine if p.resolve() not in known)])
+    known = {p.resolve(): p for p in task_files()}
+    for path in files:  # yours after the others, each file once
+        if not is_shared(path):
+            known.setdefault(path.resolve(), path)
+    catalog = build_catalog(list(known.values()))
     for path in files:
         if path in shared:
             typer.echo(f"{path}: ok (a shared file; its values are checked again in every file "

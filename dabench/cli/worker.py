@@ -80,7 +80,17 @@ class SlurmRun(_Requeueable):
 
     def __call__(self, ticket: dict[str, Any], runs_dir: str, data_root: Optional[str],
                  threads: Optional[int]) -> str:
-        return execute(ticket, runs_dir, data_root, threads, launcher="slurm")
+        result = execute(ticket, runs_dir, data_root, threads, launcher="slurm")
+        if result == "interrupted":
+            # Slurm is stopping this task (requeue, preemption, cancel) and the run has just
+            # checkpointed: leave no result behind, so the one submitit reads is the requeued
+            # task's, which resumes the run.
+            import sys
+
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_CODES["interrupted"])
+        return result
 
 
 @app.command("worker", hidden=True)

@@ -18,7 +18,8 @@ from dabench.registry import Registry
 LOADERS: Registry[Callable] = Registry("data loader")
 
 # loader modules, imported lazily so `list-tasks` stays light
-_MODULES = ("dabench.data.digits", "dabench.data.images.loaders", "dabench.data.video.loaders")
+_MODULES = ("dabench.data.digits", "dabench.data.images.loaders", "dabench.data.video.loaders",
+            "dabench.data.vectors.loaders")
 
 
 def get_loader(name: str) -> Callable:
@@ -70,11 +71,11 @@ def load_task_data(task, data_root: Optional[Path], config=None) -> TaskData:
         target_names=tuple(d.name for d in task.targets),
     )
     if config is not None:
-        data = hold_out(data, config)
+        data = split_target(data, config)
     return data
 
 
-def hold_out(data: TaskData, config) -> TaskData:
+def split_target(data: TaskData, config) -> TaskData:
     """Carve a labelled split out of the target's training items (seeded, per class):
 
     - `target_val` > 0: that share becomes the validation split that every evaluation reads
@@ -85,7 +86,8 @@ def hold_out(data: TaskData, config) -> TaskData:
     """
     import torch
 
-    from dabench.data.holdout import dataset_labels, same_images, stratified_split, take
+    from dabench.data.holdout import subset
+    from dabench.data.target_splits import dataset_labels, same_images, stratified_split
 
     fraction = getattr(config, "target_val", 0.0)
     if not fraction and config.method == "target-only" and same_images(data.target_train,
@@ -100,6 +102,6 @@ def hold_out(data: TaskData, config) -> TaskData:
             torch.zeros(len(data.target_train), dtype=torch.long)
     kept, held = stratified_split(dataset_labels(data.target_train), fraction)
     what = "val" if getattr(config, "target_val", 0.0) else "held-out test"
-    return TaskData(data.source_train, data.source_test, take(data.target_train, kept),
-                    take(data.target_train, held), groups[torch.as_tensor(held)],
-                    data.target_names, what)
+    kept, held = torch.as_tensor(kept), torch.as_tensor(held)
+    return TaskData(data.source_train, data.source_test, subset(data.target_train, kept),
+                    subset(data.target_train, held), groups[held], data.target_names, what)

@@ -1,83 +1,78 @@
-"""Seeded per-class hold-outs of a target domain: the labelled validation split used to screen
-recipes without touching the test set, and the test split of target-only ("train on target") on
-domains whose train and test splits are the same images (Office).
+"""Held-out validation splits for model selection without target labels.
 
-The split is a function of the labels, the fraction and the seed only (never of the run seed),
-so every run of a screen or of a table sees the same split.
+`hold_out` splits the labelled source S into S' (training) and S_V, and the unlabelled target T
+into T' and T_V, as reverse validation needs (Ganin et al., JMLR 2016, Section 5.1.2: 90/10
+splits). The split depends only on the run's seed, so every configuration of a sweep sees the
+same S_V and T_V. `subset` and `relabel` work on any dataset: TensorDatasets and feature-vector
+domains natively, anything else through small wrappers.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import replace
+from typing import Any
 
-import numpy as np
 import torch
-from torch.utils.data import ConcatDataset, Dataset, Subset, TensorDataset
+from torch.utils.data import Dataset, TensorDataset
 
 from dabench.errors import DabenchError
 
-SPLIT_SEED = 0  # one split for every run seed
+
+class _Subset(Dataset):
+    """Items `idx` of `base`, optionally with replacement labels; keeps a device transform."""
+
+    def __init__(self, base: Any, idx: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+        self.base, self.idx, self.labels = base, idx, labels
+        transform = getattr(base, "device_transform", None)
+        if transform is not None:
+            self.device_transform = transform
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, i: int):
+        x, y = self.base[int(self.idx[i])]
+        return x, (self.labels[i] if self.labels is not None else y)
 
 
-def stratified_split(labels: Sequence[int], fraction: float,
-                     seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
-    """(kept, held) item indices, sorted and disjoint: per class, a seeded shuffle of its items
-    and round(fraction x n_class) of them held out (at least one, and one kept, when the class has
-    two or more items)."""
-    if not 0.0 < fraction < 1.0:
-        raise DabenchError(f"a held-out fraction must be between 0 and 1 (exclusive), got "
-                           f"{fraction}")
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    held = []
-    for c in np.unique(labels):
-        items = np.flatnonzero(labels == c)
-        rng.shuffle(items)
-        n = int(round(fraction * len(items)))
-        if len(items) >= 2:
-            n = min(max(n, 1), len(items) - 1)
-        held.append(items[:n])
-    held_idx = np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
-    kept_idx = np.setdiff1d(np.arange(len(labels)), held_idx)
-    return kept_idx, held_idx
+def subset(dataset: Any, idx: torch.Tensor) -> Any:
+    if hasattr(dataset, "subset"):
+        return dataset.subset(idx)
+    if isinstance(dataset, TensorDataset):
+        return TensorDataset(*(t[idx] for t in dataset.tensors))
+    return _Subset(dataset, idx)
 
 
-def dataset_labels(ds: Dataset) -> np.ndarray:
-    """The labels of a dataset in item order, without decoding its inputs."""
-    if isinstance(ds, TensorDataset):
-        return ds.tensors[1].numpy()
-    if isinstance(ds, ConcatDataset):
-        return np.concatenate([dataset_labels(d) for d in ds.datasets])
-    if isinstance(ds, Subset):
-        return dataset_labels(ds.dataset)[np.asarray(ds.indices)]
-    labels = getattr(ds, "labels", None)
-    if labels is None:
-        raise DabenchError(f"cannot hold out a split of a {type(ds).__name__}: it does not "
-                           "expose its labels")
-    return np.asarray(labels)
+def relabel(dataset: Any, labels: torch.Tensor) -> Any:
+    """The same inputs with `labels` (N,) instead of their own (e.g. self-labelled targets)."""
+    if hasattr(dataset, "with_labels"):
+        return dataset.with_labels(labels)
+    if isinstance(dataset, TensorDataset):
+        return TensorDataset(dataset.tensors[0], labels)
+    if isinstance(dataset, _Subset):
+        return _Subset(dataset.base, dataset.idx, labels)
+    return _Subset(dataset, torch.arange(len(dataset)), labels)
 
 
-def take(ds: Dataset, idx: np.ndarray) -> Dataset:
-    """The items `idx` of `ds`, keeping an in-memory dataset in memory (so batches keep the
-    direct-index path and a decoded-image cache keeps its on-device transform)."""
-    index = torch.as_tensor(idx, dtype=torch.long)
-    subset = getattr(ds, "subset", None)
-    if subset is not None:  # e.g. DecodedImages
-        return subset(index)
-    if type(ds) is TensorDataset:
-        return TensorDataset(*(t[index] for t in ds.tensors))
-    return Subset(ds, index.tolist())
+def split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded random (train, held-out) index split of range(n); held-out has
+    max(1, round(fraction * n)) items."""
+    if not 0 < fraction < 1:
+        raise DabenchError(f"selection.holdout must be between 0 and 1 (exclusive), got "
+                           f"{fraction}; the paper holds out 0.1")
+    held = max(1, round(fraction * n))
+    if held >= n:
+        raise DabenchError(f"selection.holdout={fraction} leaves nothing to train on in a "
+                           f"domain of {n} items; lower it")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(10_007 + seed))
+    return order[held:].sort().values, order[:held].sort().values
 
 
-def same_images(a: Dataset, b: Dataset) -> bool:
-    """Whether two splits hold the same items (the image loaders' single-target protocol gives
-    the whole domain as both "train" and "test")."""
-    if a is b:
-        return True
-    items_a, items_b = getattr(a, "items", None), getattr(b, "items", None)
-    if items_a is not None and items_b is not None:
-        return list(items_a) == list(items_b)
-    if isinstance(a, ConcatDataset) and isinstance(b, ConcatDataset):
-        return len(a.datasets) == len(b.datasets) and all(
-            same_images(x, y) for x, y in zip(a.datasets, b.datasets))
-    return False
+def hold_out(data: Any, fraction: float, seed: int) -> tuple[Any, Any]:
+    """(TaskData with source_train = S', source_test = S_V, target_train = T'; T_V)."""
+    s_train, s_val = split(len(data.source_train), fraction, seed)
+    t_train, t_val = split(len(data.target_train), fraction, seed + 1)
+    out = replace(data, source_train=subset(data.source_train, s_train),
+                  source_test=subset(data.source_train, s_val),
+                  target_train=subset(data.target_train, t_train))
+    return out, subset(data.target_train, t_val)

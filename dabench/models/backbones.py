@@ -51,10 +51,10 @@ def _lenet(name: str, weights: str, bn: bool = False, dropout: float = 0.0) -> t
     return net, net.out_dim
 
 
-BACKBONES.add("lenet", lambda weights="none": _lenet("lenet", weights, bn=False))
-BACKBONES.add("lenet-bn", lambda weights="none": _lenet("lenet-bn", weights, bn=True))
-BACKBONES.add("lenet-drop", lambda weights="none": _lenet("lenet-drop", weights, dropout=0.5))
-BACKBONES.add("lenet-bn-drop", lambda weights="none": _lenet("lenet-bn-drop", weights, bn=True, dropout=0.5))
+BACKBONES.add("lenet", lambda weights="none", **_: _lenet("lenet", weights, bn=False))
+BACKBONES.add("lenet-bn", lambda weights="none", **_: _lenet("lenet-bn", weights, bn=True))
+BACKBONES.add("lenet-drop", lambda weights="none", **_: _lenet("lenet-drop", weights, dropout=0.5))
+BACKBONES.add("lenet-bn-drop", lambda weights="none", **_: _lenet("lenet-bn-drop", weights, bn=True, dropout=0.5))
 
 
 def _resnet(arch: str, weights: str) -> tuple[nn.Module, int]:
@@ -97,8 +97,26 @@ def load_weights_file(path: str) -> dict[str, torch.Tensor]:
 
 
 for _arch in ("resnet18", "resnet50", "resnet101"):
-    BACKBONES.add(_arch, lambda weights="none", _a=_arch: _resnet(_a, weights))
+    BACKBONES.add(_arch, lambda weights="none", _a=_arch, **_: _resnet(_a, weights))
 
 
-def build_backbone(name: str, weights: str) -> tuple[nn.Module, int]:
-    return BACKBONES.get(name)(weights=weights)
+def _shallow(weights: str, input_dim: int | None = None, width: int = 100,
+             **_) -> tuple[nn.Module, int]:
+    from dabench.models.shallow import ShallowFeatures
+
+    if input_dim is None:
+        raise DabenchError("backbone 'shallow' reads feature vectors; use it with a task whose "
+                           "domains use the `vectors` loader")
+    if weights != "none":
+        raise DabenchError("backbone 'shallow' has no pretrained weights; use "
+                           "--set backbone.weights=none")
+    return ShallowFeatures(input_dim, width), width
+
+
+BACKBONES.add("shallow", _shallow)
+
+
+def build_backbone(name: str, weights: str, input_dim: int | None = None,
+                   width: int = 100) -> tuple[nn.Module, int]:
+    """`input_dim`: the feature dimension of vector inputs (None for images and videos)."""
+    return BACKBONES.get(name)(weights=weights, input_dim=input_dim, width=width)

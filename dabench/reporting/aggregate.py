@@ -19,14 +19,13 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from dabench.analysis.selection import RULES, select as select_runs
 from dabench.config import EXECUTION_KEYS
+from dabench.methods import method_order, method_role
 from dabench.reporting.labels import model_label
 
-SELECTIONS = {
-    "last": ("target_acc_last", "last evaluation (uses no target labels)"),
-    "oracle": ("target_acc_best", "oracle: best target-test accuracy over evaluations "
-                                  "(selected with target labels, as TA3N/AMEAN/TLlib report)"),
-}
+# rule -> (the record field reported, the caption's words); the rules: analysis/selection.py
+SELECTIONS = {name: (rule.value, rule.caption) for name, rule in RULES.items()}
 VIEWS = ("auto", "leaderboard", "suite", "runs")
 FOOTER = ("n = seeds; ± = sample standard deviation over the n seeds (— for n = 1); "
           "Δ = Value − Published.")
@@ -131,9 +130,8 @@ def aggregate(records: list[dict[str, Any]], catalog=None, select: str = "last")
                 benchmark=task, method=first["method"], recipe=first.get("recipe", ""),
                 seeds=[r["seed"] for r in recs], pad=_pad(recs), run_dirs=_dirs(recs)))
     order = {name: i for i, name in enumerate(catalog.tasks)} if catalog is not None else {}
-    method_rank = {"source-only": 0, "revgrad": 1, "target-only": 2}
     rows.sort(key=lambda r: (order.get(r.benchmark, len(order)), r.benchmark,
-                             method_rank.get(r.method, 3), r.model, r.metric))
+                             method_order(r.method), r.model, r.metric))
     return rows
 
 
@@ -151,27 +149,36 @@ def _board_task(catalog, task: str) -> str:
 
 
 def gap_notes(rows: list[Row]) -> list[str]:
-    """Per task with source-only, RevGrad and target-only rows: the share of the source-only ->
-    target-only gap that RevGrad closes, beside the same share from published values."""
+    """Per task with lower- and upper-reference rows (source-only, target-only): the share of
+    the gap between them that each adapting method closes, beside the same share from
+    published values."""
     notes = []
     by_task: dict[str, dict[str, Row]] = {}
     for r in rows:
         if r.metric == "Accuracy (%)":
             by_task.setdefault(r.benchmark, {}).setdefault(r.method, r)
     for m in by_task.values():
-        if not {"source-only", "revgrad", "target-only"} <= set(m):
+        refs = {method_role(name): row for name, row in m.items()}
+        if not {"lower", "upper"} <= set(refs):
             continue
-        lo, mid, hi = m["source-only"], m["revgrad"], m["target-only"]
-        if hi.value == lo.value:
-            continue
-        share = 100 * (mid.value - lo.value) / (hi.value - lo.value)
-        text = f"{mid.dataset}: {mid.model} closes {share:.0f}% of the source-only -> " \
-               "target-only gap"
-        if None not in (lo.published, mid.published, hi.published) and hi.published != lo.published:
-            paper = 100 * (mid.published - lo.published) / (hi.published - lo.published)
-            text += f" (published: {paper:.0f}%)"
-        notes.append(text + ".")
+        lo, hi = refs["lower"], refs["upper"]
+        for mid in (row for name, row in m.items() if method_role(name) is None):
+            note = _gap_note(lo, mid, hi)
+            if note:
+                notes.append(note)
     return notes
+
+
+def _gap_note(lo: Row, mid: Row, hi: Row) -> str:
+    """'<dataset>: <model> closes N% of the source-only -> target-only gap (published: M%).'"""
+    if hi.value == lo.value:
+        return ""
+    share = 100 * (mid.value - lo.value) / (hi.value - lo.value)
+    text = f"{mid.dataset}: {mid.model} closes {share:.0f}% of the source-only -> target-only gap"
+    if None not in (lo.published, mid.published, hi.published) and hi.published != lo.published:
+        paper = 100 * (mid.published - lo.published) / (hi.published - lo.published)
+        text += f" (published: {paper:.0f}%)"
+    return text + "."
 
 
 def runs_view(records: list[dict], catalog, select: str, notes: list[str] = ()) -> Table:
@@ -275,9 +282,8 @@ def suite_view(records: list[dict], catalog, select: str, notes: list[str] = ())
         tasks = [t for t in catalog.tasks.values() if t.family == family]
         names = {t.name for t in tasks}
         cells, plain, row_runs = [], [], []
-        rank = {"source-only": 0, "revgrad": 1, "target-only": 2}
         ordered = sorted((r for r in records if r["task"] in names),
-                         key=lambda r: (rank.get(r["method"], 3), r["model"]))
+                         key=lambda r: (method_order(r["method"]), r["model"]))
         for model in dict.fromkeys(r["model"] for r in ordered):
             per = [[100.0 * r[key] for r in records if r["task"] == t.name and r["model"] == model]
                    for t in tasks]
@@ -327,7 +333,10 @@ def resolve_view(records: list[dict], catalog, select: str, view: str) -> str:
 
 def build(records: list[dict], catalog, select: str = "last", view: str = "auto",
           notes: list[str] = ()) -> list[Table]:
-    """The report tables for `view`; "auto" is the leaderboard when any of its rows has runs."""
+    """The report tables for `view`; "auto" is the leaderboard when any of its rows has runs.
+    The selection rule first picks one configuration per (task, method, seed) of a sweep."""
+    records, picked = select_runs(records, select)
+    notes = [*picked, *notes]
     view = resolve_view(records, catalog, select, view)
     if view == "suite":
         return suite_view(records, catalog, select, list(notes))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import textwrap
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -337,8 +338,9 @@ def plot_features(run_dir: Path | str, out: Path | str, before: Path | str | Non
     for ax, (r, caption) in zip(axes, panels):
         _features_panel(ax, r, caption, seed, max_points, main=run)
     name = run.title or run.task
-    fig.suptitle(f"{name} seed {run.seed}: t-SNE of the classifier-input features "
-                 "(blue: source, red: target)", fontsize="medium")
+    text = (f"{name} seed {run.seed}: t-SNE of the classifier-input features "
+            "(blue: source, red: target)")
+    fig.suptitle(textwrap.fill(text, 60 * len(panels)), fontsize="medium")  # fits one panel
     return _save(fig, Path(out))
 
 

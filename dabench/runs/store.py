@@ -28,7 +28,25 @@ def runs_root(path: str | Path | None) -> Path:
 
 
 def run_dir(root: Path, task: str, method: str, run_id: str) -> Path:
-    return root / task / method / run_id
+    """<root>/<task>/<method>/<run-id>, proven to lie inside the runs folder."""
+    return inside(root, task, method, run_id)
+
+
+def inside(root: Path, *names: str) -> Path:
+    """`root/name/...` after checking that each name is one plain path component and that the
+    resolved path (symbolic links followed) lies inside the resolved `root`: the last line of
+    defence against a name such as '../x', 'a/b', '' or '/abs' writing outside the runs folder."""
+    for name in names:
+        if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise DabenchError(f"the name '{name[:80]}' would write outside the runs folder "
+                               f"{root} or where `report` cannot see it; task, method and recipe "
+                               "names must be plain names such as 'mnist-to-mnistm'")
+    path = Path(root).joinpath(*names)
+    real_root, real = Path(root).resolve(), path.resolve()
+    if not real.is_relative_to(real_root):
+        raise DabenchError(f"{path} resolves to {real}, outside the runs folder {real_root} (a "
+                           "symbolic link?); remove the link or choose another --runs-dir")
+    return path
 
 
 def ensure_writable(root: Path) -> None:

@@ -88,7 +88,7 @@ def check_tree(archive: Path, dest: Path) -> None:
                               f"link to {os.readlink(path)}")
 
 
-# -- zip and tar -----------------------------------------------------------------------------------
+# -- zip and tar ----------------------------------------------------------------------------------
 
 def _zip(archive: Path, dest: Path) -> None:
     with zipfile.ZipFile(archive) as zf:
@@ -106,6 +106,7 @@ def _tar(archive: Path, dest: Path) -> None:
     with tarfile.open(archive, "r:*") as tf:
         members = tf.getmembers()
         check_names(archive, (m.name for m in members))
+        check_through_links(archive, [(m.name, m.issym() or m.islnk()) for m in members])
         for m in members:
             if m.issym() and _link_escapes(m.name, m.linkname):
                 raise _refuse(archive, m.name, f"link to {m.linkname}")
@@ -119,7 +120,7 @@ def _tar(archive: Path, dest: Path) -> None:
             tf.extractall(dest)
 
 
-# -- RAR -------------------------------------------------------------------------------------------
+# -- RAR ------------------------------------------------------------------------------------------
 
 def _run(cmd: list[str], archive: Path) -> str:
     proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
@@ -130,17 +131,32 @@ def _run(cmd: list[str], archive: Path) -> str:
     return proc.stdout
 
 
-def _rar_names(tool: str, archive: Path) -> list[str]:
+def _rar_entries(tool: str, archive: Path) -> list[tuple[str, bool]]:
+    """(member name, is a link) as the tool lists them (unrar's bare listing shows no links)."""
     if tool == "unar":
         listing = json.loads(_run(["lsar", "-j", str(archive)], archive))
-        return [e.get("XADFileName", "") for e in listing.get("lsarContents", [])]
+        return [(e.get("XADFileName", ""), bool(e.get("XADIsLink")))
+                for e in listing.get("lsarContents", [])]
     if tool == "bsdtar":
-        return _run(["bsdtar", "-tf", str(archive)], archive).splitlines()
-    return _run(["unrar", "lb", str(archive)], archive).splitlines()
+        names = _run(["bsdtar", "-tf", str(archive)], archive).splitlines()
+        modes = _run(["bsdtar", "-tvf", str(archive)], archive).splitlines()
+        return [(n, m.startswith("l")) for n, m in zip(names, modes)]
+    return [(n, False) for n in _run(["unrar", "lb", str(archive)], archive).splitlines()]
+
+
+def check_through_links(archive: Path, entries: list[tuple[str, bool]]) -> None:
+    """Refuse a member stored under a link member: it would be written wherever the link points."""
+    links = {PurePosixPath(n.replace("\\", "/")) for n, is_link in entries if is_link}
+    for name, _ in entries:
+        path = PurePosixPath(name.replace("\\", "/"))
+        if any(parent in links for parent in path.parents):
+            raise _refuse(archive, name, "stored under a link")
 
 
 def _rar_tool(tool: str, archive: Path, dest: Path) -> None:
-    check_names(archive, _rar_names(tool, archive))
+    entries = _rar_entries(tool, archive)
+    check_names(archive, (n for n, _ in entries))
+    check_through_links(archive, entries)
     if tool == "unar":
         _run(["unar", "-q", "-f", "-D", "-o", str(dest), str(archive)], archive)
     elif tool == "bsdtar":
@@ -153,10 +169,9 @@ def _rar_libarchive(archive: Path, dest: Path) -> None:
     import libarchive  # the optional pip extractor
 
     with libarchive.file_reader(str(archive)) as entries:
-        names = []
-        for entry in entries:
-            names.append(entry.pathname)
-        check_names(archive, names)
+        listed = [(entry.pathname, entry.issym) for entry in entries]
+    check_names(archive, (n for n, _ in listed))
+    check_through_links(archive, listed)
     with libarchive.file_reader(str(archive)) as entries:
         for entry in entries:
             target = dest / entry.pathname.replace("\\", "/")

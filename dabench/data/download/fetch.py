@@ -21,7 +21,7 @@ from typing import Callable, Optional
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
-from dabench.data.download.registry import Mirror, Source
+from dabench.data.download.registry import Source
 from dabench.data.download.unpack import require_space
 
 CHUNK = 1 << 20
@@ -171,8 +171,8 @@ def _gdrive(url: str, part: Path, quiet: bool) -> None:
 
 def fetch(source: Source, downloads: Path, *, verify: bool = True,
           trusted_sha256: Optional[str] = None, quiet: bool = False, retries: int = 3,
-          timeout: float = 60.0, say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
-          mirrors: Optional[tuple[Mirror, ...]] = None) -> FetchResult:
+          timeout: float = 60.0,
+          say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> FetchResult:
     """Put `source.file` into `downloads`, verified; MirrorFailed(reasons) when no mirror could.
 
     A verified copy already in `downloads` is reused without network access.
@@ -194,7 +194,7 @@ def fetch(source: Source, downloads: Path, *, verify: bool = True,
         have = part.stat().st_size if part.exists() else 0
         require_space(downloads, source.size - have, f"downloading {source.file}")
     counter = [0]
-    for mirror in mirrors if mirrors is not None else source.mirrors:
+    for mirror in source.mirrors:
         try:
             say(f"downloading {source.file} from {mirror.url}")
             if mirror.is_gdrive:

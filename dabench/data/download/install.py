@@ -57,7 +57,7 @@ def _write_marker(dataset_dir: Path, marker: dict) -> None:
     write_atomic(dataset_dir / MARKER, json.dumps(marker, indent=2, sort_keys=True) + "\n")
 
 
-# -- matching --from-file archives to parts --------------------------------------------------------
+# -- matching --from-file archives to parts -------------------------------------------------------
 
 def _describe(source: Source) -> str:
     known = source.sha256 and f"sha256 {source.sha256}" or source.md5 and f"md5 {source.md5}"
@@ -105,7 +105,7 @@ def _trusted(marker: dict, source: Source) -> Optional[str]:
     return entry.get("sha256") if isinstance(entry, dict) else None
 
 
-# -- obtaining an archive ----------------------------------------------------------------------------
+# -- obtaining an archive -------------------------------------------------------------------------
 
 def manual_fix(ds: DatasetSources, part: Part, downloads: Path, command: str) -> str:
     """What to do by hand: the URLs, the exact place for the file, the command to rerun."""
@@ -139,7 +139,7 @@ def _obtain(ds: DatasetSources, part: Part, downloads: Path, marker: dict, verif
                        f"fix: {manual_fix(ds, part, downloads, command)}", exit_code=1)
 
 
-# -- the whole dataset -------------------------------------------------------------------------------
+# -- the whole dataset ----------------------------------------------------------------------------
 
 def _in_place(dataset_dir: Path, record: object) -> bool:
     return isinstance(record, dict) and bool(record.get("items")) and all(
@@ -158,7 +158,8 @@ def install(ds: DatasetSources, data_root: Path, *, from_files: list[Path] = (),
     results = []
     for part in ds.parts:
         record = marker.get("parts", {}).get(part.name)
-        if part.name not in given and _in_place(dataset_dir, record):
+        redo = verify and isinstance(record, dict) and not record.get("verified")
+        if part.name not in given and _in_place(dataset_dir, record) and not redo:
             results.append(PartResult(part.name, record["file"], "already in place", None,
                                       record.get("verified", False)))
             continue

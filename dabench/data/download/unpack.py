@@ -47,7 +47,16 @@ def _nested(tmp: Path, pattern: Optional[str], rar_tool: Optional[str],
     inner = sorted(p for p in tmp.rglob("*") if p.is_file() and fnmatch.fnmatch(p.name, pattern))
     say(f"unpacking {len(inner)} inner archives")
     for archive in inner:
-        archives.extract(archive, archive.parent, "auto", rar_tool=rar_tool)
+        # into <name>/ whether the inner archive holds a <name>/ folder (HMDB51's per-class
+        # RARs, as the scripts that unpack them show) or loose files
+        scratch = archive.with_name(f".{archive.name}.unpacked")
+        scratch.mkdir()
+        archives.extract(archive, scratch, "auto", rar_tool=rar_tool)
+        name = archive.name.split(".")[0]
+        only = list(scratch.iterdir())
+        (only[0] if len(only) == 1 and only[0].name == name and only[0].is_dir()
+         else scratch).rename(archive.with_name(name))
+        shutil.rmtree(scratch, ignore_errors=True)
         archive.unlink()
 
 

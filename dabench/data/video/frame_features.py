@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -124,7 +125,9 @@ class FeatureCache:
         digest = hashlib.sha256(
             "\n".join(f"{r}\t{s}" for r, s in zip(relpaths, sizes)).encode()).hexdigest()[:16]
         final = self.directory / f"shard-{digest}.pt"
-        tmp = self.directory / f".{final.name}.{os.getpid()}.tmp"
+        # host and pid in the temporary name: shards extracted at once on several hosts of a
+        # shared file system never write the same temporary file
+        tmp = self.directory / f".{final.name}.{socket.gethostname()}-{os.getpid()}.tmp"
         blob = {"version": PREPROCESS_VERSION, "relpaths": list(relpaths),
                 "sizes": [int(s) for s in sizes], "indices": indices.to(torch.long),
                 "features": features.to(torch.float16)}
@@ -291,6 +294,13 @@ def load_features(video_dir: Path, relpaths: Sequence[str], spec: FeatureSpec, s
         raise DabenchError(f"feature cache {store_dir} holds {feats.shape[1]} frames per video, "
                            f"expected {spec.segments}; delete it and run again")
     return FeatureResult(feats, indices, cached=len(sizes) - len(todo), extracted=len(todo))
+
+
+def missing_features(video_dir: Path, relpaths: Sequence[str], store_dir: Path) -> list[str]:
+    """The relpaths with no usable cache entry (see `_pick`), without extracting anything."""
+    sizes = {rel: _size(video_dir / rel) for rel in dict.fromkeys(relpaths)}
+    found = _pick(FeatureCache(store_dir).index(), sizes)
+    return [rel for rel in sizes if rel not in found]
 
 
 def _pick(index: dict[str, list[tuple[dict, int]]],

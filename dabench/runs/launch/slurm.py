@@ -49,7 +49,7 @@ def _mem(gb: float) -> str:
     return f"{int(gb)}GB" if gb == int(gb) else f"{int(gb * 1024)}MB"
 
 
-def _submitit():
+def require_submitit():
     try:
         import submitit
     except ImportError:
@@ -63,7 +63,7 @@ def submit(tickets: list[dict[str, Any]], root: Path, data_root: Optional[Path],
            opts: SlurmOptions, fn: Callable[..., str]) -> list[Any]:
     """Submit one array job (one task per ticket); returns submitit's jobs. Logs go to
     `<runs>/.slurm/`."""
-    submitit = _submitit()
+    submitit = require_submitit()
     executor = submitit.SlurmExecutor(folder=root / ".slurm" / "%j", max_num_timeout=20)
     flags = opts.sbatch_flags()
     executor.update_parameters(
@@ -78,9 +78,17 @@ def submit(tickets: list[dict[str, Any]], root: Path, data_root: Optional[Path],
     return executor.map_array(fn, tickets, [str(root)] * n, [data] * n, [threads] * n)
 
 
-def wait(jobs: list[Any], tickets: list[dict[str, Any]], poll_s: float = 5.0) -> list[Outcome]:
-    """Block until every job has ended; one outcome per ticket."""
-    while not all(job.done() for job in jobs):
+def wait(jobs: list[Any], tickets: list[dict[str, Any]], poll_s: float = 2.0,
+         sacct_every_s: float = 30.0) -> list[Outcome]:
+    """Block until every job has ended (a result file, or an end state in sacct, which is
+    asked once every `sacct_every_s` for the whole array); one outcome per ticket."""
+    asked = 0.0
+    while True:
+        if jobs and time.time() - asked > sacct_every_s:
+            jobs[0].watcher.update()
+            asked = time.time()
+        if all(job.done() for job in jobs):
+            break
         time.sleep(poll_s)
     out = []
     for job, ticket in zip(jobs, tickets):

@@ -8,7 +8,7 @@ import pytest
 
 from dabench.config import resolve
 from dabench.data import load_task_data
-from dabench.data.holdout import stratified_split
+from dabench.data.target_splits import stratified_split
 from dabench.errors import DabenchError
 from dabench.tasks.catalog import load_catalog
 
