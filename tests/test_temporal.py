@@ -231,4 +231,4 @@ def test_relation_classifiers_keep_pytorchs_default_init():
     w = net.domain_heads["relation"].heads[0][0].weight  # Linear(256 -> 256)
     assert float(w.detach().std()) > 0.02
     assert float(net.domain_heads["relation"].heads[0][0].bias.detach().abs().max()) > 0
-    assert float(net.domain_heads["video"][0].weight.std()) < 0.002
+    assert float(net.domain_heads["video"][0].weight.detach().std()) < 0.002
