@@ -221,9 +221,68 @@ def case_linked_task_folder(tmp: Path) -> list[str]:
     return ["run", "mnist-to-digits", "-m", "source-only", "--set", "steps=1"]
 
 
+GOLDEN_RUN = next(d for d in sorted(GOLDEN_RUNS.glob("*/*/*")) if (d / "done").is_file())
+DAMAGES = {"truncated": lambda text: text[: len(text) // 2], "[]": lambda text: "[]",
+           "{}": lambda text: "{}",
+           "no config": lambda text: json.dumps({k: v for k, v in json.loads(text).items()
+                                                 if k != "config"}),
+           "accuracy 'abc'": lambda text: json.dumps({**json.loads(text),
+                                                      "target_acc_last": "abc"})}
+
+
+def damaged_copy(runs: Path, damage: str, run_id: str = "d4m4g3d00000") -> Path:
+    """A copy of a finished golden run under a new id, its result.json damaged."""
+    directory = runs / GOLDEN_RUN.relative_to(GOLDEN_RUNS).parent / run_id
+    shutil.copytree(GOLDEN_RUN, directory)
+    text = (directory / "result.json").read_text()
+    (directory / "result.json").write_text(DAMAGES[damage](text))
+    return directory
+
+
+def case_report_only(tmp: Path, what: str) -> list[str]:
+    runs = tmp / "only"
+    if what == "failed":
+        directory = runs / "mnist-to-mnistm" / "revgrad" / "0123456789ab"
+        directory.mkdir(parents=True)
+        (directory / "config.json").write_text(json.dumps({"task": "mnist-to-mnistm"}))
+        (directory / "failed.json").write_text(json.dumps({
+            "task": "mnist-to-mnistm", "method": "revgrad", "seed": 0, "step": 12,
+            "error": "loss term 'cls' became nan at step 12", "status": "failed"}))
+    else:
+        damaged_copy(runs, "truncated")
+    return ["report", "--runs-dir", str(runs)]
+
+
+NAN_SETS = ["--set", "optim.lr=1e6", "--set", "steps=30", "--set", "log_every=1", "--set",
+            "eval_every=30", "--set", "batch_size=16", "--set", "pad_samples=0"]
+
+def case_other_state_dict(tmp: Path) -> list[str]:
+    import torch
+
+    torch.save({"features.0.weight": torch.zeros(3, 3), "classifier.bias": torch.zeros(2)},
+               tmp / "other.pth")
+    return ["run", "mnist-to-mnistm", "-m", "source-only", "--set", "backbone.name=resnet18",
+            "--set", f"backbone.weights={tmp / 'other.pth'}", "--set", "steps=1"]
+
+
 CASES.update({
+    "weights file of another architecture": (
+        case_other_state_dict, "other.pth' does not match the resnet18 architecture: it lacks "
+                               "120 of resnet18's 120 keys (e.g. 'bn1.bias')"),
+    "weights path is a folder": (lambda t: ["run", "mnist-to-mnistm", "-m", "source-only", "--set",
+                                            "backbone.name=resnet18", "--set",
+                                            f"backbone.weights={t}"], "is a folder, not a file"),
     "run folder is a link out of the runs folder": (case_linked_task_folder,
                                                     "outside the runs folder"),
+    "report with only failed runs lists them": (
+        lambda t: case_report_only(t, "failed"),
+        "mnist-to-mnistm revgrad seed 0 failed: loss term 'cls' became nan at step 12"),
+    "report with only a damaged run names it": (
+        lambda t: case_report_only(t, "damaged"), "d4m4g3d00000 is damaged: result.json is "
+                                                  "truncated or not JSON"),
+    "NaN run that was 1 of 1": (lambda t: ["run", "mnist-to-mnistm", "-m", "source-only",
+                                           "--runs-dir", str(t / "nan"), *NAN_SETS],
+                                "loss term"),  # one line: no "the others finished"
 })
 
 
@@ -456,3 +515,57 @@ def test_run_folder_names_cannot_escape_the_runs_folder(name, tmp_path):
     assert store.run_dir(runs, "ok-task", "revgrad", "0123456789ab") == \
         runs / "ok-task" / "revgrad" / "0123456789ab"
     assert [p for p in tmp_path.rglob("*") if p != runs and p != runs.parent] == []
+
+
+def test_report_names_and_skips_each_damaged_folder(tmp_path):
+    """Row 4: truncated, [], {}, no config, target_acc_last "abc": each folder is named on
+    stderr and skipped; the report of the other runs is the one without them."""
+    runs = tmp_path / "runs"
+    shutil.copytree(GOLDEN_RUNS, runs)
+    want = CliRunner().invoke(app, ["report", "--runs-dir", str(runs), "--format", "json"])
+    assert want.exit_code == 0, want.output
+    names = {damage: damaged_copy(runs, damage, f"d4m4g3d0000{i}")
+             for i, damage in enumerate(DAMAGES)}
+    out = CliRunner().invoke(app, ["report", "--runs-dir", str(runs), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert out.stdout == want.stdout
+    warnings = [l for l in out.stderr.splitlines() if l.startswith("dabench: warning:")]
+    assert len(warnings) == len(DAMAGES)
+    for damage, directory in names.items():
+        (line,) = [l for l in warnings if str(directory) in l]
+        assert "is damaged: result.json" in line and "skipped" in line, (damage, line)
+        assert "dabench run mnist-to-" in line  # how to run it again
+    assert "Traceback" not in out.output
+
+
+def test_run_reruns_a_damaged_folder_and_leaves_the_others(tmp_path, monkeypatch, caplog):
+    """Row 4: `run` on a finished run whose result.json was truncated runs it again (saying so)
+    instead of a JSONDecodeError traceback; the other runs are untouched."""
+    runs = tmp_path / "runs"
+    shutil.copytree(GOLDEN_RUNS, runs)
+    before = snapshot(runs)
+    sets = ["--set", "steps=2", "--set", "eval_every=2", "--seed", "0"]
+    assert _toy_run(tmp_path, monkeypatch, runs, *sets).exit_code == 0
+    (directory,) = [d for d in store.iter_run_dirs(runs) if "toy-digits" in str(d)]
+    good = json.loads((directory / "result.json").read_text())
+    (directory / "result.json").write_text('{"task": "toy-di')
+    out = _toy_run(tmp_path, monkeypatch, runs, *sets)
+    assert out.exit_code == 0 and "Traceback" not in out.output, out.output
+    assert f"run folder {directory} is damaged" in caplog.text and "running it again" in caplog.text
+    again = json.loads((directory / "result.json").read_text())
+    assert again["target_acc_last"] == good["target_acc_last"]
+    assert {k: v for k, v in snapshot(runs).items() if k in before} == before
+
+
+def test_weights_file_of_the_right_architecture_loads(tmp_path):
+    """Row 9's other side: torchvision's own resnet18 state dict (with its fc) loads."""
+    import torch
+    import torchvision
+
+    from dabench.models.backbones import build_backbone
+
+    saved = torchvision.models.resnet18(weights=None).state_dict()
+    torch.save(saved, tmp_path / "r18.pth")
+    net, dim = build_backbone("resnet18", str(tmp_path / "r18.pth"))
+    assert dim == 512 and torch.equal(net.state_dict()["conv1.weight"], saved["conv1.weight"])
+

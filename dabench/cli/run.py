@@ -176,6 +176,8 @@ def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) ->
                            err=True)
                 continue
             except train.RunFailed as exc:  # this run failed; the others still run
+                if len(plan) == 1:
+                    raise  # one line: the error itself (exit 1)
                 failures.append(f"{label}: {exc}")
                 _err(f"{label}: {exc}")
                 continue
@@ -185,6 +187,8 @@ def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) ->
                        f"[{status}] {outcome.directory}", err=True)
             records.append(outcome.record)
     if failures:
-        raise DabenchError(f"{len(failures)} of {len(plan)} run(s) failed (see above); the "
-                           "others finished and are in the report", exit_code=1)
+        rest = (f"the other {len(records)} finished and are in the report" if records else
+                "none finished")
+        raise DabenchError(f"{len(failures)} of {len(plan)} run(s) failed (see above); {rest}",
+                           exit_code=1)
     return records

@@ -10,8 +10,8 @@ end, checkpoints at each evaluation, and resumes from the last checkpoint of an 
 from __future__ import annotations
 
 import json
+import logging
 import math
-import os
 import platform
 import random
 import time
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 import dabench
+from dabench.atomic import atomic_file
 from dabench.runs import store as results
 from dabench.runs.lock import RunLock
 from dabench.training import schedules
@@ -39,6 +40,7 @@ from dabench.models.build import build_network
 from dabench.reporting.labels import model_label
 from dabench.tasks.catalog import TaskSpec
 
+log = logging.getLogger("dabench")
 ProgressFn = Callable[[int, int, dict[str, float]], None]  # (step, total, latest numbers)
 
 
@@ -98,6 +100,9 @@ def _check_finite(numbers: dict[str, float], step: int) -> None:
 class RunFailed(DabenchError):
     """A run stopped on a training error (non-finite loss); its folder records it as failed."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=1)
+
 
 @dataclass
 class _State:
@@ -132,8 +137,11 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     """
     directory = results.run_dir(root, task.name, cfg.method, cfg.run_id())
     if results.is_done(directory) and not force:
-        record = json.loads((directory / "result.json").read_text(encoding="utf-8"))
-        return RunOutcome(directory, record, True)
+        try:
+            return RunOutcome(directory, results.read_result(directory), True)
+        except results.DamagedRun as exc:  # run it again; the other runs are not touched
+            log.warning("%s; running it again", exc)
+            force = True
     method_cls = METHODS.get(cfg.method)
     device = select_device(cfg.device)
     # Data and model first: bad data or weights fail here, before anything is written.
@@ -158,8 +166,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
         BatchStream(data.target_train, target_batch, cfg.seed * 2 + 2, cfg.num_workers, pin)])
     with RunLock(directory):
         if results.is_done(directory) and not force:  # finished by another process meanwhile
-            record = json.loads((directory / "result.json").read_text(encoding="utf-8"))
-            return RunOutcome(directory, record, True)
+            return RunOutcome(directory, results.read_result(directory), True)
         _prepare_directory(directory, task, cfg, force)
         ckpt = Checkpoint(directory)
         ckpt.resume(state)  # an unfinished run resumes where its last usable checkpoint left it
@@ -297,14 +304,9 @@ def _export_features(method: Method, pair: tuple, cfg: RunConfig, path: DevicePa
                 labels.append(y)
         out[f"{name}_features"] = torch.cat(feats).numpy()
         out[f"{name}_labels"] = torch.cat(labels).numpy()
-    tmp = directory / ".features.tmp.npz"
-    try:
-        np.savez_compressed(tmp, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
-                                    for k, v in out.items()})
-        os.replace(tmp, directory / "features.npz")
-    except BaseException:  # a full disk or Ctrl-C: no temporary file is left behind
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(directory / "features.npz") as fh:
+        np.savez_compressed(fh, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
+                                   for k, v in out.items()})
     if min(len(out["source_features"]), len(out["target_features"])) < 8:
         return None  # too few items to split into train / validation / test
     return proxy_a_distance(out["source_features"], out["target_features"], seed=cfg.seed)
