@@ -327,5 +327,29 @@ def resolve(task: Any, method: str, seed: int, overrides: dict[str, Any]) -> Run
                            f"Known: {', '.join(sorted(task.recipes))}")
     cfg.recipe = recipe
     apply(cfg, task.recipes.get(recipe, {}), f"recipe '{recipe}' ({task.file})")
+    for key in overrides:
+        check_applies(key, task)
     apply(cfg, overrides, "--set")
+    if getattr(task, "modality", "") == "video" and cfg.model.temporal == "none":
+        if overrides.get("model.temporal") == "none":
+            raise DabenchError(f"video task '{task.name}' needs a temporal model; use --set "
+                               "model.temporal=tempooling or temrelation")
+        cfg.model.temporal = "tempooling"  # a video task's defaults without one: the video net
     return cfg
+
+
+# Settings that mean something for one modality of task only: given to another they are an
+# error (a suite of several modalities passes each task only its own; runs/plan.py).
+MODALITY_KEYS = {"video.": "video", "model.temporal": "video", "image_cache": "image"}
+
+
+def modality_of(key: str) -> str | None:
+    return next((m for k, m in MODALITY_KEYS.items()
+                 if key == k or (k.endswith(".") and key.startswith(k))), None)
+
+
+def check_applies(key: str, task: Any) -> None:
+    need, has = modality_of(key), getattr(task, "modality", None)
+    if need and has and need != has:
+        raise DabenchError(f"setting '{key}' applies to {need} tasks only, and '{task.name}' is "
+                           f"{'an' if has[0] in 'aeiou' else 'a'} {has} task; drop --set {key}=...")
