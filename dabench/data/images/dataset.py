@@ -1,7 +1,6 @@
 """Torch side of the Office-31 / Office-Home data layer: Dataset and transforms (blended
 targets are scored by `dabench.training.evaluate.group_accuracy`).
 
-
 Locating, scanning and checking folders lives in `layout` (no torch) and is re-exported
 here so callers can import everything image-related from one place.
 """
