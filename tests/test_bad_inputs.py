@@ -272,6 +272,13 @@ CASES.update({
     "weights path is a folder": (lambda t: ["run", "mnist-to-mnistm", "-m", "source-only", "--set",
                                             "backbone.name=resnet18", "--set",
                                             f"backbone.weights={t}"], "is a folder, not a file"),
+    "video setting on an image task": (_set("video.segments=3"),
+                                       "setting 'video.segments' applies to video tasks only"),
+    "temporal model on an image task": (_set("model.temporal=tempooling"), "'mnist-to-mnistm' "
+                                        "is an image task; drop --set model.temporal=..."),
+    "video task without a temporal model": (
+        lambda t: ["run", "ucf-to-olympic", "--set", "model.temporal=none"],
+        "video task 'ucf-to-olympic' needs a temporal model"),
     "run folder is a link out of the runs folder": (case_linked_task_folder,
                                                     "outside the runs folder"),
     "report with only failed runs lists them": (
@@ -568,4 +575,68 @@ def test_weights_file_of_the_right_architecture_loads(tmp_path):
     torch.save(saved, tmp_path / "r18.pth")
     net, dim = build_backbone("resnet18", str(tmp_path / "r18.pth"))
     assert dim == 512 and torch.equal(net.state_dict()["conv1.weight"], saved["conv1.weight"])
+
+
+
+@pytest.mark.parametrize("columns", ["80", "50"])
+def test_list_tasks_never_cuts_a_task_name(columns, monkeypatch):
+    """Row 17: at 80 (or 50) columns, not a terminal, every task name is printed whole; the
+    other columns wrap instead."""
+    monkeypatch.setenv("COLUMNS", columns)
+    out = CliRunner().invoke(app, ["list-tasks"])
+    assert out.exit_code == 0, out.output
+    first_cells = [line.split("│")[1].strip() for line in out.stdout.splitlines()
+                   if line.startswith("│") and line.split("│")[1].strip()]
+    names = list(load_catalog().tasks)
+    assert first_cells == names
+    assert "…" not in out.stdout
+    assert max(len(line) for line in out.stdout.splitlines()) <= max(int(columns),
+                                                                      max(map(len, names)) + 20)
+
+
+def _fake_finished_run(runs: Path, sets: dict, acc: float) -> None:
+    """A finished run folder as `dabench run` writes it, with the current defaults + `sets`."""
+    from dabench.config import resolve
+
+    spec = load_catalog().task("mnist-to-mnistm")
+    cfg = resolve(spec, "revgrad", 0, sets)
+    directory = store.run_dir(runs, spec.name, "revgrad", cfg.run_id())
+    directory.mkdir(parents=True)
+    (directory / "config.json").write_text(json.dumps({"task": spec.name, "config": cfg.flat()}))
+    (directory / "result.json").write_text(json.dumps({
+        "task": spec.name, "task_version": spec.version, "title": spec.title,
+        "method": "revgrad", "model": "RevGrad", "recipe": cfg.recipe, "seed": 0,
+        "config": cfg.flat(), "target_acc_last": acc, "target_acc_best": acc}))
+    (directory / "done").write_text("")
+
+
+def test_report_row_with_other_settings_says_which_and_has_no_delta(tmp_path):
+    """Row 18: a run with --set steps=20 is labelled "RevGrad (steps=20)", not "RevGrad #hash",
+    and gets no Δ against the published value (that was not its recipe); the task's own
+    settings keep the plain label and the Δ."""
+    runs = tmp_path / "runs"
+    _fake_finished_run(runs, {}, 0.75)
+    _fake_finished_run(runs, {"steps": 20}, 0.10)
+    out = CliRunner().invoke(app, ["report", "--runs-dir", str(runs), "--view", "runs",
+                                   "--format", "json"])
+    assert out.exit_code == 0, out.output
+    rows = {r["model"]: r for r in json.loads(out.stdout)}
+    assert set(rows) == {"RevGrad", "RevGrad (steps=20)"}
+    assert rows["RevGrad (steps=20)"]["delta"] is None
+    assert rows["RevGrad"]["delta"] == round(75.0 - rows["RevGrad"]["published"], 4)
+
+
+def test_user_video_task_without_temporal_gets_the_video_network():
+    """Row 19: a video task whose defaults lack model.temporal resolves to TemPooling (the
+    image network on cached frame features crashed)."""
+    import dataclasses
+
+    from dabench.config import resolve
+
+    spec = load_catalog().task("ucf-to-olympic")
+    bare = dataclasses.replace(spec, config={k: v for k, v in spec.config.items()
+                                             if k != "model.temporal"})
+    assert resolve(bare, "revgrad", 0, {}).model.temporal == "tempooling"
+    assert resolve(bare, "revgrad", 0, {"model.temporal": "temrelation"}).model.temporal == \
+        "temrelation"
 

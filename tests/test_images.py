@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -333,7 +334,7 @@ def test_dataset_yields_normalised_tensors_and_names_broken_files(tmp_path):
          [T.Resize, T.RandomResizedCrop, T.RandomHorizontalFlip, T.ToTensor, T.Normalize], (256, 256)),
         (True, "dann-paper",
          [T.Resize, T.RandomCrop, T.RandomHorizontalFlip, T.ToTensor, T.Normalize], 256),
-        (False, "tllib", [T.Resize, T.CenterCrop, T.ToTensor, T.Normalize], 256),
+        (False, "tllib", [T.Resize, T.CenterCrop, T.ToTensor, T.Normalize], (256, 256)),
         (False, "dann-paper", [T.Resize, T.CenterCrop, T.ToTensor, T.Normalize], 256),
     ],
 )
@@ -345,6 +346,25 @@ def test_build_transforms_recipes(train, recipe, kinds, resize_size):
     assert list(tf.transforms[-1].std) == [0.229, 0.224, 0.225]
     torch.manual_seed(0)
     assert tf(Image.new("RGB", (90, 40), (10, 200, 30))).shape == (3, 224, 224)
+
+
+def test_tllib_test_transform_squashes_before_the_centre_crop():
+    """TLlib's ResizeImage(256) + CenterCrop(224): a wide image keeps its left and right edges
+    (squashed); the short-side resize of dann-paper crops them away."""
+    wide = np.zeros((256, 512, 3), dtype=np.uint8)
+    wide[:, :64] = (255, 0, 0)  # red left edge band
+    wide[:, 64:448] = (0, 255, 0)
+    wide[:, 448:] = (0, 0, 255)  # blue right edge band
+    image = Image.fromarray(wide)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+    tllib = build_transforms(False, "tllib")(image) * std + mean  # (3, 224, 224) in [0, 1]
+    paper = build_transforms(False, "dann-paper")(image) * std + mean
+    assert tllib.shape == paper.shape == (3, 224, 224)
+    # squashed 512 -> 256 wide: the red band is columns 0-31, the crop starts at column 16
+    assert float(tllib[0, :, :10].mean()) > 0.9 and float(tllib[2, :, -10:].mean()) > 0.9
+    assert float(paper[1].mean()) > 0.95  # the short-side crop sees only the green middle
+    assert float(tllib[1, :, 100:124].mean()) > 0.95
 
 
 def test_build_transforms_rejects_unknown_recipe_and_bad_sizes():

@@ -70,6 +70,10 @@ class ImageListDataset(Dataset):
         """Labels in item order, e.g. for class-balanced sampling, without decoding images."""
         return [label for _, label in self.items]
 
+    def subset(self, index) -> "ImageListDataset":
+        """The items `index` (a held-out split), same transform."""
+        return ImageListDataset([self.items[i] for i in index.tolist()], self.transform)
+
 
 def build_transforms(train: bool, recipe: str, image_size: int = 224,
                      resize: int = 256) -> T.Compose:
@@ -77,7 +81,13 @@ def build_transforms(train: bool, recipe: str, image_size: int = 224,
 
     train, "tllib":      Resize((resize, resize)) + RandomResizedCrop(image_size) + flip
     train, "dann-paper": Resize(resize) (short side) + RandomCrop(image_size) + flip
-    test (both):         Resize(resize) (short side) + CenterCrop(image_size)
+    test, "tllib":       Resize((resize, resize)) (squash) + CenterCrop(image_size)
+    test, "dann-paper":  Resize(resize) (short side) + CenterCrop(image_size)
+
+    TLlib squashes every image to 256x256 before either crop (thuml/Transfer-Learning-Library at
+    c4aa59e: examples/domain_adaptation/image_classification/utils.py 154-157 and 203-207, its
+    ResizeImage in tllib/vision/transforms/__init__.py 9-26), which keeps the whole width of a
+    non-square image (Office-Home, webcam) at test time.
     """
     if recipe not in RECIPES:
         raise DabenchError(f"unknown augmentation recipe '{recipe}'; "
@@ -86,7 +96,8 @@ def build_transforms(train: bool, recipe: str, image_size: int = 224,
         raise DabenchError(f"image_size {image_size} must be positive and at most resize "
                            f"{resize}; fix: adjust the task")
     if not train:
-        head = [T.Resize(resize), T.CenterCrop(image_size)]
+        side = (resize, resize) if recipe == "tllib" else resize
+        head = [T.Resize(side), T.CenterCrop(image_size)]
     elif recipe == "tllib":
         head = [T.Resize((resize, resize)), T.RandomResizedCrop(image_size),
                 T.RandomHorizontalFlip()]
