@@ -285,7 +285,29 @@ def imagefolder_task(tmp: Path, classes: str, options: str) -> str:
             "tasks:\n  toyimg-task: {title: ToyImg, source: s, targets: [s]}\n")
 
 
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height (Pillow checks the size when it opens it)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + \
+        chunk(b"IEND", b"")
+
+
+def case_huge_png(tmp: Path) -> list[str]:
+    data = office_tree(tmp)
+    (images_of(data, "webcam") / "mug" / "frame_0000.jpg").write_bytes(png_header(9500, 9500))
+    return ["run", "office31-a-to-w", "--data-root", str(data), *RESNET]
+
+
 CASES.update({
+    "90-megapixel image": (case_huge_png, "frame_0000.jpg (too large: 9500x9500 = 90 megapixels, "
+                                          "above the 89 MP limit; resize or remove it)"),
     "class folder is a link out of the data root": (
         case_linked_class_folder, "outside the data folder"),
     "image_list outside the dataset folder (not echoed)": (lambda t: user_tasks(
