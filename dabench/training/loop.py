@@ -115,6 +115,7 @@ class _State:
     val_best: Optional[dict] = None
     val_weights: Optional[dict] = None
     since_val_best: int = 0
+    checkpointed: int = 0  # the step of the last checkpoint (not saved: a resume starts there)
 
     def loop_state(self) -> dict:
         return {"best": self.best, "last_eval": self.last_eval, "elapsed": self.elapsed,
@@ -242,7 +243,9 @@ def _train(cfg: RunConfig, data: TaskData, path: DevicePath, state: _State, metr
                 state.best = state.last_eval
             stop = _early_stopping(cfg, state)
             state.elapsed = time.perf_counter() - t0
-            if done < cfg.steps and ckpt is not None and not stop:
+            due = done - state.checkpointed >= cfg.checkpoint_every
+            if done < cfg.steps and ckpt is not None and not stop and due:
+                state.checkpointed = done
                 _check_finite({k: float(v) for k, v in (state.sums or {}).items()}, done)
                 with interrupts.critical():
                     ckpt.save(state)  # only a state whose losses are finite is kept
