@@ -190,9 +190,12 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                                             "seed": cfg.seed, "step": state.step,
                                             "error": str(exc), "status": "failed"})
             raise
-        if cfg.pad_samples > 0:  # with a holdout: on S' and T' (the paper's Figure 3b)
+        if cfg.pad_samples > 0:  # with a holdout: on S' and T' (the paper's Figure 3b), with
+            # the weights early stopping on S_V chose (the model the selection rules report)
             pair = (data.source_train, data.target_train) if target_val is not None else \
                 (data.source_test, data.target_test)
+            if state.val_weights is not None:
+                method.net.load_state_dict(state.val_weights)
             record["pad"] = _export_features(method, pair, cfg, path, directory)
         results.write_json(directory / "result.json", record)
         results.mark_done(directory)
