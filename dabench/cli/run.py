@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from dabench.cli.app import Device, _err, app
+from dabench.cli.app import DATA_ROOT, Device, _err, app
 from dabench.cli.launch import LaunchOptions, Launcher, dispatch
 from dabench.runs.launch.slurm import SlurmOptions
 from dabench.data.paths import data_root_or_env
@@ -41,8 +41,7 @@ def run(
                                     "no sweep [default: the task's own sweep, if any]"),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir",
                                             help="results folder [default: $DABENCH_RUNS or ./runs]"),
-    data_root: Optional[Path] = typer.Option(None, "--data-root",
-                                             help="datasets folder [default: $DABENCH_DATA]"),
+    data_root: Optional[Path] = DATA_ROOT,
     device: Device = typer.Option("auto", "--device", help="auto, cpu or cuda"),
     force: bool = typer.Option(False, "--force", help="rerun finished runs"),
     launcher: Launcher = typer.Option("serial", "--launcher",
@@ -176,6 +175,8 @@ def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) ->
                            err=True)
                 continue
             except train.RunFailed as exc:  # this run failed; the others still run
+                if len(plan) == 1:
+                    raise  # one line: the error itself (exit 1)
                 failures.append(f"{label}: {exc}")
                 _err(f"{label}: {exc}")
                 continue
@@ -185,6 +186,8 @@ def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) ->
                        f"[{status}] {outcome.directory}", err=True)
             records.append(outcome.record)
     if failures:
-        raise DabenchError(f"{len(failures)} of {len(plan)} run(s) failed (see above); the "
-                           "others finished and are in the report", exit_code=1)
+        rest = (f"the other {len(records)} finished and are in the report" if records else
+                "none finished")
+        raise DabenchError(f"{len(failures)} of {len(plan)} run(s) failed (see above); {rest}",
+                           exit_code=1)
     return records

@@ -74,7 +74,9 @@ def _resnet(arch: str, weights: str) -> tuple[nn.Module, int]:
     else:
         net = builder(weights=None)
         if weights != "none":
-            net.load_state_dict(load_weights_file(weights))
+            state = load_weights_file(weights)
+            _check_matches(state, net, arch, weights)
+            net.load_state_dict(state, strict=False)  # every key but fc.* checked above
     out_dim = net.fc.in_features
     net.fc = nn.Identity()  # (B, 3, H, W) -> (B, 2048) for ResNet-50/101
     return net, out_dim
@@ -83,6 +85,9 @@ def _resnet(arch: str, weights: str) -> tuple[nn.Module, int]:
 def load_weights_file(path: str) -> dict[str, torch.Tensor]:
     """A state dict from a local file, loaded safely (tensors only, no pickled code)."""
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise DabenchError(f"weights file '{file}' is a folder, not a file; pass a .pth file "
+                           "with --set backbone.weights=PATH, or 'imagenet' or 'none'")
     if not file.is_file():
         raise DabenchError(f"weights file '{file}' does not exist; pass an existing .pth file "
                            "with --set backbone.weights=PATH, or 'imagenet' or 'none'")
@@ -94,6 +99,27 @@ def load_weights_file(path: str) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict):
         raise DabenchError(f"weights file '{file}' does not hold a state dict")
     return {k: v for k, v in state.items() if not k.startswith("fc.")}
+
+
+def _check_matches(state: dict, net: nn.Module, arch: str, path: str) -> None:
+    """One line naming the file and the architecture when the state dict's keys or shapes are
+    not those of `arch` (the classifier `fc.*` is replaced, so it is not compared)."""
+    want = {k: v.shape for k, v in net.state_dict().items() if not k.startswith("fc.")}
+    extra, missing = sorted(set(state) - set(want)), sorted(set(want) - set(state))
+    if extra or missing:
+        parts = [f"it lacks {len(missing)} of {arch}'s {len(want)} keys (e.g. '{missing[0]}')"
+                 if missing else "", f"{len(extra)} keys are not {arch}'s (e.g. '{extra[0]}')"
+                 if extra else ""]
+        raise DabenchError(f"weights file '{path}' does not match the {arch} architecture: "
+                           f"{'; '.join(p for p in parts if p)}; pass a state dict saved from "
+                           f"torchvision's {arch}, or set backbone.name to its architecture")
+    for key, shape in want.items():
+        got = getattr(state[key], "shape", None)
+        if got != shape:
+            raise DabenchError(f"weights file '{path}' does not match the {arch} architecture: "
+                               f"'{key}' is {tuple(got) if got is not None else 'not a tensor'} "
+                               f"in the file, {tuple(shape)} in {arch}; pass a state dict saved "
+                               f"from torchvision's {arch}")
 
 
 for _arch in ("resnet18", "resnet50", "resnet101"):

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from dabench.config import RunConfig
 from dabench.errors import DabenchError, clip
+from dabench.methods import METHODS
 from dabench.registry import suggest
 from dabench.tasks.compose import SUFFIXES, is_shared, read_composed
 from dabench.tasks.schema import MODALITIES, BoardRow, Published, TaskFile, explain
@@ -76,9 +77,11 @@ def parse_task_file_full(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[st
     for name, body in recipes.items():
         if "recipe" in body:
             raise fail(f"recipes.{name}", "a recipe cannot select a recipe; remove 'recipe'")
+    _check_methods(fail, "methods", f.methods)
     tasks = []
     for name, t in f.tasks.items():
         at = f"tasks.{name}"
+        _check_methods(fail, f"{at}.methods", t.methods or [])
         config = {**f.defaults, **t.config}
         if "recipe" in t.config:
             _check_recipe(fail, f"{at}.config.recipe", t.config["recipe"], recipes)
@@ -110,6 +113,14 @@ def parse_task_file_full(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[st
         ))
     suites = {name: tuple(members) for name, members in f.suites.items()}
     return tasks, suites, tuple(f.leaderboard)
+
+
+def _check_methods(fail, where: str, names: list[str]) -> None:
+    """The methods a task runs by default must be registered ones."""
+    for i, name in enumerate(names):
+        if name not in METHODS:
+            raise fail(f"{where}[{i}]", f"unknown method '{name}'.{suggest(name, METHODS.names())}"
+                                        f" Known: {', '.join(METHODS.names())}")
 
 
 def _check_recipe(fail, where: str, chosen: Any, recipes: dict[str, Any]) -> None:

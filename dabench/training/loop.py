@@ -5,13 +5,15 @@ sets the learning rate from the pure schedules and asks the method for its adapt
 (RevGrad's GRL coefficient), calls
 `method.update`, logs every `log_every` steps, evaluates every `eval_every` steps and at the
 end, checkpoints at each evaluation, and resumes from the last checkpoint of an unfinished run.
+One module past ~300 lines on purpose: it is the one training loop, and what it writes into the
+run folder (config, metrics, features, result record) is kept beside the loop that writes it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
-import os
 import platform
 import random
 import time
@@ -23,6 +25,7 @@ import numpy as np
 import torch
 
 import dabench
+from dabench.atomic import atomic_file
 from dabench.runs import store as results
 from dabench.runs.lock import RunLock
 from dabench.training import schedules
@@ -30,7 +33,7 @@ from dabench.training.checkpoint import Checkpoint, Interrupts, StopAtBoundary
 from dabench.config import RunConfig
 from dabench.training.device import DevicePath, select_device
 from dabench.data import TaskData, load_task_data
-from dabench.data.batches import BatchStream
+from dabench.data.batches import BatchStream, target_batch_size
 from dabench.data.holdout import hold_out
 from dabench.errors import DabenchError
 from dabench.training.evaluate import accuracy, group_accuracy, predict_dataset
@@ -39,6 +42,7 @@ from dabench.models.build import build_network
 from dabench.reporting.labels import model_label
 from dabench.tasks.catalog import TaskSpec
 
+log = logging.getLogger("dabench")
 ProgressFn = Callable[[int, int, dict[str, float]], None]  # (step, total, latest numbers)
 
 
@@ -62,7 +66,8 @@ def _lr_factor(cfg: RunConfig, step: int) -> float:
     """The learning-rate factor at `step`, from the pure schedules; p runs over the whole run
     unless a horizon (in steps) is set."""
     o = cfg.optim
-    p_lr = step / o.lr_horizon if o.lr_horizon else schedules.progress(step, cfg.steps)
+    at = step + o.lr_step_offset  # TA3N: p starts one epoch in (optim.lr_step_offset)
+    p_lr = at / o.lr_horizon if o.lr_horizon else schedules.progress(at, cfg.steps)
     return 1.0 if o.lr_schedule == "constant" else schedules.lr_factor(p_lr, o.lr_alpha, o.lr_beta)
 
 
@@ -96,6 +101,9 @@ def _check_finite(numbers: dict[str, float], step: int) -> None:
 
 class RunFailed(DabenchError):
     """A run stopped on a training error (non-finite loss); its folder records it as failed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=1)
 
 
 @dataclass
@@ -132,8 +140,11 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     """
     directory = results.run_dir(root, task.name, cfg.method, cfg.run_id())
     if results.is_done(directory) and not force:
-        record = json.loads((directory / "result.json").read_text(encoding="utf-8"))
-        return RunOutcome(directory, record, True)
+        try:
+            return RunOutcome(directory, results.read_result(directory), True)
+        except results.DamagedRun as exc:  # run it again; the other runs are not touched
+            log.warning("%s; running it again", exc)
+            force = True
     method_cls = METHODS.get(cfg.method)
     device = select_device(cfg.device)
     # Data and model first: bad data or weights fail here, before anything is written.
@@ -150,13 +161,15 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     method.autocast = path.autocast  # forward passes in bf16 on CUDA; backward outside it
     pin = device.type == "cuda"
     first = data.source_train if method.uses_source else data.target_train
+    target_batch = (target_batch_size(cfg.batch_size, cfg.target_batch, cfg.target_batch_size,
+                                      len(first), len(data.target_train))
+                    if method.uses_source else cfg.batch_size)
     state = _State(method, [
         BatchStream(first, cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, pin),
-        BatchStream(data.target_train, cfg.batch_size, cfg.seed * 2 + 2, cfg.num_workers, pin)])
+        BatchStream(data.target_train, target_batch, cfg.seed * 2 + 2, cfg.num_workers, pin)])
     with RunLock(directory):
         if results.is_done(directory) and not force:  # finished by another process meanwhile
-            record = json.loads((directory / "result.json").read_text(encoding="utf-8"))
-            return RunOutcome(directory, record, True)
+            return RunOutcome(directory, results.read_result(directory), True)
         _prepare_directory(directory, task, cfg, force)
         ckpt = Checkpoint(directory)
         ckpt.resume(state)  # an unfinished run resumes where its last usable checkpoint left it
@@ -190,6 +203,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                                             "seed": cfg.seed, "step": state.step,
                                             "error": str(exc), "status": "failed"})
             raise
+        record["target_eval"] = data.target_eval  # "test", or the split held out of training
         if cfg.pad_samples > 0:  # with a holdout: on S' and T' (the paper's Figure 3b), with
             # the weights early stopping on S_V chose (the model the selection rules report)
             pair = (data.source_train, data.target_train) if target_val is not None else \
@@ -298,14 +312,9 @@ def _export_features(method: Method, pair: tuple, cfg: RunConfig, path: DevicePa
                 labels.append(y)
         out[f"{name}_features"] = torch.cat(feats).numpy()
         out[f"{name}_labels"] = torch.cat(labels).numpy()
-    tmp = directory / ".features.tmp.npz"
-    try:
-        np.savez_compressed(tmp, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
-                                    for k, v in out.items()})
-        os.replace(tmp, directory / "features.npz")
-    except BaseException:  # a full disk or Ctrl-C: no temporary file is left behind
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(directory / "features.npz") as fh:
+        np.savez_compressed(fh, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
+                                   for k, v in out.items()})
     if min(len(out["source_features"]), len(out["target_features"])) < 8:
         return None  # too few items to split into train / validation / test
     return proxy_a_distance(out["source_features"], out["target_features"], seed=cfg.seed)

@@ -3,6 +3,10 @@
 Every label comes from an image's class FOLDER NAME looked up in the caller's class order (from
 the task YAML). Integers found in files are never used as labels: three incompatible label
 orders circulate for Office-Home (codepoint sort, thuml's lists, AMEAN's lists).
+
+One module past ~300 lines on purpose: locating a domain, scanning it, reading image lists and
+checking counts share the same class-order and error-message helpers, and `data check` (which
+must stay torch-free) needs all of them together.
 """
 
 from __future__ import annotations
