@@ -650,11 +650,11 @@ def test_list_tasks_never_cuts_a_task_name(columns, monkeypatch):
                                                                       max(map(len, names)) + 20)
 
 
-def _fake_finished_run(runs: Path, sets: dict, acc: float) -> None:
+def _fake_finished_run(runs: Path, sets: dict, acc: float, task: str = "mnist-to-mnistm") -> None:
     """A finished run folder as `dabench run` writes it, with the current defaults + `sets`."""
     from dabench.config import resolve
 
-    spec = load_catalog().task("mnist-to-mnistm")
+    spec = load_catalog().task(task)
     cfg = resolve(spec, "revgrad", 0, sets)
     directory = store.run_dir(runs, spec.name, "revgrad", cfg.run_id())
     directory.mkdir(parents=True)
@@ -772,3 +772,25 @@ def test_more_decode_workers_than_cores_are_capped_with_one_line(caplog, monkeyp
         assert cap_workers(64) == 2 and cap_workers(2) == 2 and cap_workers(0) == 0
     assert [r.getMessage() for r in caplog.records] == [
         "video.decode_workers=64 is more than the 2 CPU core(s) here; using 2"]
+
+
+def test_leaderboard_prefers_the_tasks_own_settings_and_marks_other_ones(tmp_path):
+    """Row 18 on the leaderboard: a steps=20 run and one with the task's own settings -> the row
+    uses the latter; with only the steps=20 run, the row says so and has no Δ."""
+    runs = tmp_path / "runs"
+    task = "ucf-to-olympic"
+    _fake_finished_run(runs, {"steps": 20}, 0.10, task)
+
+    def board_row() -> dict:
+        out = CliRunner().invoke(app, ["report", "--runs-dir", str(runs), "--view",
+                                       "leaderboard", "--format", "json"])
+        assert out.exit_code == 0, out.output
+        (row,) = [r for r in json.loads(out.stdout) if r["benchmark"] == task]
+        return row
+
+    row = board_row()
+    assert row["value"] == 10.0 and row["delta"] is None and "(steps=20)" in row["note"]
+    _fake_finished_run(runs, {}, 0.75, task)
+    row = board_row()
+    assert row["value"] == 75.0 and row["delta"] == round(75.0 - row["published"], 4)
+    assert "other settings" not in row["note"]

@@ -219,14 +219,20 @@ def is_k_over_n(percent: float, n: int, decimals: int = 2) -> bool:
                for j in (k - 1, k, k + 1))
 
 
-def _matching(records: list[dict], task: str, method: str, when: dict) -> list[dict]:
-    """The runs of `task`/`method` matching `when`; of several config groups, the largest."""
+def _matching(records: list[dict], task: str, method: str, when: dict,
+              catalog=None) -> tuple[list[dict], list[str]]:
+    """The runs of `task`/`method` matching `when`; of several config groups, the largest of
+    those with the task's own settings, else the largest; and that group's other settings."""
     recs = [r for r in records if r["task"] == task and r["method"] == method
             and all(r["config"].get(k) == v for k, v in when.items())]
     groups: dict[str, list[dict]] = {}
     for r in recs:
         groups.setdefault(config_group(r["config"]), []).append(r)
-    return max(groups.values(), key=len) if groups else []
+    if not groups:
+        return [], []
+    changed = {g: non_default_settings(catalog, rs[0]) for g, rs in groups.items()}
+    best = max(groups, key=lambda g: (not changed[g], len(groups[g])))
+    return groups[best], changed[best]
 
 
 def board_rows(records: list[dict], catalog, select: str) -> list[Row]:
@@ -234,19 +240,23 @@ def board_rows(records: list[dict], catalog, select: str) -> list[Row]:
     key = SELECTIONS[select][0]
     rows = []
     for b in catalog.board:
-        per_task = [{r["seed"]: r for r in _matching(records, t, b.method, b.when)}
-                    for t in b.tasks]
+        matches = [_matching(records, t, b.method, b.when, catalog) for t in b.tasks]
+        per_task = [{r["seed"]: r for r in recs} for recs, _ in matches]
+        changed = sorted({c for _, cs in matches for c in cs})
         seeds = sorted(set.intersection(*(set(p) for p in per_task))) if per_task else []
         values = [statistics.fmean(100.0 * p[s][key] for p in per_task) for s in seeds]
         mean, std = _stats(values)
         notes = [b.note] if b.note else []
+        if changed and seeds:  # not the published recipe: say so beside the published value
+            notes.append(f"these runs use other settings than the task's own "
+                         f"({', '.join(changed[:3])}{', …' if len(changed) > 3 else ''})")
         if b.test_size and not is_k_over_n(b.value, b.test_size):
             notes.append(f"the published {b.value:.2f} is not k/{b.test_size} for any integer k "
                          "(arithmetically impossible on this test set)")
         rows.append(Row(
             task=b.task, dataset=b.dataset, metric=b.metric, value=mean, model=b.model,
             n=len(seeds), std=std, published=b.value,
-            delta=None if mean is None else mean - b.value, published_source=b.source,
+            delta=None if mean is None or changed else mean - b.value, published_source=b.source,
             benchmark=" ".join(b.tasks), method=b.method, seeds=seeds,
             pad=_pad([p[s] for p in per_task for s in seeds]), note="; ".join(notes),
             run_dirs=_dirs([p[s] for p in per_task for s in seeds])))
