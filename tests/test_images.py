@@ -20,8 +20,6 @@ from dabench.data.images.dataset import (
     OFFICE31_URL,
     OFFICEHOME_URL,
     ImageListDataset,
-    accuracy_by_subdomain,
-    blend_targets,
     build_transforms,
     check_dataset,
     check_domain,
@@ -380,30 +378,18 @@ def test_build_transforms_rejects_unknown_recipe_and_bad_sizes():
 
 # ---------------------------------------------------------------- blended targets
 
-def test_blend_targets_and_per_subtarget_accuracy():
-    p = Path("x.jpg")
-    domains = {"Clipart": [(p, 0), (p, 1)], "Product": [(p, 2), (p, 3), (p, 4)], "Real_World": [(p, 5)]}
-    items, sub = blend_targets(domains)
-    assert [label for _, label in items] == [0, 1, 2, 3, 4, 5]
-    assert sub == [0, 0, 1, 1, 1, 2]
-    labels = [0, 1, 2, 3, 4, 5]
-    pred = [0, 9, 2, 3, 9, 5]  # correct: Clipart 1/2, Product 2/3, Real_World 1/1
-    acc = accuracy_by_subdomain(torch.tensor(pred), labels, sub, list(domains))
-    assert acc["pooled"] == pytest.approx(100 * 4 / 6)
-    assert acc["per_subdomain"] == pytest.approx({"Clipart": 50.0, "Product": 100 * 2 / 3, "Real_World": 100.0})
-    assert acc["mean_subdomain"] == pytest.approx((50 + 200 / 3 + 100) / 3)  # 72.22, not the pooled 66.67
-    assert acc["counts"] == {"Clipart": 2, "Product": 3, "Real_World": 1}
+def test_per_subtarget_accuracy_of_a_blended_target():
+    """A blended target is scored pooled and per sub-target (each weighted equally)."""
+    from dabench.training.evaluate import group_accuracy
 
-
-def test_blend_and_accuracy_reject_bad_input():
-    with pytest.raises(DabenchError, match="'Product' has no images"):
-        blend_targets({"Clipart": [(Path("a.jpg"), 0)], "Product": []})
-    with pytest.raises(ValueError, match="no samples for sub-target 'B'"):
-        accuracy_by_subdomain([1, 2], [1, 2], [0, 0], ["A", "B"])
-    with pytest.raises(ValueError, match="equal, non-zero lengths"):
-        accuracy_by_subdomain([1, 2], [1], [0, 0], ["A"])
-    with pytest.raises(ValueError, match=r"\[0, 1\)"):
-        accuracy_by_subdomain([1], [1], [3], ["A"])
+    labels = torch.tensor([0, 1, 2, 3, 4, 5])
+    pred = torch.tensor([0, 9, 2, 3, 9, 5])  # correct: Clipart 1/2, Product 2/3, Real_World 1/1
+    groups = torch.tensor([0, 0, 1, 1, 1, 2])
+    acc = group_accuracy(pred, labels, groups, ("Clipart", "Product", "Real_World"))
+    assert acc["pooled"] == pytest.approx(4 / 6)
+    assert acc["per_target"] == pytest.approx({"Clipart": 0.5, "Product": 2 / 3,
+                                               "Real_World": 1.0})
+    assert acc["mean_of_targets"] == pytest.approx((0.5 + 2 / 3 + 1) / 3)  # 0.722, not 0.667
 
 
 def test_layout_module_imports_without_torch():

@@ -5,6 +5,8 @@ sets the learning rate from the pure schedules and asks the method for its adapt
 (RevGrad's GRL coefficient), calls
 `method.update`, logs every `log_every` steps, evaluates every `eval_every` steps and at the
 end, checkpoints at each evaluation, and resumes from the last checkpoint of an unfinished run.
+One module past ~300 lines on purpose: it is the one training loop, and what it writes into the
+run folder (config, metrics, features, result record) is kept beside the loop that writes it.
 """
 
 from __future__ import annotations

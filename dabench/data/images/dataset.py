@@ -1,13 +1,14 @@
-"""Torch side of the Office-31 / Office-Home data layer: Dataset, transforms, blended targets.
+"""Torch side of the Office-31 / Office-Home data layer: Dataset and transforms (blended
+targets are scored by `dabench.training.evaluate.group_accuracy`).
 
-Locating, scanning and checking folders lives in `image_layout` (no torch) and is re-exported
+Locating, scanning and checking folders lives in `layout` (no torch) and is re-exported
 here so callers can import everything image-related from one place.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import torch
 from PIL import Image
@@ -103,52 +104,3 @@ def build_transforms(train: bool, recipe: str, image_size: int = 224,
     else:
         head = [T.Resize(resize), T.RandomCrop(image_size), T.RandomHorizontalFlip()]
     return T.Compose(head + [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
-
-
-def blend_targets(domains: Mapping[str, Sequence[Item]]) -> tuple[list[Item], list[int]]:
-    """Concatenate several target domains into one unlabeled-at-train-time target set.
-
-    Returns (items, sub_index) where sub_index[i] is the position in `list(domains)` of the
-    sub-target item i came from. Training must never see sub_index (a blended target has no
-    domain labels); it only feeds `accuracy_by_subdomain` at evaluation.
-    """
-    if not domains:
-        raise ValueError("blend_targets needs at least one target domain")
-    items: list[Item] = []
-    sub_index: list[int] = []
-    for k, (name, domain_items) in enumerate(domains.items()):
-        if not domain_items:
-            raise DabenchError(f"target domain '{name}' has no images; fix: check its folder")
-        items.extend(domain_items)
-        sub_index.extend([k] * len(domain_items))
-    return items, sub_index
-
-
-def accuracy_by_subdomain(pred, labels, sub_index, names: Sequence[str]) -> dict:
-    """Accuracies in percent over a blended target.
-
-    pred, labels, sub_index: [N] ints (lists or tensors); names[k] names sub_index value k.
-    Returns {"pooled": acc over all N, "per_subdomain": {name: acc}, "mean_subdomain": mean of the
-    per-sub-target accuracies (each domain weighted equally), "counts": {name: n}}.
-    """
-    pred_t, labels_t, sub_t = (torch.as_tensor(x).reshape(-1) for x in (pred, labels, sub_index))
-    n = pred_t.numel()
-    if n == 0 or labels_t.numel() != n or sub_t.numel() != n:
-        raise ValueError(f"need equal, non-zero lengths: pred {n}, labels {labels_t.numel()}, "
-                         f"sub_index {sub_t.numel()}")
-    if int(sub_t.min()) < 0 or int(sub_t.max()) >= len(names):
-        raise ValueError(f"sub_index values must lie in [0, {len(names)})")
-    correct = (pred_t == labels_t).double()  # [N] of 0/1
-    per, counts = {}, {}
-    for k, name in enumerate(names):
-        mask = sub_t == k
-        counts[name] = int(mask.sum())
-        if counts[name] == 0:
-            raise ValueError(f"no samples for sub-target '{name}'")
-        per[name] = 100.0 * correct[mask].mean().item()
-    return {
-        "pooled": 100.0 * correct.mean().item(),
-        "per_subdomain": per,
-        "mean_subdomain": sum(per.values()) / len(per),
-        "counts": counts,
-    }

@@ -16,6 +16,10 @@ so keying by segments avoids opening every video just to look its features up. A
 written atomically (`dabench.atomic`: temporary file, fsync, rename), so a crash never leaves a
 half-written shard: a shard exists whole or not at all. A video whose file size changed is
 extracted again; a cached video whose file is gone is served from the cache.
+
+One module past ~300 lines on purpose: the cache format, the worker pipeline that fills it and
+`load_features` (which decides what to extract) change together whenever the preprocessing
+version changes.
 """
 
 from __future__ import annotations
