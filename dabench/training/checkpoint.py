@@ -7,16 +7,21 @@ loaded with `weights_only=True` (tensors and plain containers only).
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import random
 from pathlib import Path
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import torch
 
 log = logging.getLogger("dabench")
+
+
+REQUIRED = ("step", "net", "optimizer", "rng", "streams", "loop")
 
 
 class Checkpoint:
@@ -27,30 +32,53 @@ class Checkpoint:
         self.previous = directory / "checkpoint.prev.pt"  # the one before, kept as a fallback
 
     def save(self, state: Any) -> None:
+        """Write the state (taken at a step boundary) to a temporary file, fsync, rename; on any
+        error (a full disk: OSError ENOSPC) the temporary file is removed and the error raised."""
         blob = {"step": state.step, **state.method.state(), "rng": rng_state(),
                 "streams": [s.position() for s in state.streams], "loop": state.loop_state()}
         tmp = self.path.with_suffix(".pt.tmp")
-        torch.save(blob, tmp)
-        if self.path.exists():
-            os.replace(self.path, self.previous)
-        os.replace(tmp, self.path)
+        try:
+            buffer = io.BytesIO()  # serialised in memory, written by Python: a full disk
+            torch.save(blob, buffer)  # raises OSError ENOSPC, not torch's "unexpected pos"
+            with open(tmp, "wb") as fh:
+                fh.write(buffer.getbuffer())
+                fh.flush()
+                os.fsync(fh.fileno())
+            if self.path.exists():
+                os.replace(self.path, self.previous)
+            os.replace(tmp, self.path)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.filename is None:  # name the file in the error
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from None
+            raise
 
-    def load(self) -> Optional[dict]:
-        """The newest readable checkpoint; a corrupt one is reported and the previous one (or a
-        fresh start) used instead."""
+    def resume(self, state: Any) -> Optional[int]:
+        """Restore the newest usable checkpoint into `state` and return its step, or None for a
+        fresh start. An unreadable or incomplete checkpoint is deleted and the previous one
+        tried; a warning says which of the two happened (resumed from the previous one, or
+        started over)."""
+        problems = []
         for path in (self.path, self.previous):
             if not path.is_file():
                 continue
             try:
                 blob = torch.load(path, map_location="cpu", weights_only=True)
-                if not isinstance(blob, dict) or "step" not in blob:
-                    raise ValueError("not a dabench checkpoint")
-                return blob
+                why = _problem(blob, state)
             except Exception as exc:  # any unreadable file: fall back, never crash the resume
-                log.warning("checkpoint %s is unreadable (%s); %s", path, type(exc).__name__,
-                            "trying the previous one" if path == self.path else
-                            "starting the run over")
-                path.unlink(missing_ok=True)
+                why = f"unreadable: {type(exc).__name__}"
+            if why is None:
+                restore(blob, state)
+                if problems:
+                    log.warning("%s; resumed from the previous checkpoint %s at step %d",
+                                "; ".join(problems), path.name, state.step)
+                return state.step
+            problems.append(f"checkpoint {path} is {why}" if why.startswith("unreadable")
+                            else f"checkpoint {path} is incomplete ({why})")
+            path.unlink(missing_ok=True)
+        if problems:
+            log.warning("%s; no usable checkpoint is left, so the run starts over from step 0",
+                        "; ".join(problems))
         return None
 
     def clear(self) -> None:
@@ -58,11 +86,44 @@ class Checkpoint:
         self.previous.unlink(missing_ok=True)
 
 
+def _problem(blob: Any, state: Any) -> Optional[str]:
+    """Why `blob` cannot be restored into `state` (None: it can), checked before anything is
+    changed, so a rejected checkpoint leaves the freshly initialised state untouched."""
+    if not isinstance(blob, dict):
+        return "not a dabench checkpoint"
+    missing = [k for k in REQUIRED if k not in blob]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    net = state.method.net.state_dict()
+    theirs = blob["net"]
+    if not isinstance(theirs, dict) or set(theirs) != set(net) or any(
+            getattr(theirs[k], "shape", None) != v.shape for k, v in net.items()):
+        return "its network does not match this run's"
+    if not isinstance(blob["streams"], list) or len(blob["streams"]) != len(state.streams):
+        return "its data positions do not match this run's"
+    if not isinstance(blob["optimizer"], dict) or not {"state", "param_groups"} <= set(
+            blob["optimizer"]):
+        return "its optimizer state is damaged"
+    return None
+
+
+class StopAtBoundary(KeyboardInterrupt):
+    """Raised by the loop between two steps after a first Ctrl-C: the state is consistent."""
+
+
 class Interrupts:
-    """First Ctrl-C: finish the current step, checkpoint, exit 130. Second: stop at once."""
+    """First Ctrl-C: finish the current step, checkpoint, exit 130. Second: stop at once.
+
+    A second Ctrl-C never leaves a mixed state on disk: it interrupts a step (whose state is then
+    not saved: the last checkpoint, written at a step boundary, stays), but a checkpoint being
+    written inside `critical()` is finished first and the interrupt raised right after.
+    """
 
     def __init__(self) -> None:
         self.requested = False
+        self._count = 0
+        self._depth = 0  # > 0 inside critical()
+        self._pending = False
         self._previous = None
 
     def __enter__(self) -> "Interrupts":
@@ -74,10 +135,25 @@ class Interrupts:
         return self
 
     def _handle(self, signum, frame) -> None:
-        import signal
-
         self.requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # the next one raises at once
+        self._count += 1
+        if self._count > 1:
+            if self._depth:
+                self._pending = True
+            else:
+                raise KeyboardInterrupt
+
+    @contextmanager
+    def critical(self) -> Iterator[None]:
+        """A section a second Ctrl-C does not cut short (it is raised at its end instead)."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if not self._depth and self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
 
     def __exit__(self, *exc: object) -> None:
         import signal
@@ -99,6 +175,8 @@ def restore(saved: dict, state: Any) -> None:
     loop = saved["loop"]
     state.step, state.best, state.last_eval = saved["step"], loop["best"], loop["last_eval"]
     state.elapsed, state.sums = loop["elapsed"], loop["sums"] or None
+    state.val_best, state.val_weights = loop.get("val_best"), loop.get("val_weights")
+    state.since_val_best = loop.get("since_val_best", 0)
 
 
 def rng_state() -> dict[str, Any]:

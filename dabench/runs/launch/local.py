@@ -69,9 +69,12 @@ def log_path(root: Path, ticket: dict[str, Any]) -> Path:
 
 def run_pool(tickets: list[dict[str, Any]], root: Path, data_root: Optional[Path],
              slots: list[Slot], on_outcome: Callable[[Outcome], None] = lambda o: None,
-             command: Callable[..., list[str]] = worker_command) -> list[Outcome]:
-    """Run every ticket in a worker process, at most one per slot at a time; outcomes in the
-    order of `tickets`. Ctrl-C (or SIGTERM) asks every worker to checkpoint and stop."""
+             command: Callable[..., list[str]] = worker_command,
+             log_for: Optional[Callable[[dict[str, Any]], Path]] = None) -> list[Outcome]:
+    """Run every ticket in a worker process (`command(ticket, root, data_root, threads)`), at
+    most one per slot at a time, its output appended to `log_for(ticket)` (default: the run's
+    worker.log); outcomes in the order of `tickets`. Ctrl-C (or SIGTERM) asks every worker to
+    checkpoint and stop."""
     queue = list(enumerate(tickets))
     free = list(range(len(slots)))
     running: dict[int, tuple[subprocess.Popen, int, dict[str, Any], Path]] = {}  # slot -> ...
@@ -84,7 +87,7 @@ def run_pool(tickets: list[dict[str, Any]], root: Path, data_root: Optional[Path
                 slot_id = free.pop(0)
                 index, ticket = queue.pop(0)
                 slot = slots[slot_id]
-                log = log_path(root, ticket)
+                log = log_for(ticket) if log_for else log_path(root, ticket)
                 log.parent.mkdir(parents=True, exist_ok=True)
                 env = {**os.environ, "OMP_NUM_THREADS": str(slot.threads),
                        "MKL_NUM_THREADS": str(slot.threads)}
@@ -125,7 +128,7 @@ def _interrupt(*_: object) -> None:
 def record_outcome(root: Path, outcome: Outcome) -> Outcome:
     """A worker that died without a word (killed, segfault) leaves `failed.json` behind, so
     `report` and `status` show the run as failed until it is run again."""
-    if outcome.result == "crashed":
+    if outcome.result == "crashed" and "run_id" in outcome.ticket:
         t = outcome.ticket
         directory = store.run_dir(root, t["task"], t["method"], t["run_id"])
         if directory.is_dir() and not store.is_done(directory):

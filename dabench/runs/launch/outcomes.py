@@ -22,6 +22,8 @@ class Outcome:
     @property
     def label(self) -> str:
         t = self.ticket
+        if "label" in t:
+            return t["label"]
         return f"{t['task']} {t['method']} seed {t['seed']} ({t['run_id']})"
 
 
