@@ -262,3 +262,19 @@ def test_a_damaged_features_file_is_reported_in_place_of_its_figure(tmp_path):
     assert len(dom.images) == 1 and "accuracy" in dom.images[0]["alt"].lower()  # curves stay
     assert 'class="error">no figure: cannot read' in html and "features.npz" in html
     assert "model selection: oracle" in dom.tables["table-0"]["caption"]
+
+
+def test_html_page_lists_a_damaged_run_folder(tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(GOLDEN / "board_runs", runs)
+    bad = next(runs.glob("office31-a-to-dw/revgrad/*"))
+    (bad / "result.json").write_text("{truncated")
+    out = tmp_path / "page" / "report.html"
+    res = runner.invoke(app, ["report", "--runs-dir", str(runs), "--format", "html",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    text = out.read_text(encoding="utf-8")
+    assert f"SKIPPED: run folder {bad} is damaged: result.json is truncated" in text.replace(
+        "&#x27;", "'")
+    board = cells(Dom(text).tables["table-0"]["rows"][0])  # Office-31 lost that seed
+    assert board["n"]["text"] == "1" and len(board["Runs"]["hrefs"]) == 3

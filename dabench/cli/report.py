@@ -64,8 +64,8 @@ def report(
         from dabench.reporting.html import page
 
         text = page(records, load_catalog(), select.value, root=root, view=view.value,
-                    out_dir=out.parent if out else Path.cwd(), notes=notes,
-                    unfinished=unfinished)
+                    out_dir=out.parent if out else Path.cwd(), unfinished=unfinished,
+                    notes=[*notes, *(f"SKIPPED: {line}" for line in damaged)])  # page is shared
     else:
         text = render(build(records, load_catalog(), select.value, view.value, notes),
                       fmt.value)

@@ -3,28 +3,23 @@
 A loader is `fn(domain, task, data_root, split, config) -> torch Dataset` yielding
 (input, label); split is "train" or "test"; config is the run's RunConfig or None (the image
 loaders read the recipe's augmentation from it, the video loaders the feature backbone and frame
-count). Loader modules register themselves on import.
+count). A loader registers itself with `@LOADERS.register("name")` in any module below
+`dabench/data/`; the modules are found by a package walk the first time a loader is looked up
+(not before: `list-tasks` never imports torch), so no list of module names exists.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
 from dabench.registry import Registry
 
-LOADERS: Registry[Callable] = Registry("data loader")
-
-# loader modules, imported lazily so `list-tasks` stays light
-_MODULES = ("dabench.data.digits", "dabench.data.images.loaders", "dabench.data.video.loaders",
-            "dabench.data.vectors.loaders")
+LOADERS: Registry[Callable] = Registry("data loader", discover="dabench.data")
 
 
 def get_loader(name: str) -> Callable:
-    for module in _MODULES:
-        importlib.import_module(module)
     return LOADERS.get(name)
 
 

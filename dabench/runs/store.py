@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from dabench.atomic import write_atomic  # noqa: F401  (used here and by importers of store)
 from dabench.errors import DabenchError
 
 RUNS_ENV = "DABENCH_RUNS"
@@ -58,22 +59,6 @@ def ensure_writable(root: Path) -> None:
     except OSError as exc:
         raise DabenchError(f"cannot write to the runs folder {root} ({exc.strerror}); choose "
                            f"another with --runs-dir or {RUNS_ENV}") from None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import platform
 import random
 import time
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 import dabench
+from dabench.atomic import atomic_file
 from dabench.runs import store as results
 from dabench.runs.lock import RunLock
 from dabench.training import schedules
@@ -299,14 +299,9 @@ def _export_features(method: Method, pair: tuple, cfg: RunConfig, path: DevicePa
                 labels.append(y)
         out[f"{name}_features"] = torch.cat(feats).numpy()
         out[f"{name}_labels"] = torch.cat(labels).numpy()
-    tmp = directory / ".features.tmp.npz"
-    try:
-        np.savez_compressed(tmp, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
-                                    for k, v in out.items()})
-        os.replace(tmp, directory / "features.npz")
-    except BaseException:  # a full disk or Ctrl-C: no temporary file is left behind
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(directory / "features.npz") as fh:
+        np.savez_compressed(fh, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
+                                   for k, v in out.items()})
     if min(len(out["source_features"]), len(out["target_features"])) < 8:
         return None  # too few items to split into train / validation / test
     return proxy_a_distance(out["source_features"], out["target_features"], seed=cfg.seed)

@@ -13,7 +13,7 @@ keyed by the video's path relative to its dataset folder and carries the video's
 the frame indices it was sampled at. The indices are a pure function of (frame count, segments),
 so keying by segments avoids opening every video just to look its features up. A shard holds
 {"version", "relpaths", "sizes", "indices" (N, T) long, "features" (N, T, D) float16} and is
-written to a temporary file, flushed to disk and renamed (os.replace), so a crash never leaves a
+written atomically (`dabench.atomic`: temporary file, fsync, rename), so a crash never leaves a
 half-written shard: a shard exists whole or not at all. A video whose file size changed is
 extracted again; a cached video whose file is gone is served from the cache.
 """
@@ -21,9 +21,7 @@ extracted again; a cached video whose file is gone is served from the cache.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import socket
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +31,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from dabench.data.video.decode import get_backend, segment_indices
+from dabench.atomic import atomic_file
 from dabench.errors import DabenchError
 
 PREPROCESS_VERSION = 1  # bump when the frame preprocessing changes: old caches stop matching
@@ -115,7 +114,7 @@ class FeatureCache:
 
     def write(self, relpaths: Sequence[str], sizes: Sequence[int], indices: torch.Tensor,
               features: torch.Tensor) -> Path:
-        """One new shard, atomically: temporary file, fsync, os.replace."""
+        """One new shard, written atomically (`dabench.atomic`)."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -125,21 +124,11 @@ class FeatureCache:
         digest = hashlib.sha256(
             "\n".join(f"{r}\t{s}" for r, s in zip(relpaths, sizes)).encode()).hexdigest()[:16]
         final = self.directory / f"shard-{digest}.pt"
-        # host and pid in the temporary name: shards extracted at once on several hosts of a
-        # shared file system never write the same temporary file
-        tmp = self.directory / f".{final.name}.{socket.gethostname()}-{os.getpid()}.tmp"
         blob = {"version": PREPROCESS_VERSION, "relpaths": list(relpaths),
                 "sizes": [int(s) for s in sizes], "indices": indices.to(torch.long),
                 "features": features.to(torch.float16)}
-        try:
-            with tmp.open("wb") as f:
-                torch.save(blob, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with atomic_file(final) as fh:
+            torch.save(blob, fh)
         return final
 
 
