@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from dabench.cli.app import Device, _err, app
+from dabench.cli.app import DATA_ROOT, Device, _err, app
 from dabench.cli.launch import LaunchOptions, Launcher, dispatch
 from dabench.runs.launch.slurm import SlurmOptions
 from dabench.data.paths import data_root_or_env
@@ -41,8 +41,7 @@ def run(
                                     "no sweep [default: the task's own sweep, if any]"),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir",
                                             help="results folder [default: $DABENCH_RUNS or ./runs]"),
-    data_root: Optional[Path] = typer.Option(None, "--data-root",
-                                             help="datasets folder [default: $DABENCH_DATA]"),
+    data_root: Optional[Path] = DATA_ROOT,
     device: Device = typer.Option("auto", "--device", help="auto, cpu or cuda"),
     force: bool = typer.Option(False, "--force", help="rerun finished runs"),
     launcher: Launcher = typer.Option("serial", "--launcher",

@@ -31,8 +31,12 @@ def list_tasks(fmt: ListFormat = typer.Option("table", "--format", "-f",
     from rich.table import Table
 
     table = Table(title="dabench tasks")
-    for col in ("Task", "Dataset", "Source -> Target(s)", "Classes", "Modality"):
-        table.add_column(col)
+    # The names a user types are never cut: the Task column is as wide as the longest name and
+    # the other columns wrap (folding long words) to fit the width (80 when not a terminal).
+    longest = max((len(s["name"]) for s in summaries), default=4)
+    table.add_column("Task", no_wrap=True, min_width=longest, overflow="ignore")
+    for col in ("Dataset", "Source -> Target(s)", "Classes", "Modality"):
+        table.add_column(col, overflow="fold")
     for s in summaries:
         table.add_row(s["name"], s["dataset"], f"{s['source']} -> {', '.join(s['targets'])}",
                       str(s["num_classes"]), s["modality"])

@@ -14,6 +14,19 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 
+def target_batch_size(batch_size: int, rule: str, explicit: int, n_source: int,
+                      n_target: int) -> int:
+    """Target items per step: `explicit` if > 0; "proportional": floor(batch_size x n_target /
+    n_source), at least 1, so both domains end an epoch after the same number of steps (TA3N,
+    cmhungsteve/TA3N at 2c65b5d, script_train_val.sh 96-97: bS_2=$((bS * num_target /
+    num_source)), 74 for UCF -> HMDBfull); "same": batch_size."""
+    if explicit > 0:
+        return explicit
+    if rule == "proportional":
+        return max(1, batch_size * n_target // n_source)
+    return batch_size
+
+
 class BatchStream:
     """Infinite (inputs, labels) batches; epoch e shuffles with seed (seed, e)."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dabench.config import RunConfig, resolve
+from dabench.config import RunConfig, check_applies, modality_of, resolve
 from dabench.errors import DabenchError
 from dabench.runs.sweep import Grid, expand, grid_for
 from dabench.tasks.catalog import LEADERBOARD_SUITE, Catalog, TaskSpec
@@ -39,6 +39,7 @@ def plan_entries(catalog: Catalog, names: list[str], methods: list[str], seeds: 
     `sweeps`: KEY=... grids and sweep names (dabench/runs/sweep.py); with none given, a task's
     default sweep applies; every combination is a run. --set values win over swept ones."""
     plan: dict[str, PlanEntry] = {}
+    _check_some_task_uses(catalog, names, overrides)
     for name in names:
         if name == LEADERBOARD_SUITE and catalog.board and not methods:
             variants = catalog.board_plan()
@@ -49,12 +50,27 @@ def plan_entries(catalog: Catalog, names: list[str], methods: list[str], seeds: 
             grid = grid_for(spec, method, list(sweeps))
             for seed in seeds:
                 for combo in expand(grid):
-                    values = {**when, **combo, **overrides}
+                    values = {**when, **combo, **_applying(spec, overrides)}
                     cfg = resolve(spec, method, seed, values)
                     cfg.sweep = tuple(sorted(k for k in grid if k not in overrides))
                     plan.setdefault(f"{spec.name}/{method}/{cfg.run_id()}",
                                     PlanEntry(spec, cfg, values))
     return list(plan.values())
+
+
+def _applying(spec: TaskSpec, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides that apply to this task's modality (video.* only to video tasks, ...)."""
+    return {k: v for k, v in overrides.items()
+            if modality_of(k) in (None, getattr(spec, "modality", None))}
+
+
+def _check_some_task_uses(catalog: Catalog, names: list[str], overrides: dict[str, Any]) -> None:
+    """A modality-specific --set that no planned task can use is an error, not a new run id."""
+    specs = catalog.expand(names)
+    for key in overrides:
+        if modality_of(key) and specs and not any(
+                modality_of(key) == getattr(s, "modality", None) for s in specs):
+            check_applies(key, specs[0])
 
 
 def build_plan(catalog: Catalog, names: list[str], methods: list[str], seeds: list[int],

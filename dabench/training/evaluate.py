@@ -1,4 +1,4 @@
-"""Accuracy: overall, mean per class, and per sub-target of a blended target. Pure functions."""
+"""Accuracy: overall, and per sub-target of a blended target. Pure functions."""
 
 from __future__ import annotations
 
@@ -13,13 +13,6 @@ def accuracy(pred: torch.Tensor, labels: torch.Tensor) -> float:
     if len(labels) == 0:
         return float("nan")
     return (pred == labels).double().mean().item()
-
-
-def mean_class_accuracy(pred: torch.Tensor, labels: torch.Tensor, num_classes: int) -> float:
-    """Mean over the classes present in `labels` of their accuracy."""
-    accs = [accuracy(pred[labels == c], labels[labels == c])
-            for c in range(num_classes) if (labels == c).any()]
-    return sum(accs) / len(accs) if accs else float("nan")
 
 
 def group_accuracy(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,

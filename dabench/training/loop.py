@@ -5,6 +5,8 @@ sets the learning rate from the pure schedules and asks the method for its adapt
 (RevGrad's GRL coefficient), calls
 `method.update`, logs every `log_every` steps, evaluates every `eval_every` steps and at the
 end, checkpoints at each evaluation, and resumes from the last checkpoint of an unfinished run.
+One module past ~300 lines on purpose: it is the one training loop, and what it writes into the
+run folder (config, metrics, features, result record) is kept beside the loop that writes it.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from dabench.training.checkpoint import Checkpoint, Interrupts, StopAtBoundary
 from dabench.config import RunConfig
 from dabench.training.device import DevicePath, select_device
 from dabench.data import TaskData, load_task_data
-from dabench.data.batches import BatchStream
+from dabench.data.batches import BatchStream, target_batch_size
 from dabench.data.holdout import hold_out
 from dabench.errors import DabenchError
 from dabench.training.evaluate import accuracy, group_accuracy, predict_dataset
@@ -64,7 +66,8 @@ def _lr_factor(cfg: RunConfig, step: int) -> float:
     """The learning-rate factor at `step`, from the pure schedules; p runs over the whole run
     unless a horizon (in steps) is set."""
     o = cfg.optim
-    p_lr = step / o.lr_horizon if o.lr_horizon else schedules.progress(step, cfg.steps)
+    at = step + o.lr_step_offset  # TA3N: p starts one epoch in (optim.lr_step_offset)
+    p_lr = at / o.lr_horizon if o.lr_horizon else schedules.progress(at, cfg.steps)
     return 1.0 if o.lr_schedule == "constant" else schedules.lr_factor(p_lr, o.lr_alpha, o.lr_beta)
 
 
@@ -120,6 +123,7 @@ class _State:
     val_best: Optional[dict] = None
     val_weights: Optional[dict] = None
     since_val_best: int = 0
+    checkpointed: int = 0  # the step of the last checkpoint (not saved: a resume starts there)
 
     def loop_state(self) -> dict:
         return {"best": self.best, "last_eval": self.last_eval, "elapsed": self.elapsed,
@@ -157,9 +161,12 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     method.autocast = path.autocast  # forward passes in bf16 on CUDA; backward outside it
     pin = device.type == "cuda"
     first = data.source_train if method.uses_source else data.target_train
+    target_batch = (target_batch_size(cfg.batch_size, cfg.target_batch, cfg.target_batch_size,
+                                      len(first), len(data.target_train))
+                    if method.uses_source else cfg.batch_size)
     state = _State(method, [
         BatchStream(first, cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, pin),
-        BatchStream(data.target_train, cfg.batch_size, cfg.seed * 2 + 2, cfg.num_workers, pin)])
+        BatchStream(data.target_train, target_batch, cfg.seed * 2 + 2, cfg.num_workers, pin)])
     with RunLock(directory):
         if results.is_done(directory) and not force:  # finished by another process meanwhile
             return RunOutcome(directory, results.read_result(directory), True)
@@ -196,9 +203,13 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                                             "seed": cfg.seed, "step": state.step,
                                             "error": str(exc), "status": "failed"})
             raise
-        if cfg.pad_samples > 0:  # with a holdout: on S' and T' (the paper's Figure 3b)
+        record["target_eval"] = data.target_eval  # "test", or the split held out of training
+        if cfg.pad_samples > 0:  # with a holdout: on S' and T' (the paper's Figure 3b), with
+            # the weights early stopping on S_V chose (the model the selection rules report)
             pair = (data.source_train, data.target_train) if target_val is not None else \
                 (data.source_test, data.target_test)
+            if state.val_weights is not None:
+                method.net.load_state_dict(state.val_weights)
             record["pad"] = _export_features(method, pair, cfg, path, directory)
         results.write_json(directory / "result.json", record)
         results.mark_done(directory)
@@ -249,7 +260,9 @@ def _train(cfg: RunConfig, data: TaskData, path: DevicePath, state: _State, metr
                 state.best = state.last_eval
             stop = _early_stopping(cfg, state)
             state.elapsed = time.perf_counter() - t0
-            if done < cfg.steps and ckpt is not None and not stop:
+            due = done - state.checkpointed >= cfg.checkpoint_every
+            if done < cfg.steps and ckpt is not None and not stop and due:
+                state.checkpointed = done
                 _check_finite({k: float(v) for k, v in (state.sums or {}).items()}, done)
                 with interrupts.critical():
                     ckpt.save(state)  # only a state whose losses are finite is kept
