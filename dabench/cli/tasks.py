@@ -72,7 +72,8 @@ def tasks_schema() -> None:
 
 
 @tasks_app.command("validate")
-def tasks_validate(files: list[Path] = typer.Argument(..., help="task YAML files to check",
+def tasks_validate(files: list[Path] = typer.Argument(..., metavar="FILE",
+                                                      help="task YAML files to check",
                                                       show_default=False)) -> None:
     """Check task files without running anything: YAML, schema, names, and that they fit with the
     built-in tasks (and those on $DABENCH_TASK_PATH). Exit 0 when all are valid.

@@ -25,6 +25,8 @@ version changes.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -195,11 +197,25 @@ def build_extractor(spec: FeatureSpec, device: torch.device) -> torch.nn.Module:
     return net
 
 
+def cap_workers(wanted: int) -> int:
+    """At most one decode worker per usable CPU core (what DataLoader would warn about);
+    saying so in one line instead of DataLoader's raw UserWarning."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        (os.cpu_count() or 1)
+    if wanted > cores:
+        logging.getLogger("dabench").warning(
+            "video.decode_workers=%d is more than the %d CPU core(s) here; using %d", wanted,
+            cores, cores)
+        return cores
+    return wanted
+
+
 def iter_features(paths: Sequence[Path], spec: FeatureSpec, device: str = "auto",
                   batch_size: int = 32, num_workers: int = 4
                   ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yields (frame indices (n, T) long, features (n, T, D) float32) per batch, in order."""
     dev = select_device(device)
+    num_workers = cap_workers(num_workers)
     net = build_extractor(spec, dev)
     mean = torch.tensor(IMAGENET_MEAN, device=dev).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=dev).view(1, 3, 1, 1)
