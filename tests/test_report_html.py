@@ -104,6 +104,8 @@ def check_board_table(table: dict, records: list[dict]) -> None:
         assert c["Published"]["text"] == fmt(rec["published"])
         assert c["Δ"]["text"] == fmt(rec["delta"], signed=True)
         assert c["Published source"]["text"].startswith(rec["published_source"] or "—")
+        if "Selected by" in c:  # the published value's selection rule, where the view has it
+            assert c["Selected by"]["text"] == (rec.get("published_selection") or "—")
         assert len(c["Runs"]["hrefs"]) == (rec["n"] * len(rec["benchmark"].split()))
 
 

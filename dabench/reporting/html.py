@@ -78,12 +78,13 @@ def _cell(column: str, text: str) -> str:
     return f'<td data-col="{escape(column)}"{cls}>{escape(text)}</td>'
 
 
-def _published_source(rec: dict[str, Any]) -> str:
+def _published_source(rec: dict[str, Any], shown: Sequence[str]) -> str:
     """The published value's source, and any other published_* detail a row carries (e.g. the
-    paper's selection rule)."""
+    paper's selection rule) that its cells do not already show."""
     parts = [str(rec.get("published_source") or "")]
     parts += [f"{k.removeprefix('published_').replace('_', ' ')}: {v}" for k, v in rec.items()
-              if k.startswith("published_") and k != "published_source" and v not in (None, "")]
+              if k.startswith("published_") and k != "published_source"
+              and v not in (None, "") and str(v) not in shown]
     return "; ".join(p for p in parts if p) or "—"
 
 
@@ -99,7 +100,7 @@ def table_html(table: Table, ctx: _Page, table_id: str) -> str:
         tds = [_cell(c, t) for c, t in zip(table.columns, cells)]
         if sourced:
             tds.append(f'<td data-col="Published source" class="src">'
-                       f"{escape(_published_source(table.records[i]))}</td>")
+                       f"{escape(_published_source(table.records[i], cells))}</td>")
         tds.append(f'<td data-col="Runs" class="links">{ctx.run_links(runs)}</td>')
         tds.append(f'<td data-col="Environment" class="env">{escape(ctx.env_text(runs))}</td>')
         rows.append("<tr>" + "".join(tds) + "</tr>")
