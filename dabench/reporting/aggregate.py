@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from dabench.analysis.selection import RULES, select as select_runs
-from dabench.config import EXECUTION_KEYS
+from dabench.config import identity
 from dabench.methods import method_order, method_role
 from dabench.reporting.labels import model_label, non_default_settings, with_settings
 
@@ -68,7 +68,7 @@ class Table:
 
 def config_group(config: dict[str, Any]) -> str:
     """Hash of a run's config without its seed: runs that differ only by seed share it."""
-    body = {k: v for k, v in config.items() if k != "seed" and k not in EXECUTION_KEYS}
+    body = {k: v for k, v in identity(config).items() if k != "seed"}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:6]
 
 

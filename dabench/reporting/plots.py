@@ -34,7 +34,8 @@ FEATURES_PANEL = 6.0  # inches per (square) t-SNE panel
 EXACT_TSNE_MAX = 1000  # points; above this, Barnes-Hut t-SNE (O(N log N) instead of O(N^2))
 FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 _FEATURE_KEYS = ("source_features", "source_labels", "target_features", "target_labels")
-_RERUN_FEATURES = "rerun it with --set pad_samples=1000 --force (features need pad_samples > 0)"
+_RERUN_FEATURES = "rerun it with --set proxy_a_distance_items=1000 --force (features need " \
+                  "proxy_a_distance_items > 0)"
 
 
 @dataclass
