@@ -84,7 +84,7 @@ def _stats(values: list[float]) -> tuple[Optional[float], Optional[float]]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
-def _groups(records: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
+def _by_config_group(records: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
     """(task, model, config group) -> records sorted by seed."""
     out: dict[tuple[str, str, str], list[dict]] = {}
     for rec in sorted(records, key=lambda r: r["seed"]):
@@ -108,7 +108,7 @@ def aggregate(records: list[dict[str, Any]], catalog=None, select: str = "last")
 
     Blended multi-target runs also get a row with the mean of the per-sub-target accuracies."""
     key = SELECTIONS[select][0]
-    groups = _groups(records)
+    groups = _by_config_group(records)
     changes = {g: non_default_settings(catalog, recs[0]) for g, recs in groups.items()}
     count: dict[tuple[str, str], int] = {}  # groups per (task, model) not told apart by changes
     for (task, model, group), changed in changes.items():
