@@ -154,6 +154,7 @@ class CoreConfig:
     log_every: int = field(default=50, metadata=_COUNT)
     device: str = field(default="auto", metadata=choice("auto", "cpu", "cuda"))
     num_workers: int = 0
+    checkpoint_every: int = 0  # steps between checkpoints, written at evaluations (0: at each)
     threads: int = 0  # CPU threads for tensor ops (0 = PyTorch's default); 1 for tiny networks,
     # whose ops are too small to split (2 threads on a busy 2-core machine: 20x slower steps)
     deterministic: bool = True

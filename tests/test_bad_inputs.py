@@ -265,7 +265,34 @@ def case_other_state_dict(tmp: Path) -> list[str]:
             "--set", f"backbone.weights={tmp / 'other.pth'}", "--set", "steps=1"]
 
 
+def case_linked_class_folder(tmp: Path) -> list[str]:
+    data = office_tree(tmp)
+    mug = images_of(data, "amazon") / "mug"
+    shutil.move(str(mug), str(tmp / "elsewhere-mug"))
+    mug.symlink_to(tmp / "elsewhere-mug")
+    return ["run", "office31-a-to-w", "--data-root", str(data), *RESNET]
+
+
+def imagefolder_task(tmp: Path, classes: str, options: str) -> str:
+    """A user task with one imagefolder domain holding class folders a and b (2 images each)."""
+    from test_office_tasks import write_jpeg
+
+    for i, name in enumerate(["a", "b"]):
+        for j in range(2):
+            write_jpeg(tmp / "user-data" / "dom" / name / f"{j}.jpg", seed=i * 2 + j)
+    return (f"family: toyimg\ndataset: ToyImg\nversion: 1\nmodality: image\nclasses: {classes}\n"
+            f"domains:\n  s: {{name: S, loader: imagefolder, options: {{{options}}}}}\n"
+            "tasks:\n  toyimg-task: {title: ToyImg, source: s, targets: [s]}\n")
+
+
 CASES.update({
+    "class folder is a link out of the data root": (
+        case_linked_class_folder, "outside the data folder"),
+    "image_list outside the dataset folder (not echoed)": (lambda t: user_tasks(
+        t, imagefolder_task(t, "[a, b]", f"path: {t / 'user-data' / 'dom'}, "
+                                         "image_list: ../../../../../../etc/passwd"),
+        "run", "toyimg-task", "--data-root", str(t / "user-data")),
+        "image list '../../../../../../etc/passwd' (option image_list of domain 's' in"),
     "weights file of another architecture": (
         case_other_state_dict, "other.pth' does not match the resnet18 architecture: it lacks "
                                "120 of resnet18's 120 keys (e.g. 'bn1.bias')"),
@@ -640,3 +667,42 @@ def test_user_video_task_without_temporal_gets_the_video_network():
     assert resolve(bare, "revgrad", 0, {"model.temporal": "temrelation"}).model.temporal == \
         "temrelation"
 
+
+def test_class_names_in_nfc_match_folders_in_nfd(tmp_path, monkeypatch):
+    """Row 14: a class 'café' (NFC in the task file) and its folder named in NFD: `data check`
+    finds the class (no "missing classes: café / unexpected folders: café")."""
+    import unicodedata
+
+    text = imagefolder_task(tmp_path, '["café", b]', f"path: {tmp_path / 'user-data' / 'dom'}")
+    (tmp_path / "user-data" / "dom" / "a").rename(
+        tmp_path / "user-data" / "dom" / unicodedata.normalize("NFD", "café"))
+    monkeypatch.setenv("DABENCH_TASK_PATH", user_tasks(tmp_path, text)[1])
+    out = CliRunner().invoke(app, ["data", "check", "toyimg-task", "--data-root",
+                                   str(tmp_path / "user-data")])
+    assert "missing classes" not in out.stdout and "unexpected folders" not in out.stdout
+    assert out.exit_code == 0, out.output
+    assert "4 images" in out.stdout and "2/2 classes" in out.stdout
+
+
+@pytest.mark.parametrize("name", ["/etc", "../x", "a/b", ""])
+def test_class_names_are_plain_folder_names(name, tmp_path):
+    """Row 15: a class name that is an absolute path (or climbs out) reads nothing."""
+    from dabench.data.images.layout import scan_domain
+    from dabench.errors import DabenchError
+
+    with pytest.raises(DabenchError, match="is not a plain folder name"):
+        scan_domain(tmp_path, [name, "b"])
+
+
+
+def test_data_check_does_not_call_a_rejected_list_folder_not_found(tmp_path, monkeypatch):
+    """Row 16: a domain whose folder exists but whose image list is refused is not "folder not
+    found"; the refused list's content is not printed."""
+    text = imagefolder_task(tmp_path, "[a, b]", f"path: {tmp_path / 'user-data' / 'dom'}, "
+                                                "image_list: ../../../../../../etc/passwd")
+    monkeypatch.setenv("DABENCH_TASK_PATH", user_tasks(tmp_path, text)[1])
+    out = CliRunner().invoke(app, ["data", "check", "toyimg-task", "--data-root",
+                                   str(tmp_path / "user-data")])
+    assert out.exit_code == 1, out.output
+    assert "cannot be used" in out.stdout and "folder not found" not in out.stdout
+    assert "root:" not in out.output

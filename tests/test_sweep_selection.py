@@ -88,3 +88,18 @@ def test_report_values_follow_the_rule_and_the_caption_names_it():
     no_rv = [{k: v for k, v in r.items() if k != "reverse_acc"} for r in RECORDS[:1]]
     table = build(no_rv + RECORDS[2:3], catalog, "reverse", "runs")[0]
     assert any("1 run(s) left out" in n and "selection.reverse=true" in n for n in table.notes)
+
+
+def test_sweep_summary_rows_and_markdown_mean():
+    from dabench.analysis.sweep_summary import markdown, summarise
+
+    recs = [dict(r, pad=0.5 + 0.1 * r["seed"]) for r in RECORDS]
+    rows = summarise(recs, load_catalog(), ("revgrad",))
+    assert [r["task"] for r in rows] == ["books-to-dvd"]
+    rev = rows[0]["revgrad.reverse"]
+    assert rev["acc"] == pytest.approx(77.0) and rev["n"] == 2 and rev["pad"] == pytest.approx(0.55)
+    assert rev["chosen"] == {"grl.weight": {0.5: 2}}
+    assert rows[0]["revgrad.oracle"]["acc"] == pytest.approx(79.5)
+    text = markdown(rows, ("revgrad",), {"revgrad": "DANN"})
+    assert "| Books-to-DVD | 77.0 ± 1.4 | 79.5 ± 0.7 | 78.4 | 0.55 |" in text
+    assert "| **mean** | **77.00** | **79.50** | **78.40** | **0.55** |" in text

@@ -163,7 +163,9 @@ def check_group(group: _DatasetToCheck, data_root: Optional[Path], verify: bool)
             checks.append(DomainCheck(key, None, {}, expected, [], [], [], error=str(exc)))
             continue
         checks.append(check_domain(domain_dir, group.classes, expected, verify,
-                                   name=key, layout=layout))
+                                   name=key, layout=layout,
+                                   boundary=data_root_or_env(data_root) if domain.loader !=
+                                   "imagefolder" else None))  # imagefolder: checked above
     return checks
 
 

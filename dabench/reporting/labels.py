@@ -23,6 +23,20 @@ def model_label(method: str, config: dict[str, Any], show_recipe: bool = False) 
     return label
 
 
+def not_comparable(catalog: Any, record: dict[str, Any]) -> str:
+    """Why a run's settings cannot be compared with its task's defaults today ("" when they
+    can): the task is unknown, of another version, or its recipe is gone."""
+    task = catalog.tasks.get(record["task"]) if catalog is not None else None
+    recipe = record.get("recipe")
+    if task is None:
+        return f"task '{record['task']}' is not in the task files"
+    if record.get("task_version", task.version) != task.version:
+        return f"task version {record.get('task_version')}, the task file is at {task.version}"
+    if task.recipes and recipe not in task.recipes:
+        return f"recipe '{recipe}' is no longer in the task file"
+    return ""
+
+
 def non_default_settings(catalog: Any, record: dict[str, Any]) -> list[str]:
     """"key=value" for each setting of a finished run that differs from what `dabench run
     <task> -m <method>` resolves to with the run's recipe; seed, execution keys and the keys
@@ -31,11 +45,9 @@ def non_default_settings(catalog: Any, record: dict[str, Any]) -> list[str]:
     from dabench.config import EXECUTION_KEYS, resolve
     from dabench.errors import DabenchError
 
-    task = catalog.tasks.get(record["task"]) if catalog is not None else None
-    recipe = record.get("recipe")
-    if task is None or record.get("task_version", task.version) != task.version or (
-            task.recipes and recipe not in task.recipes):
+    if not_comparable(catalog, record):
         return []  # another version of the task (or a recipe it no longer has): not comparable
+    task, recipe = catalog.tasks[record["task"]], record.get("recipe")
     try:
         defaults = resolve(task, record["method"], 0,
                            {"recipe": recipe} if task.recipes else {}).flat()

@@ -123,6 +123,7 @@ class _State:
     val_best: Optional[dict] = None
     val_weights: Optional[dict] = None
     since_val_best: int = 0
+    checkpointed: int = 0  # the step of the last checkpoint (not saved: a resume starts there)
 
     def loop_state(self) -> dict:
         return {"best": self.best, "last_eval": self.last_eval, "elapsed": self.elapsed,
@@ -203,9 +204,13 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                                             "error": str(exc), "status": "failed"})
             raise
         record["target_eval"] = data.target_eval  # "test", or the split held out of training
-        if cfg.proxy_a_distance_items > 0:  # with a holdout: on S' and T' (the paper's Figure 3b)
+        # with a holdout: on S' and T' (the paper's Figure 3b), with the weights early stopping
+        # on S_V chose (the model the selection rules report)
+        if cfg.proxy_a_distance_items > 0:
             pair = (data.source_train, data.target_train) if target_val is not None else \
                 (data.source_test, data.target_test)
+            if state.val_weights is not None:
+                method.net.load_state_dict(state.val_weights)
             record["pad"] = _export_features(method, pair, cfg, path, directory)
         results.write_json(directory / "result.json", record)
         results.mark_done(directory)
@@ -256,7 +261,9 @@ def _train(cfg: RunConfig, data: TaskData, path: DevicePath, state: _State, metr
                 state.best = state.last_eval
             stop = _early_stopping(cfg, state)
             state.elapsed = time.perf_counter() - t0
-            if done < cfg.steps and ckpt is not None and not stop:
+            due = done - state.checkpointed >= cfg.checkpoint_every
+            if done < cfg.steps and ckpt is not None and not stop and due:
+                state.checkpointed = done
                 _check_finite({k: float(v) for k, v in (state.sums or {}).items()}, done)
                 with interrupts.critical():
                     ckpt.save(state)  # only a state whose losses are finite is kept
@@ -285,7 +292,8 @@ def _early_stopping(cfg: RunConfig, state: _State) -> bool:
 
 def _export_features(method: Method, pair: tuple, cfg: RunConfig, path: DevicePath,
                      directory: Path) -> Optional[float]:
-    """Embed up to `proxy_a_distance_items` source and target test items: save them in features.npz (for
+    """Embed up to `proxy_a_distance_items` source and target test items: save them in
+    features.npz (for
     `dabench plot features`) and return their proxy A-distance (None for tiny domains)."""
     from dabench.analysis.proxy_a_distance import proxy_a_distance
 

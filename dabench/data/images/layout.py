@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from dabench.data.images.class_folders import (check_class_name, check_inside, class_folders,
+                                               nfc)
 from dabench.errors import DabenchError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
@@ -38,6 +40,7 @@ def class_index(classes: list[str]) -> dict[str, int]:
         raise DabenchError("the class list is empty; fix: give the task's classes in its YAML")
     index: dict[str, int] = {}
     for i, name in enumerate(classes):
+        check_class_name(name)
         if index.setdefault(name, i) != i:
             raise DabenchError(f"class '{name}' appears twice in the class list; "
                                "fix: list each class once")
@@ -116,12 +119,22 @@ def _image_files(folder: Path) -> list[Path]:
     )
 
 
-def _files_by_class(domain_dir: Path, classes: list[str]) -> dict[str, list[Path]]:
+def _files_by_class(domain_dir: Path, classes: list[str],
+                    boundary: Path | None = None) -> dict[str, list[Path]]:
+    """Images per class; folder names matched in NFC, links kept inside `boundary`."""
     class_index(classes)  # validate before touching the disk
-    return {name: _image_files(Path(domain_dir) / name) for name in classes}
+    folders = class_folders(domain_dir)
+    out = {}
+    for name in classes:
+        folder = folders.get(nfc(name))
+        files = _image_files(folder) if folder is not None else []
+        check_inside([folder, *files] if folder is not None else [], boundary, "class folder")
+        out[name] = files
+    return out
 
 
-def scan_domain(domain_dir: Path, classes: list[str]) -> list[tuple[Path, int]]:
+def scan_domain(domain_dir: Path, classes: list[str],
+                boundary: Path | None = None) -> list[tuple[Path, int]]:
     """All (image, label) pairs under `domain_dir/<class>/`, sorted by path.
 
     Sorting by path (not by label) keeps the sample order identical whatever class order the
@@ -129,7 +142,7 @@ def scan_domain(domain_dir: Path, classes: list[str]) -> list[tuple[Path, int]]:
     `check_domain` reports them.
     """
     index = class_index(classes)
-    by_class = _files_by_class(domain_dir, classes)
+    by_class = _files_by_class(domain_dir, classes, boundary)
     items = [(p, index[name]) for name, files in by_class.items() for p in files]
     if not items:
         raise DabenchError(
@@ -179,8 +192,8 @@ def read_image_list(list_file: Path, root: Path, classes: list[str]) -> list[tup
 def _parse_line(line: str, where: str, root_abs: Path) -> tuple[Path, int]:
     parts = line.rsplit(maxsplit=1)  # the label is the last token; the path keeps its spaces
     if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-        raise DabenchError(f"{where}: expected '<image path> <integer label>', got {line!r}; "
-                           "fix: correct the list")
+        raise DabenchError(f"{where}: expected '<image path> <integer label>' (the line's "
+                           "text is not repeated here); fix: correct the list")
     # Lexical check (normpath, not resolve) so symlinked data folders inside the root still work;
     # an absolute path replaces the root when joined, so it is caught here too.
     path = Path(os.path.normpath(root_abs / parts[0]))
@@ -260,16 +273,15 @@ def _display_name(domain_dir: Path) -> str:
 
 def check_domain(domain_dir: Path, classes: list[str], expected_count: int | None,
                  verify_images: bool = True, *, name: str | None = None,
-                 layout: str | None = None) -> DomainCheck:
+                 layout: str | None = None, boundary: Path | None = None) -> DomainCheck:
     """Count images per class, list missing classes and stray folders, optionally decode all."""
     domain_dir = Path(domain_dir)
     if not domain_dir.is_dir():
         raise DabenchError(f"domain folder {domain_dir} does not exist; "
                            "fix: check the dataset path")
-    files = _files_by_class(domain_dir, classes)
-    known = set(classes)
-    stray = sorted(p.name for p in domain_dir.iterdir()
-                   if p.is_dir() and p.name not in known and not p.name.startswith("."))
+    files = _files_by_class(domain_dir, classes, boundary)
+    known = {nfc(c) for c in classes}
+    stray = sorted(p.name for name, p in class_folders(domain_dir).items() if name not in known)
     all_files = [p for paths in files.values() for p in paths]
     return DomainCheck(
         name=name or _display_name(domain_dir), domain_dir=domain_dir,
@@ -307,7 +319,9 @@ def format_check(checks: list[DomainCheck]) -> str:
     for c in checks:
         head = f"{c.name:<{width}}  {'ok     ' if c.ok else 'PROBLEM'}"
         if c.error is not None:
-            lines += [f"{head}  folder not found", f"    {c.error}"]
+            missing = "not found" in c.error or "does not exist" in c.error
+            lines += [f"{head}  {'folder not found' if missing else 'cannot be used'}",
+                      f"    {c.error}"]
             continue
         expected = "" if c.expected is None else f" (expected {c.expected})"
         present = len(c.class_counts) - len(c.missing_classes)

@@ -30,6 +30,11 @@ class VectorDataset(Dataset):
         self.x = x
         self.y = y
         self.sparse = _is_sparse(x)
+        if self.sparse:  # torch views of the CSR arrays, for gathering batches without scipy
+            x.sort_indices()
+            self._crow = torch.from_numpy(x.indptr.astype(np.int64))  # (N + 1,)
+            self._col = torch.from_numpy(x.indices.astype(np.int64))  # (nnz,)
+            self._val = torch.from_numpy(np.ascontiguousarray(x.data, dtype=np.float32))
 
     @property
     def feature_dim(self) -> int:
@@ -42,19 +47,24 @@ class VectorDataset(Dataset):
         row = self.x[i].toarray()[0] if self.sparse else self.x[i]
         return torch.from_numpy(np.asarray(row, dtype=np.float32)), self.y[i]
 
-    def rows(self, idx: Any) -> torch.Tensor:
-        """Features of rows `idx` as one batch: sparse CSR or dense, (B, D)."""
-        part = self.x[np.asarray(idx, dtype=np.int64)]
+    def rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """Features of rows `idx` (B,) as one batch: sparse CSR or dense, (B, D)."""
         if not self.sparse:
-            return torch.from_numpy(part)
-        return torch.sparse_csr_tensor(torch.from_numpy(part.indptr.astype(np.int64)),
-                                       torch.from_numpy(part.indices.astype(np.int64)),
-                                       torch.from_numpy(part.data), size=part.shape,
-                                       check_invariants=False)  # scipy built them valid
+            return torch.from_numpy(self.x[idx.numpy()])
+        starts = self._crow[idx]  # (B,)
+        lengths = self._crow[idx + 1] - starts  # non-zeros per row
+        crow = torch.zeros(len(idx) + 1, dtype=torch.int64)
+        torch.cumsum(lengths, 0, out=crow[1:])
+        # position in the domain's arrays of every non-zero of the batch, row after row
+        pos = torch.arange(int(crow[-1])) + torch.repeat_interleave(starts - crow[:-1], lengths)
+        return torch.sparse_csr_tensor(crow, self._col[pos], self._val[pos],
+                                       size=(len(idx), self.feature_dim),
+                                       check_invariants=False)  # built valid from a CSR
 
     def take(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(features (B, D), labels (B,)) of rows `idx`."""
-        return self.rows(idx.numpy() if isinstance(idx, torch.Tensor) else idx), self.y[idx]
+        idx = torch.as_tensor(idx, dtype=torch.int64)
+        return self.rows(idx), self.y[idx]
 
     def subset(self, idx: Any) -> "VectorDataset":
         idx = np.asarray(idx, dtype=np.int64)
