@@ -8,7 +8,9 @@
 Only the run folder's files are read (config.json, metrics.jsonl, result.json, features.npz);
 nothing here imports torch. matplotlib, numpy and scikit-learn are imported inside the functions,
 so importing this module is cheap. Figures are drawn on matplotlib's Agg canvas without pyplot
-(no global backend switch, no GUI) and written atomically (`dabench.atomic`).
+(no global backend switch, no GUI) and written atomically (`dabench.atomic`). One module past
+~300 lines on purpose: both figures read run folders the same way (`load_run`), draw on the same
+canvas and are saved by the same `_save`; `report --format html` embeds both.
 """
 
 from __future__ import annotations

@@ -293,8 +293,8 @@ def _early_stopping(cfg: RunConfig, state: _State) -> bool:
 def _export_features(method: Method, pair: tuple, cfg: RunConfig, path: DevicePath,
                      directory: Path) -> Optional[float]:
     """Embed up to `proxy_a_distance_items` source and target test items: save them in
-    features.npz (for
-    `dabench plot features`) and return their proxy A-distance (None for tiny domains)."""
+    features.npz (for `dabench plot features`) and return their proxy A-distance (None for tiny
+    domains)."""
     from dabench.analysis.proxy_a_distance import proxy_a_distance
 
     net = method.net.eval()
