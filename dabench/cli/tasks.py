@@ -44,6 +44,13 @@ def list_tasks(fmt: ListFormat = typer.Option("table", "--format", "-f",
     console.print(table)
     for name, members in catalog.suites.items():
         console.print(f"suite [bold]{name}[/bold]: {' '.join(members)}")
+    recipes: dict[str, dict] = {}  # dataset -> {recipe: is the default}
+    for s in summaries:
+        for r in s["recipes"]:
+            recipes.setdefault(s["dataset"], {})[r] = r == s["default_recipe"]
+    for dataset, names in recipes.items():
+        listed = ", ".join(f"{r} (default)" if default else r for r, default in names.items())
+        console.print(f"recipes of [bold]{dataset}[/bold] (--set recipe=NAME): {listed}")
 
 
 # -- dabench tasks list | schema | validate ----------------------------------------------------
