@@ -27,6 +27,8 @@ from dabench.data.images.layout import (  # noqa: F401  (re-exported API)
     locate_domain,
     read_image_list,
     scan_domain,
+    quiet_bomb_warnings,
+    too_large,
     verify_images,
 )
 from dabench.data.images.loaders import AUGMENTATIONS
@@ -39,9 +41,15 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def load_rgb(path: Path) -> Image.Image:
     """Fully decoded RGB image; any decoder failure becomes a DabenchError naming the file."""
+    quiet_bomb_warnings()
     try:
         with Image.open(path) as image:
+            problem = too_large(image)
+            if problem:
+                raise DabenchError(f"image {path} is {problem}")
             return image.convert("RGB")  # convert() forces the full decode inside the `with`
+    except DabenchError:
+        raise
     except Exception as exc:  # OSError, SyntaxError, DecompressionBombError, ...
         raise DabenchError(
             f"cannot decode image {path} ({type(exc).__name__}: {exc}); "

@@ -215,11 +215,35 @@ def _check_listed_files(items: list[tuple[Path, int]], list_file: Path, root_abs
         )
 
 
+def too_large(image) -> str | None:
+    """Images above Pillow's decompression-bomb limit (~89 megapixels) are refused with one
+    line (Pillow would only warn, then decode hundreds of MB per image); no dataset dabench
+    knows has them. Call quiet_bomb_warnings() first so Pillow's raw warning is not printed."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and image.width * image.height > limit:
+        return (f"too large: {image.width}x{image.height} = {image.width * image.height / 1e6:.0f} "
+                f"megapixels, above the {limit / 1e6:.0f} MP limit; resize or remove it")
+    return None
+
+
+def quiet_bomb_warnings() -> None:
+    import warnings
+
+    from PIL import Image
+
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
 def _decode_problem(path: Path) -> str | None:
     from PIL import Image  # lazy: keep `dabench list-tasks` light
 
     try:
         with Image.open(path) as image:
+            problem = too_large(image)
+            if problem:
+                return problem
             image.convert("RGB")  # open() reads only the header; convert() decodes every pixel
     except Exception as exc:  # any decoder failure (OSError, SyntaxError, bomb, ...) = unreadable
         return f"{type(exc).__name__}: {exc}"
@@ -228,6 +252,7 @@ def _decode_problem(path: Path) -> str | None:
 
 def verify_images(paths, workers: int = 8) -> list[tuple[Path, str]]:
     """(file, reason) for every image that does not fully decode; input order is kept."""
+    quiet_bomb_warnings()  # before the threads: the size is checked by too_large()
     from PIL import ImageFile
 
     paths = [Path(p) for p in paths]

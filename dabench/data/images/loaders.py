@@ -60,6 +60,9 @@ from dabench.registry import suggest
 # train-time augmentations `dataset.build_transforms` knows; a run's recipe of the same name
 # picks one (the config recipe and the augmentation are different things that share names)
 AUGMENTATIONS = ("tllib", "dann-paper")
+# recipes that use another recipe's transforms: thuml/CDAN (c904cd3) pytorch/pre_process.py
+# 138-167 squashes to 256x256, then RandomResizedCrop 224 + flip / the centre crop, as TLlib
+RECIPE_AUGMENTATION = {"cdan": "tllib"}
 DEFAULT_AUGMENT = "dann-paper"
 OPTION_KEYS = ("folders", "expected_images", "image_list", "image_size", "resize", "augment",
                "verify", "path")
@@ -280,6 +283,7 @@ def augmentation(opts: dict[str, Any], task, config=None) -> str:
     recipe = getattr(config, "recipe", None) if config is not None else None
     if recipe is None:
         recipe = task.config.get("recipe", DEFAULT_AUGMENT)
+    recipe = RECIPE_AUGMENTATION.get(recipe, recipe)
     return recipe if recipe in AUGMENTATIONS else DEFAULT_AUGMENT
 
 
