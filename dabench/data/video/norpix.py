@@ -118,7 +118,7 @@ def _validate(path: Path, hdr: SeqHeader) -> None:
         raise _fail(path, f"implausible frame size {hdr.width}x{hdr.height}")
     if hdr.bit_depth_real != 8 or hdr.bit_depth != 8 * SEQ_IMAGE_FORMATS[hdr.image_format][1]:
         raise _fail(path, f"unsupported bit depth {hdr.bit_depth} (real {hdr.bit_depth_real})")
-    channels = FORMATS[hdr.image_format][1]
+    channels = SEQ_IMAGE_FORMATS[hdr.image_format][1]
     if hdr.kind == "raw" and hdr.image_size_bytes != hdr.width * hdr.height * channels:
         raise _fail(path, f"header image size {hdr.image_size_bytes} bytes is not width x "
                           f"height x channels = {hdr.width}x{hdr.height}x{channels} = "
