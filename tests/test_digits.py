@@ -98,3 +98,20 @@ def test_copies_must_be_positive():
     bad = Domain("mnistm", "MNIST-M", "mnistm5k", {"copies": 0})
     with pytest.raises(DabenchError, match="copies must be >= 1"):
         digits.LOADERS.get("mnistm5k")(bad, spec, None, "train")
+
+
+def test_embedded_digits_are_checked_against_their_sha256(monkeypatch, tmp_path):
+    import dabench.data.digits as digits
+    from dabench.errors import DabenchError
+
+    images, labels = digits.mnist5k()
+    assert images.shape == (5000, 28, 28) and np.bincount(labels).tolist() == [500] * 10
+    damaged = tmp_path / "mnist5k.u8.gz"
+    damaged.write_bytes(digits.MNIST5K.read_bytes()[:-1] + b"x")
+    monkeypatch.setattr(digits, "MNIST5K", damaged)
+    digits.mnist5k.cache_clear()
+    try:
+        with pytest.raises(DabenchError, match="damaged \\(sha256 mismatch\\); reinstall dabench"):
+            digits.mnist5k()
+    finally:
+        digits.mnist5k.cache_clear()

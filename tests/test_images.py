@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -19,8 +20,6 @@ from dabench.data.images.dataset import (
     OFFICE31_URL,
     OFFICEHOME_URL,
     ImageListDataset,
-    accuracy_by_subdomain,
-    blend_targets,
     build_transforms,
     check_dataset,
     check_domain,
@@ -335,7 +334,7 @@ def test_dataset_yields_normalised_tensors_and_names_broken_files(tmp_path):
          [T.Resize, T.RandomResizedCrop, T.RandomHorizontalFlip, T.ToTensor, T.Normalize], (256, 256)),
         (True, "dann-paper",
          [T.Resize, T.RandomCrop, T.RandomHorizontalFlip, T.ToTensor, T.Normalize], 256),
-        (False, "tllib", [T.Resize, T.CenterCrop, T.ToTensor, T.Normalize], 256),
+        (False, "tllib", [T.Resize, T.CenterCrop, T.ToTensor, T.Normalize], (256, 256)),
         (False, "dann-paper", [T.Resize, T.CenterCrop, T.ToTensor, T.Normalize], 256),
     ],
 )
@@ -349,6 +348,25 @@ def test_build_transforms_recipes(train, recipe, kinds, resize_size):
     assert tf(Image.new("RGB", (90, 40), (10, 200, 30))).shape == (3, 224, 224)
 
 
+def test_tllib_test_transform_squashes_before_the_centre_crop():
+    """TLlib's ResizeImage(256) + CenterCrop(224): a wide image keeps its left and right edges
+    (squashed); the short-side resize of dann-paper crops them away."""
+    wide = np.zeros((256, 512, 3), dtype=np.uint8)
+    wide[:, :64] = (255, 0, 0)  # red left edge band
+    wide[:, 64:448] = (0, 255, 0)
+    wide[:, 448:] = (0, 0, 255)  # blue right edge band
+    image = Image.fromarray(wide)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+    tllib = build_transforms(False, "tllib")(image) * std + mean  # (3, 224, 224) in [0, 1]
+    paper = build_transforms(False, "dann-paper")(image) * std + mean
+    assert tllib.shape == paper.shape == (3, 224, 224)
+    # squashed 512 -> 256 wide: the red band is columns 0-31, the crop starts at column 16
+    assert float(tllib[0, :, :10].mean()) > 0.9 and float(tllib[2, :, -10:].mean()) > 0.9
+    assert float(paper[1].mean()) > 0.95  # the short-side crop sees only the green middle
+    assert float(tllib[1, :, 100:124].mean()) > 0.95
+
+
 def test_build_transforms_rejects_unknown_recipe_and_bad_sizes():
     with pytest.raises(DabenchError, match="unknown augmentation recipe 'imagenet'"):
         build_transforms(True, "imagenet")
@@ -360,30 +378,18 @@ def test_build_transforms_rejects_unknown_recipe_and_bad_sizes():
 
 # ---------------------------------------------------------------- blended targets
 
-def test_blend_targets_and_per_subtarget_accuracy():
-    p = Path("x.jpg")
-    domains = {"Clipart": [(p, 0), (p, 1)], "Product": [(p, 2), (p, 3), (p, 4)], "Real_World": [(p, 5)]}
-    items, sub = blend_targets(domains)
-    assert [label for _, label in items] == [0, 1, 2, 3, 4, 5]
-    assert sub == [0, 0, 1, 1, 1, 2]
-    labels = [0, 1, 2, 3, 4, 5]
-    pred = [0, 9, 2, 3, 9, 5]  # correct: Clipart 1/2, Product 2/3, Real_World 1/1
-    acc = accuracy_by_subdomain(torch.tensor(pred), labels, sub, list(domains))
-    assert acc["pooled"] == pytest.approx(100 * 4 / 6)
-    assert acc["per_subdomain"] == pytest.approx({"Clipart": 50.0, "Product": 100 * 2 / 3, "Real_World": 100.0})
-    assert acc["mean_subdomain"] == pytest.approx((50 + 200 / 3 + 100) / 3)  # 72.22, not the pooled 66.67
-    assert acc["counts"] == {"Clipart": 2, "Product": 3, "Real_World": 1}
+def test_per_subtarget_accuracy_of_a_blended_target():
+    """A blended target is scored pooled and per sub-target (each weighted equally)."""
+    from dabench.training.evaluate import group_accuracy
 
-
-def test_blend_and_accuracy_reject_bad_input():
-    with pytest.raises(DabenchError, match="'Product' has no images"):
-        blend_targets({"Clipart": [(Path("a.jpg"), 0)], "Product": []})
-    with pytest.raises(ValueError, match="no samples for sub-target 'B'"):
-        accuracy_by_subdomain([1, 2], [1, 2], [0, 0], ["A", "B"])
-    with pytest.raises(ValueError, match="equal, non-zero lengths"):
-        accuracy_by_subdomain([1, 2], [1], [0, 0], ["A"])
-    with pytest.raises(ValueError, match=r"\[0, 1\)"):
-        accuracy_by_subdomain([1], [1], [3], ["A"])
+    labels = torch.tensor([0, 1, 2, 3, 4, 5])
+    pred = torch.tensor([0, 9, 2, 3, 9, 5])  # correct: Clipart 1/2, Product 2/3, Real_World 1/1
+    groups = torch.tensor([0, 0, 1, 1, 1, 2])
+    acc = group_accuracy(pred, labels, groups, ("Clipart", "Product", "Real_World"))
+    assert acc["pooled"] == pytest.approx(4 / 6)
+    assert acc["per_target"] == pytest.approx({"Clipart": 0.5, "Product": 2 / 3,
+                                               "Real_World": 1.0})
+    assert acc["mean_of_targets"] == pytest.approx((0.5 + 2 / 3 + 1) / 3)  # 0.722, not 0.667
 
 
 def test_layout_module_imports_without_torch():

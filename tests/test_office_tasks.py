@@ -458,11 +458,34 @@ def test_two_step_runs_on_the_tiny_tree(tiny, catalog, tmp_path, method):
     record = outcome.record
     assert record["status"] == "done" and record["method"] == method
     assert record["steps"] == 2 and record["recipe"] == "dann-paper"
-    assert record["target_total"] == counts["webcam"]
+    if method == "target-only":  # its own held-out test images: 1 of each 2-image class
+        assert (record["target_total"], record["target_eval"]) == (15, "held-out test")
+    else:
+        assert (record["target_total"], record["target_eval"]) == (counts["webcam"], "test")
     assert 0.0 <= record["target_acc_last"] <= 1.0
     assert record["config"]["backbone.name"] == "resnet18"
     assert "target_groups_last" not in record
     assert (outcome.directory / "done").exists()
+
+
+@pytest.mark.parametrize("image_cache", [False, True])
+def test_target_only_trains_and_tests_on_disjoint_per_class_splits(tiny, catalog, image_cache):
+    """Office's single-target protocol gives the whole domain as train and test: target-only
+    would score its own training images. It gets a seeded per-class split instead."""
+    from dabench.data import load_task_data
+
+    data_root, counts = tiny
+    task = small(catalog.task("office31-a-to-w"))
+    sets = [*TINY_SETS, f"image_cache={str(image_cache).lower()}"]
+    split = load_task_data(task, data_root, resolve(task, "target-only", 0, parse_sets(sets)))
+    adapt = load_task_data(task, data_root, resolve(task, "revgrad", 0, parse_sets(sets)))
+    assert len(adapt.target_test) == counts["webcam"]  # DA methods: the whole domain
+    train_items, test_items = set(split.target_train.items), set(split.target_test.items)
+    assert not train_items & test_items
+    assert train_items | test_items == set(adapt.target_test.items)
+    assert len(test_items) == 15  # one of each of the 15 two-image classes
+    again = load_task_data(task, data_root, resolve(task, "target-only", 3, parse_sets(sets)))
+    assert set(again.target_test.items) == test_items  # one split for every run seed
 
 
 def test_blended_run_reports_one_group_per_sub_target(tiny, catalog, tmp_path):

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from dabench.cli import app
 from dabench.reporting.aggregate import fmt
-from dabench.reporting.environment import nondefault_settings
+from dabench.reporting.environment import run_environment, summary
 from dabench.reporting.html import page
 from dabench.runs.store import load_records
 from dabench.tasks.catalog import load_catalog
@@ -133,18 +133,22 @@ def test_leaderboard_page_cells_sources_and_links_match_the_json(tmp_path):
 
 
 def test_environment_names_the_settings_that_differ_from_the_defaults():
-    records, _ = load_records(GOLDEN / "runs")
-    rec = next(r for r in records if r["method"] == "revgrad" and r["seed"] == 1)
-    diff = nondefault_settings(rec, load_catalog())
-    # the sample records predate the dann-adam defaults (3000 steps, Adam at 1e-3, dropout 0.5)
-    assert diff["steps"] == 1500 and diff["optim.lr"] == 0.01
-    assert diff["model.domain_dropout"] == 0.0
-    assert not {"seed", "task", "method", "recipe", "batch_size"} & set(diff)
     from dabench.config import resolve
 
+    records, _ = load_records(GOLDEN / "runs")
+    rec = next(r for r in records if r["method"] == "revgrad" and r["seed"] == 1)
+    env = run_environment(rec, load_catalog())
+    assert env.device == "cpu (sample record)" and env.recipe == "dann-paper"
+    assert env.versions_text() == "dabench 0.1.0, python 3.11.7, torch 2.14.1"
+    # the sample records' recipe predates the task file's dann-adam: nothing to compare with
+    assert env.settings_text() == "not compared (recipe 'dann-paper' is no longer in the task file)"
     task = load_catalog().tasks["mnist-to-mnistm"]
-    same = {**rec, "config": resolve(task, "revgrad", 1, {}).flat()}
-    assert nondefault_settings(same, load_catalog()) == {}
+    today = resolve(task, "revgrad", 1, {}).flat()
+    same = {**rec, "recipe": today["recipe"], "config": today}
+    assert run_environment(same, load_catalog()).settings_text() == "defaults"
+    changed = {**same, "config": {**today, "steps": 20, "device": "cuda"}}  # device: execution
+    assert run_environment(changed, load_catalog()).settings_text() == "steps=20"
+    assert "settings steps=20" in summary([run_environment(changed, load_catalog())])
 
 
 @pytest.fixture(scope="module")
@@ -262,3 +266,19 @@ def test_a_damaged_features_file_is_reported_in_place_of_its_figure(tmp_path):
     assert len(dom.images) == 1 and "accuracy" in dom.images[0]["alt"].lower()  # curves stay
     assert 'class="error">no figure: cannot read' in html and "features.npz" in html
     assert "model selection: oracle" in dom.tables["table-0"]["caption"]
+
+
+def test_html_page_lists_a_damaged_run_folder(tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(GOLDEN / "board_runs", runs)
+    bad = next(runs.glob("office31-a-to-dw/revgrad/*"))
+    (bad / "result.json").write_text("{truncated")
+    out = tmp_path / "page" / "report.html"
+    res = runner.invoke(app, ["report", "--runs-dir", str(runs), "--format", "html",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    text = out.read_text(encoding="utf-8")
+    assert f"SKIPPED: run folder {bad} is damaged: result.json is truncated" in text.replace(
+        "&#x27;", "'")
+    board = cells(Dom(text).tables["table-0"]["rows"][0])  # Office-31 lost that seed
+    assert board["n"]["text"] == "1" and len(board["Runs"]["hrefs"]) == 3

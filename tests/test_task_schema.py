@@ -46,6 +46,7 @@ def error_of(path: Path) -> str:
     ({"suites": {"My Suite": ["s-to-t"]}}, "suite name 'My Suite' is not allowed"),
     ({"recipes": {"../r": {}}}, "recipe name '../r' is not allowed"),
     ({"methods": ["rev grad"]}, "methods[0]: the method name 'rev grad' is not allowed"),
+    ({"methods": ["revgard"]}, "methods[0]: unknown method 'revgard'. Did you mean 'revgrad'?"),
     ({"defaults": {"seed": 7}}, "defaults: 'seed' cannot be set by a task file"),
     ({"defaults": {"method": "target-only"}}, "'method' cannot be set by a task file"),
     ({"defaults": {"stepz": 3}}, "unknown setting 'stepz'. Did you mean 'steps'?"),

@@ -68,7 +68,7 @@ def test_feature_levels_and_shapes(temporal, video_dim):
     feats = net.features(x)
     expected = {"frame": (6 * T, 32), "video": (6, video_dim)}
     if temporal == "temrelation":
-        expected.update({f"relation-{k}": (6, 16) for k in (5, 4, 3, 2)})
+        expected["relation"] = (6 * (T - 1), 16)  # 4 scales stacked per sample
     assert {k: tuple(v.shape) for k, v in feats.items()} == expected
     assert net(x).shape == (6, 4)
     # frame rows are sample-major: row i*T + t is frame t of video i
@@ -76,8 +76,10 @@ def test_feature_levels_and_shapes(temporal, video_dim):
     if temporal == "tempooling":
         assert torch.allclose(feats["video"], feats["frame"].view(6, T, 32).mean(1), atol=1e-6)
     else:
-        rel = sum(feats[f"relation-{k}"] for k in (5, 4, 3, 2))
-        assert torch.allclose(feats["video"], rel, atol=1e-6)
+        rel = feats["relation"].view(6, T - 1, 16)  # (B, K, R): row i*K + j = scale j of video i
+        scales = net.relation(feats["frame"].view(6, T, 32))
+        assert torch.allclose(rel[:, 1], scales[4], atol=1e-6)
+        assert torch.allclose(feats["video"], rel.sum(1), atol=1e-6)
     assert torch.equal(net(x), net(x))  # eval mode: no dropout
 
 
@@ -91,13 +93,11 @@ def test_init_and_wrong_input_shape():
 
 def test_domain_heads_follow_the_switches():
     cfg = video_cfg()
-    assert domain_levels(cfg) == {"frame": 0.5, "video": 0.75}  # TemPooling: no relation level
+    pooling = build_network(4, cfg)  # TemPooling: no relation features, no relation head
+    assert set(pooling.domain_heads) == {"frame", "video"}
     cfg = video_cfg(**{"model.temporal": "temrelation"})
-    assert domain_levels(cfg) == {"frame": 0.5, "video": 0.75, "relation-5": 0.75,
-                                  "relation-4": 0.75, "relation-3": 0.75, "relation-2": 0.75}
     for switch, gone in (("video.frame_domain", {"frame"}), ("video.video_domain", {"video"}),
-                         ("video.relation_domain", {"relation-5", "relation-4", "relation-3",
-                                                    "relation-2"})):
+                         ("video.relation_domain", {"relation"})):
         off = video_cfg(**{"model.temporal": "temrelation", switch: False})
         assert set(domain_levels(cfg)) - set(domain_levels(off)) == gone
         net = build_network(4, off)
@@ -106,12 +106,13 @@ def test_domain_heads_follow_the_switches():
     assert len(build_network(4, none).domain_heads) == 0
     with pytest.raises(DabenchError, match="no feature level"):
         net_for("tempooling", {"relation-5": 1.0})
+    assert len(build_network(4, cfg).domain_heads["relation"].heads) == 4  # one per scale
 
 
 def test_build_dispatch_and_feature_width():
     net = build_network(12, video_cfg(**{"backbone.name": "resnet101"}))
     assert isinstance(net, VideoDANN) and net.in_dim == 2048 and net.num_frames == 5
-    assert net.neck[0].in_features == 2048 and net.classifier[1].out_features == 12
+    assert net.neck[0].in_features == 2048 and net.classifier[0].out_features == 12
     assert list(net.backbone.parameters()) == []  # frame features come from the cache
     assert feature_dim("resnet18") == 512
     with pytest.raises(DabenchError, match="cannot extract video frame features"):
@@ -129,14 +130,13 @@ def revgrad_terms(cfg: RunConfig, lam: float = 1.0):
 @pytest.mark.parametrize("temporal", ["tempooling", "temrelation"])
 def test_revgrad_has_one_domain_loss_per_enabled_level(temporal):
     terms = revgrad_terms(video_cfg(**{"model.temporal": temporal}))
-    expected = {"cls", "domain_frame", "domain_video"}
-    if temporal == "temrelation":
-        expected |= {f"domain_relation-{k}" for k in (5, 4, 3, 2)}
+    expected = {"cls", "domain_frame", "domain_video", "domain_relation"}
     assert set(terms) == expected
     assert all(torch.isfinite(v) for v in terms.values())
-    # near-zero init: every domain classifier starts at chance, BCE = log 2
+    # near-zero init: every domain classifier starts at chance, BCE = log 2 (the relation
+    # classifiers keep PyTorch's default init, as TA3N's, so they start only near chance)
     for k, v in terms.items():
-        if k.startswith("domain_"):
+        if k.startswith("domain_") and not (k == "domain_relation" and temporal == "temrelation"):
             assert abs(float(v.detach()) - 0.6931) < 1e-3
     off = revgrad_terms(video_cfg(**{"model.temporal": temporal, "video.frame_domain": False}))
     assert "domain_frame" not in off and "domain_video" in off
@@ -165,3 +165,70 @@ def test_beta_scales_the_reversed_gradient():
     assert torch.allclose(g_neg, 0.5 * g1, rtol=1e-4, atol=1e-14)
     assert build_network(3, video_cfg(**{"video.beta_frame": 0.25})).domain_weights == {
         "frame": 0.25, "video": 0.75}
+
+
+def test_relation_loss_is_one_cross_entropy_over_all_scales_rows():
+    """TA3N stacks the K scales' predictions into (B*K, 2) rows and calls the criterion once
+    (models.py 472-488, main.py 509-535): the relation loss is the mean over scales, not a sum."""
+    cfg = video_cfg(**{"model.temporal": "temrelation", "video.dropout": 0.0})
+    torch.manual_seed(0)
+    net = build_network(3, cfg)
+    for head in net.domain_heads["relation"].heads:  # away from chance, so scales differ
+        torch.nn.init.normal_(head[2].weight, 0, 1.0)
+    method = METHODS.get("revgrad")(net, cfg)
+    xs, xt = torch.randn(4, 5, 512), torch.randn(2, 5, 512)
+    terms = method.loss((xs, torch.tensor([0, 1, 2, 0])), (xt, torch.full((2,), -1)), 1.0)
+    feats = net.features(torch.cat([xs, xt]))
+    rows = feats["relation"].view(6, 4, -1)  # (B, K, R)
+    domain = torch.tensor([0.0] * 4 + [1.0] * 2)
+    per_scale = [torch.nn.functional.binary_cross_entropy_with_logits(
+        head(rows[:, j]).squeeze(1), domain) for j, head in enumerate(
+            net.domain_heads["relation"].heads)]
+    assert len({round(float(v.detach()), 4) for v in per_scale}) == 4  # the scales do differ
+    mean = sum(per_scale) / 4
+    assert torch.allclose(terms["domain_relation"], mean, atol=1e-6)
+    assert not torch.allclose(terms["domain_relation"], sum(per_scale), atol=1e-3)
+
+
+def test_tempooling_relation_slot_counts_the_video_loss_twice():
+    """TA3N fills TemPooling's relation slot with the video-level prediction (models.py
+    705-707); video.relation_slot=false counts it once."""
+    cfg = video_cfg()
+    terms = revgrad_terms(cfg)
+    assert torch.equal(terms["domain_relation"], terms["domain_video"])
+    torch.manual_seed(0)
+    method = METHODS.get("revgrad")(build_network(3, cfg), cfg)
+    xs, xt = torch.randn(4, 5, 512), torch.randn(2, 5, 512)
+    out = method.update((xs, torch.tensor([0, 1, 2, 0])), (xt, torch.full((2,), -1)), 1.0)
+    parts = out["cls"] + out["domain_frame"] + 2 * out["domain_video"]
+    assert torch.allclose(out["loss"], parts, atol=1e-6)
+    once = revgrad_terms(video_cfg(**{"video.relation_slot": False}))
+    assert "domain_relation" not in once
+    no_video = revgrad_terms(video_cfg(**{"video.video_domain": False}))
+    assert set(no_video) == {"cls", "domain_frame"}
+
+
+def test_video_domain_classifier_reads_the_feature_after_dropout_v():
+    """TA3N applies dropout_v before both the classifier and the video domain classifier
+    (models.py 679-695)."""
+    net = net_for("tempooling", {"video": 0.75}).train()
+    x = torch.randn(8, T, F)
+    torch.manual_seed(1)
+    video = net.features(x)["video"]  # (B, S), dropped out
+    torch.manual_seed(1)
+    frame = net.neck(x.reshape(8 * T, F)).view(8, T, -1)
+    kept = net.dropout_v(frame.mean(1))  # the same dropout draws (the neck's come first)
+    assert torch.allclose(video, kept, atol=1e-6)
+    assert float((video == 0).float().mean()) > 0.3  # half the units are dropped in training
+    assert torch.allclose(net.eval().features(x)["video"], net.neck(x.reshape(8 * T, F)).view(
+        8, T, -1).mean(1), atol=1e-6)  # evaluation: no dropout
+
+
+def test_relation_classifiers_keep_pytorchs_default_init():
+    """TA3N's relation domain classifiers are plain nn.Linear (models.py 287-294): default
+    init, not N(0, 0.001) like its other layers."""
+    net = build_network(3, video_cfg(**{"model.temporal": "temrelation"}))
+    w = net.domain_heads["relation"].heads[0][0].weight  # Linear(256 -> 256)
+    assert float(w.detach().std()) > 0.02
+    assert float(net.domain_heads["relation"].heads[0][0].bias.detach().abs().max()) > 0
+    assert float(net.domain_heads["video"][0].weight.detach().std()) < 0.002

@@ -178,3 +178,28 @@ def test_corrupt_checkpoint_falls_back_and_says_so(runs, tmp_path, caplog, corru
     assert resumed["target_acc_last"] == reference["target_acc_last"]
     steps = [(l["kind"], l["step"]) for l in read_jsonl(directory / "metrics.jsonl")]
     assert steps == [("train", 2), ("eval", 3), ("train", 4), ("train", 6), ("eval", 6)]
+
+
+@pytest.mark.parametrize("extra, method, expected", [
+    ({}, "revgrad", 64),  # the digits default: the same batch for both domains
+    ({"target_batch_size": 16}, "revgrad", 16),
+    ({"target_batch": "proportional"}, "revgrad", 64 * 1297 // 4000),  # 4,000 MNIST, 1,297 UCI
+    ({"target_batch": "proportional"}, "target-only", 64),  # no source: one batch size
+])
+def test_target_batch_per_domain(extra, method, expected, runs, monkeypatch):
+    """TA3N draws floor(128 x Nt / Ns) target items per step (script_train_val.sh 96-97)."""
+    sizes = []
+
+    class Recording(train.BatchStream):
+        def __next__(self):
+            x, y = super().__next__()
+            sizes.append(len(x))
+            return x, y
+
+    monkeypatch.setattr(train, "BatchStream", Recording)
+    spec = load_catalog().task("mnist-to-digits")
+    cfg = resolve(spec, method, 0, {**TINY, "steps": 2, "eval_every": 2, "pad_samples": 0,
+                                    "batch_size": 64,
+                                    **extra})
+    train.run(spec, cfg, runs)
+    assert sizes[:4] == [64, expected, 64, expected]  # (source, target) per step

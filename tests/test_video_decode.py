@@ -216,7 +216,7 @@ def test_get_backend_unknown_name():
 
 def test_missing_decord_gives_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "decord", None)  # makes `import decord` raise ImportError
-    with pytest.raises(DabenchError, match="pip install decord2"):
+    with pytest.raises(DabenchError, match=r"pip install .dabench\[video\]."):
         get_backend()
 
 

@@ -17,6 +17,7 @@ try:  # typer >= 0.20 vendors click; older releases use the click package
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import UsageError
 
+from dabench.data.paths import DATA_ENV
 from dabench.errors import DabenchError
 
 
@@ -45,6 +46,15 @@ class _Group(TyperGroup):
                  "again to resume")
             raise typer.Exit(130) from None
 
+
+def command_group(name: str, help: str) -> typer.Typer:
+    """A sub-command group (`dabench data ...`, `dabench plot ...`) with the app's settings."""
+    return typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False,
+                       pretty_exceptions_enable=False, rich_markup_mode=None)
+
+
+# `--data-root`, shared by every command that reads datasets
+DATA_ROOT = typer.Option(None, "--data-root", help=f"datasets folder [default: ${DATA_ENV}]")
 
 app = typer.Typer(
     cls=_Group,

@@ -19,6 +19,7 @@ from typing import Optional
 import typer
 import yaml
 
+from dabench.cli.app import DATA_ROOT, command_group
 from dabench.data.images.layout import (
     DomainCheck,
     check_domain,
@@ -42,14 +43,9 @@ from dabench.registry import suggest
 FOLDER_LOADERS = (*DATASETS, "imagefolder")
 VIDEO_LOADERS = tuple(VIDEO_LAYOUTS)
 
-data_app = typer.Typer(
-    name="data",
-    help="Download and check datasets (Office-31, Office-Home, UCF101, HMDB51, Olympic Sports, your own image folders).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+data_app = command_group(
+    "data", "Download and check datasets (Office-31, Office-Home, UCF101, HMDB51, Olympic "
+            "Sports, your own image folders).")
 
 
 @data_app.callback()
@@ -167,7 +163,9 @@ def check_group(group: _Group, data_root: Optional[Path], verify: bool) -> list[
             checks.append(DomainCheck(key, None, {}, expected, [], [], [], error=str(exc)))
             continue
         checks.append(check_domain(domain_dir, group.classes, expected, verify,
-                                   name=key, layout=layout))
+                                   name=key, layout=layout,
+                                   boundary=data_root_or_env(data_root) if domain.loader !=
+                                   "imagefolder" else None))  # imagefolder: checked above
     return checks
 
 
@@ -198,8 +196,7 @@ def class_table(classes: list[str], checks: list[DomainCheck]) -> str:
 def check(
     name: str = typer.Argument(..., metavar="TASK|DATASET",
                                help="a task, suite or dataset name (office31, officehome)"),
-    data_root: Optional[Path] = typer.Option(None, "--data-root",
-                                             help=f"datasets folder [default: ${DATA_ENV}]"),
+    data_root: Optional[Path] = DATA_ROOT,
     verify: bool = typer.Option(True, "--verify/--no-verify",
                                 help="decode every image (default) or only count them"),
     per_class: bool = typer.Option(True, "--per-class/--no-per-class",

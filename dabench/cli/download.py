@@ -16,6 +16,7 @@ from typing import List, Optional
 
 import typer
 
+from dabench.cli.app import DATA_ROOT
 from dabench.cli.data import _check, data_app
 from dabench.data.paths import DATA_ENV, data_root_or_env
 from dabench.errors import DabenchError
@@ -42,8 +43,7 @@ def _print_sources(ds) -> None:
 def download(
     dataset: str = typer.Argument(..., metavar="DATASET",
                                   help="office31, officehome, ucf101, hmdb51 or olympic-sports"),
-    data_root: Optional[Path] = typer.Option(None, "--data-root",
-                                             help=f"datasets folder [default: ${DATA_ENV}]"),
+    data_root: Optional[Path] = DATA_ROOT,
     from_file: List[Path] = typer.Option(
         [], "--from-file", metavar="PATH",
         help="an archive you downloaded yourself (its hash is checked); repeat for several"),

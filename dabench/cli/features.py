@@ -11,6 +11,7 @@ from typing import List, Optional
 
 import typer
 
+from dabench.cli.app import DATA_ROOT
 from dabench.data.paths import data_root_or_env
 from dabench.errors import DabenchError
 
@@ -20,8 +21,7 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_mar
 @app.command("extract-features")
 def extract_features(
     tasks: List[str] = typer.Argument(..., help="video task or suite names (see list-tasks)"),
-    data_root: Optional[Path] = typer.Option(None, "--data-root",
-                                             help="datasets folder [default: $DABENCH_DATA]"),
+    data_root: Optional[Path] = DATA_ROOT,
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda"),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="videos per batch"),
     workers: int = typer.Option(4, "--workers", min=0, help="decoding worker processes"),

@@ -135,11 +135,11 @@ def _table(records: list[dict[str, Any]]) -> str:
 
 def _emit_sbatch(opts: LaunchOptions, rerun: list[str], pending: list[int], count: int,
                  root: Path) -> None:
-    from dabench.runs import store
+    from dabench.atomic import write_atomic
     from dabench.runs.launch.slurm import sbatch_script
 
     text = sbatch_script(rerun, pending, count, opts.slurm, root.resolve() / ".slurm")
-    store.write_atomic(opts.emit_sbatch, text)
+    write_atomic(opts.emit_sbatch, text)
     typer.echo(f"wrote {opts.emit_sbatch} ({len(pending)} array task(s)); submit it with: "
                f"sbatch {shlex.quote(str(opts.emit_sbatch))}", err=True)
     return None

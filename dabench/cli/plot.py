@@ -17,21 +17,17 @@ from typing import List, Optional
 
 import typer
 
+from dabench.cli.app import command_group
 from dabench.errors import DabenchError
 
 AUTO = "auto"
 
-plot_app = typer.Typer(
-    name="plot",
-    help="Draw figures from finished runs: training curves, t-SNE before/after adaptation.\n\n"
-         "Examples:\n\n"
-         "  dabench plot curves runs/mnist-to-mnistm/revgrad/*\n\n"
-         "  dabench plot features runs/mnist-to-mnistm/revgrad/<run-id> --before auto",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+plot_app = command_group(
+    "plot",
+    "Draw figures from finished runs: training curves, t-SNE before/after adaptation.\n\n"
+    "Examples:\n\n"
+    "  dabench plot curves runs/mnist-to-mnistm/revgrad/*\n\n"
+    "  dabench plot features runs/mnist-to-mnistm/revgrad/<run-id> --before auto")
 
 
 @plot_app.callback()

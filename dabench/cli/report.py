@@ -25,7 +25,10 @@ def report(
                                      help="table, md, csv, json, latex or html (one "
                                           "self-contained page with figures)"),
     select: Select = typer.Option("last", "--select",
-                                  help="last (no target labels) or oracle (best target epoch)"),
+                                  help="last (no target labels), oracle (best target epoch and "
+                                  "configuration), source-val (held-out source accuracy) or "
+                                  "reverse (reverse validation); the last two need runs with "
+                                  "selection.holdout (and selection.reverse)"),
     view: View = typer.Option("auto", "--view", help="leaderboard (the public rows), suite "
                               "(tasks as columns + Avg), runs (one row per model and task); "
                               "auto: leaderboard when its runs exist, else runs"),
@@ -49,18 +52,20 @@ def report(
     from dabench.tasks.catalog import load_catalog
 
     root = results.runs_root(runs_dir)
-    records, unfinished = results.load_records(root)
+    damaged: list[str] = []
+    records, unfinished = results.load_records(root, damaged)
     failed = results.load_failed(root)
     if not records:
-        raise DabenchError(f"no finished runs in {root}; run e.g. `dabench run mnist-to-mnistm` "
-                           "first, or point --runs-dir at your results folder")
+        raise DabenchError(f"no finished runs in {root}{_why_none(failed, damaged)}")
+    for line in damaged:  # named and skipped; the other runs are reported
+        typer.echo(f"dabench: warning: {line}", err=True)
     notes = [f"FAILED: {f['task']} {f['method']} seed {f['seed']}: {f['error']}" for f in failed]
     if fmt.value == "html":  # the page links the run folders relative to where it is written
         from dabench.reporting.html import page
 
         text = page(records, load_catalog(), select.value, root=root, view=view.value,
-                    out_dir=out.parent if out else Path.cwd(), notes=notes,
-                    unfinished=unfinished)
+                    out_dir=out.parent if out else Path.cwd(), unfinished=unfinished,
+                    notes=[*notes, *(f"SKIPPED: {line}" for line in damaged)])  # page is shared
     else:
         text = render(build(records, load_catalog(), select.value, view.value, notes),
                       fmt.value)
@@ -77,3 +82,18 @@ def report(
         typer.echo(f"wrote {out}", err=True)
     else:
         typer.echo(text, nl=False)
+
+
+def _why_none(failed: list[dict], damaged: list[str]) -> str:
+    """The rest of the one-line error when nothing is finished: the failures and damaged
+    folders (one line, each shortened), or how to get a first run."""
+    parts = [f"{f['task']} {f['method']} seed {f['seed']} failed: {str(f['error'])[:120]}"
+             for f in failed[:3]]
+    parts += [d[:200] for d in damaged[:3]]
+    more = len(failed) + len(damaged) - len(parts)
+    if not parts:
+        return ("; run e.g. `dabench run mnist-to-mnistm` first, or point --runs-dir at your "
+                "results folder")
+    return "; " + "; ".join(parts) + (f"; and {more} more" if more > 0 else "") + \
+        "; fix the cause and run the same command again"
+

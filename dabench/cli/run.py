@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from dabench.cli.app import Device, _err, app
+from dabench.cli.app import DATA_ROOT, Device, _err, app
 from dabench.cli.launch import LaunchOptions, Launcher, dispatch
 from dabench.runs.launch.slurm import SlurmOptions
 from dabench.data.paths import data_root_or_env
@@ -36,10 +36,12 @@ def run(
     seed: List[int] = typer.Option([], "--seed", "-s", help="seed(s); repeatable"),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds: 0,1,2"),
     sets: List[str] = typer.Option([], "--set", help="override a setting: key=value"),
+    sweep: List[str] = typer.Option([], "--sweep", help="run a grid: KEY=v1,v2,... (repeat for "
+                                    "every combination), or a task's named sweep; `none`: "
+                                    "no sweep [default: the task's own sweep, if any]"),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir",
                                             help="results folder [default: $DABENCH_RUNS or ./runs]"),
-    data_root: Optional[Path] = typer.Option(None, "--data-root",
-                                             help="datasets folder [default: $DABENCH_DATA]"),
+    data_root: Optional[Path] = DATA_ROOT,
     device: Device = typer.Option("auto", "--device", help="auto, cpu or cuda"),
     force: bool = typer.Option(False, "--force", help="rerun finished runs"),
     launcher: Launcher = typer.Option("serial", "--launcher",
@@ -73,6 +75,10 @@ def run(
 
       dabench run mnist-to-mnistm --method revgrad --seeds 0,1,2 --set steps=3000
 
+      dabench run amazon --seeds 0,1,2   (the paper's grid: the task file's sweep)
+
+      dabench run books-to-dvd -m revgrad --sweep grl.weight=0.1,0.6 --sweep backbone.width=50,100
+
       dabench run digits --seeds 0,1,2 --launcher local --workers 2
 
       dabench run leaderboard --launcher local --gpus 0,1,2,3 --jobs-per-gpu 2
@@ -96,13 +102,16 @@ def run(
     overrides["device"] = device.value
     for name in method:
         METHODS.get(name)  # fail on an unknown method before any training starts
+    from dabench.runs.sweep import parse_sweep
+
+    grids = [parse_sweep(s) for s in sweep]
     seed_list = _parse_seeds(seed, seeds)
     opts = LaunchOptions(launcher, gpus, jobs_per_gpu, workers, SlurmOptions(
         max_parallel, gpus_per_job, cpus_per_job, mem_gb, time_min, partition, account, qos),
         emit_sbatch, wait)
     opts.check(force, shard)
     # every setting is checked (resolved into the plan) before anything is created
-    entries = plan_entries(catalog, tasks, method, seed_list, overrides)
+    entries = plan_entries(catalog, tasks, method, seed_list, overrides, grids)
     root = results.runs_root(runs_dir)
     results.ensure_writable(root)
     data = data_root_or_env(data_root)
@@ -112,7 +121,7 @@ def run(
     if launcher is Launcher.serial:
         records = _run_plan([(e.spec, e.cfg) for e in entries], root, data, force)
     else:
-        rerun = _command_line(tasks, method, seed_list, sets, device.value, root, data)
+        rerun = _command_line(tasks, method, seed_list, sets, device.value, root, data, sweep)
         records = dispatch(entries, root, data, opts, rerun, plan_size)
         if records is None:  # submitted, not waited for
             return
@@ -121,7 +130,8 @@ def run(
 
 
 def _command_line(tasks: List[str], methods: List[str], seeds: List[int], sets: List[str],
-                  device: str, root: Path, data: Optional[Path]) -> List[str]:
+                  device: str, root: Path, data: Optional[Path],
+                  sweeps: List[str] = ()) -> List[str]:
     """The `dabench run` command that rebuilds this plan (absolute folders), for a script."""
     out = ["dabench", "run", *tasks]
     for m in methods:
@@ -129,6 +139,8 @@ def _command_line(tasks: List[str], methods: List[str], seeds: List[int], sets: 
     out += ["--seeds", ",".join(str(s) for s in seeds)]
     for s in sets:
         out += ["--set", s]
+    for s in sweeps:
+        out += ["--sweep", s]
     out += ["--device", device, "--runs-dir", str(root.resolve())]
     return out + (["--data-root", str(data.resolve())] if data else [])
 
@@ -163,6 +175,8 @@ def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) ->
                            err=True)
                 continue
             except train.RunFailed as exc:  # this run failed; the others still run
+                if len(plan) == 1:
+                    raise  # one line: the error itself (exit 1)
                 failures.append(f"{label}: {exc}")
                 _err(f"{label}: {exc}")
                 continue
@@ -172,6 +186,8 @@ def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) ->
                        f"[{status}] {outcome.directory}", err=True)
             records.append(outcome.record)
     if failures:
-        raise DabenchError(f"{len(failures)} of {len(plan)} run(s) failed (see above); the "
-                           "others finished and are in the report", exit_code=1)
+        rest = (f"the other {len(records)} finished and are in the report" if records else
+                "none finished")
+        raise DabenchError(f"{len(failures)} of {len(plan)} run(s) failed (see above); {rest}",
+                           exit_code=1)
     return records

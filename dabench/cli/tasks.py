@@ -31,8 +31,12 @@ def list_tasks(fmt: ListFormat = typer.Option("table", "--format", "-f",
     from rich.table import Table
 
     table = Table(title="dabench tasks")
-    for col in ("Task", "Dataset", "Source -> Target(s)", "Classes", "Modality"):
-        table.add_column(col)
+    # The names a user types are never cut: the Task column is as wide as the longest name and
+    # the other columns wrap (folding long words) to fit the width (80 when not a terminal).
+    longest = max((len(s["name"]) for s in summaries), default=4)
+    table.add_column("Task", no_wrap=True, min_width=longest, overflow="ignore")
+    for col in ("Dataset", "Source -> Target(s)", "Classes", "Modality"):
+        table.add_column(col, overflow="fold")
     for s in summaries:
         table.add_row(s["name"], s["dataset"], f"{s['source']} -> {', '.join(s['targets'])}",
                       str(s["num_classes"]), s["modality"])
@@ -79,9 +83,11 @@ def tasks_validate(files: list[Path] = typer.Argument(..., help="task YAML files
     shared = [p for p in files if is_shared(p)]
     for path in shared:
         check_shared_file(path)
-    mine = [p for p in files if not is_shared(p)]
-    known = {p.resolve() for p in task_files()}
-    catalog = build_catalog([*task_files(), *(p for p in mine if p.resolve() not in known)])
+    known = {p.resolve(): p for p in task_files()}
+    for path in files:  # yours after the others, each file once
+        if not is_shared(path):
+            known.setdefault(path.resolve(), path)
+    catalog = build_catalog(list(known.values()))
     for path in files:
         if path in shared:
             typer.echo(f"{path}: ok (a shared file; its values are checked again in every file "

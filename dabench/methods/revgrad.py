@@ -39,7 +39,8 @@ class RevGrad(Method):
 
     Ganin & Lempitsky, "Unsupervised Domain Adaptation by Backpropagation", ICML 2015,
     https://arxiv.org/abs/1409.7495. Loss = CE(labels | source) + w * sum over feature levels of
-    beta_level * BCE(domain | source and target), with the GRL (coefficient lam) before every
+    BCE(domain | source and target) (a level's BCE is the mean over its rows: per frame, or per
+    relation scale), with the GRL (coefficient lam * beta_level) before every
     domain classifier, so one backward pass trains the classifiers to separate the domains and
     the features to confuse them.
     """
@@ -51,11 +52,12 @@ class RevGrad(Method):
         import torch
         import torch.nn.functional as F
 
+        from dabench.data.batches import cat_rows
         from dabench.models.grl import grad_reverse
 
         (xs, ys), (xt, _) = src, tgt
         n_src = xs.shape[0]
-        feats = self.net.features(torch.cat([xs, xt]))  # one pass: BN sees both domains
+        feats = self.net.features(cat_rows([xs, xt]))  # one pass: BN sees both domains
         logits = self.net.classify({k: v[:n_src] for k, v in feats.items()})  # (Bs, C)
         terms = {"cls": F.cross_entropy(logits, ys)}
         for level, head in self.net.domain_heads.items():
@@ -65,5 +67,7 @@ class RevGrad(Method):
             beta = self.net.domain_weights[level]
             out = head(grad_reverse(f, lam * beta)).squeeze(1)  # (N,)
             terms[f"domain_{level}"] = self.cfg.grl.weight * F.binary_cross_entropy_with_logits(
-                out, domain)
+                out, domain)  # one mean over all rows of the level (all relation scales)
+        for level, same_as in getattr(self.net, "domain_aliases", {}).items():
+            terms[f"domain_{level}"] = terms[f"domain_{same_as}"]  # TA3N's TemPooling slot
         return terms

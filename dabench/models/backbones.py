@@ -51,10 +51,10 @@ def _lenet(name: str, weights: str, bn: bool = False, dropout: float = 0.0) -> t
     return net, net.out_dim
 
 
-BACKBONES.add("lenet", lambda weights="none": _lenet("lenet", weights, bn=False))
-BACKBONES.add("lenet-bn", lambda weights="none": _lenet("lenet-bn", weights, bn=True))
-BACKBONES.add("lenet-drop", lambda weights="none": _lenet("lenet-drop", weights, dropout=0.5))
-BACKBONES.add("lenet-bn-drop", lambda weights="none": _lenet("lenet-bn-drop", weights, bn=True, dropout=0.5))
+BACKBONES.add("lenet", lambda weights="none", **_: _lenet("lenet", weights, bn=False))
+BACKBONES.add("lenet-bn", lambda weights="none", **_: _lenet("lenet-bn", weights, bn=True))
+BACKBONES.add("lenet-drop", lambda weights="none", **_: _lenet("lenet-drop", weights, dropout=0.5))
+BACKBONES.add("lenet-bn-drop", lambda weights="none", **_: _lenet("lenet-bn-drop", weights, bn=True, dropout=0.5))
 
 
 def _resnet(arch: str, weights: str) -> tuple[nn.Module, int]:
@@ -74,7 +74,9 @@ def _resnet(arch: str, weights: str) -> tuple[nn.Module, int]:
     else:
         net = builder(weights=None)
         if weights != "none":
-            net.load_state_dict(load_weights_file(weights))
+            state = load_weights_file(weights)
+            _check_matches(state, net, arch, weights)
+            net.load_state_dict(state, strict=False)  # every key but fc.* checked above
     out_dim = net.fc.in_features
     net.fc = nn.Identity()  # (B, 3, H, W) -> (B, 2048) for ResNet-50/101
     return net, out_dim
@@ -83,6 +85,9 @@ def _resnet(arch: str, weights: str) -> tuple[nn.Module, int]:
 def load_weights_file(path: str) -> dict[str, torch.Tensor]:
     """A state dict from a local file, loaded safely (tensors only, no pickled code)."""
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise DabenchError(f"weights file '{file}' is a folder, not a file; pass a .pth file "
+                           "with --set backbone.weights=PATH, or 'imagenet' or 'none'")
     if not file.is_file():
         raise DabenchError(f"weights file '{file}' does not exist; pass an existing .pth file "
                            "with --set backbone.weights=PATH, or 'imagenet' or 'none'")
@@ -96,9 +101,48 @@ def load_weights_file(path: str) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state.items() if not k.startswith("fc.")}
 
 
+def _check_matches(state: dict, net: nn.Module, arch: str, path: str) -> None:
+    """One line naming the file and the architecture when the state dict's keys or shapes are
+    not those of `arch` (the classifier `fc.*` is replaced, so it is not compared)."""
+    want = {k: v.shape for k, v in net.state_dict().items() if not k.startswith("fc.")}
+    extra, missing = sorted(set(state) - set(want)), sorted(set(want) - set(state))
+    if extra or missing:
+        parts = [f"it lacks {len(missing)} of {arch}'s {len(want)} keys (e.g. '{missing[0]}')"
+                 if missing else "", f"{len(extra)} keys are not {arch}'s (e.g. '{extra[0]}')"
+                 if extra else ""]
+        raise DabenchError(f"weights file '{path}' does not match the {arch} architecture: "
+                           f"{'; '.join(p for p in parts if p)}; pass a state dict saved from "
+                           f"torchvision's {arch}, or set backbone.name to its architecture")
+    for key, shape in want.items():
+        got = getattr(state[key], "shape", None)
+        if got != shape:
+            raise DabenchError(f"weights file '{path}' does not match the {arch} architecture: "
+                               f"'{key}' is {tuple(got) if got is not None else 'not a tensor'} "
+                               f"in the file, {tuple(shape)} in {arch}; pass a state dict saved "
+                               f"from torchvision's {arch}")
+
+
 for _arch in ("resnet18", "resnet50", "resnet101"):
-    BACKBONES.add(_arch, lambda weights="none", _a=_arch: _resnet(_a, weights))
+    BACKBONES.add(_arch, lambda weights="none", _a=_arch, **_: _resnet(_a, weights))
 
 
-def build_backbone(name: str, weights: str) -> tuple[nn.Module, int]:
-    return BACKBONES.get(name)(weights=weights)
+def _shallow(weights: str, input_dim: int | None = None, width: int = 100,
+             **_) -> tuple[nn.Module, int]:
+    from dabench.models.shallow import ShallowFeatures
+
+    if input_dim is None:
+        raise DabenchError("backbone 'shallow' reads feature vectors; use it with a task whose "
+                           "domains use the `vectors` loader")
+    if weights != "none":
+        raise DabenchError("backbone 'shallow' has no pretrained weights; use "
+                           "--set backbone.weights=none")
+    return ShallowFeatures(input_dim, width), width
+
+
+BACKBONES.add("shallow", _shallow)
+
+
+def build_backbone(name: str, weights: str, input_dim: int | None = None,
+                   width: int = 100) -> tuple[nn.Module, int]:
+    """`input_dim`: the feature dimension of vector inputs (None for images and videos)."""
+    return BACKBONES.get(name)(weights=weights, input_dim=input_dim, width=width)

@@ -9,22 +9,29 @@ from dabench.models.backbones import build_backbone
 from dabench.models.heads import DANNNet, bottleneck, mlp
 
 
-def build_network(num_classes: int, cfg: RunConfig) -> DANNNet:
+def build_network(num_classes: int, cfg: RunConfig, input_dim: int | None = None) -> DANNNet:
     """backbone -> [bottleneck] -> label predictor, and one domain classifier on the features.
 
     With `model.temporal` set, the input is cached video frame features and the network is
     `temporal.VideoDANN` (TemPooling / TemRelation with frame-, relation- and video-level heads).
+    `input_dim` is the feature dimension of vector inputs (the `shallow` backbone's D).
     """
     m = cfg.model
     if m.temporal != "none":
         from dabench.models.temporal import build_video_network
 
         return build_video_network(num_classes, cfg)
-    backbone, dim = build_backbone(cfg.backbone.name, cfg.backbone.weights)
+    backbone, dim = build_backbone(cfg.backbone.name, cfg.backbone.weights, input_dim,
+                                   cfg.backbone.width)
     neck: nn.Module = nn.Identity()
     if m.bottleneck_dim > 0:
         neck, dim = bottleneck(dim, m.bottleneck_dim, m.bottleneck_bn), m.bottleneck_dim
     classifier = mlp(dim, m.hidden_dim, m.classifier_layers, num_classes)
     # One logit per sample: source 0, target 1 (sigmoid cross-entropy, as in the Caffe release).
     domain = mlp(dim, m.domain_hidden, m.domain_layers, 1, m.domain_dropout, m.domain_bn)
+    if cfg.backbone.name == "shallow":  # Algorithm 1's initialisation (models/shallow.py)
+        for layer in (classifier[-1], domain[-1]):
+            nn.init.zeros_(layer.bias)
+        nn.init.xavier_uniform_(classifier[-1].weight)
+        nn.init.zeros_(domain[-1].weight)
     return DANNNet(backbone, neck, classifier, {"feature": domain}, {"feature": 1.0})

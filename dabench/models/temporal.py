@@ -11,7 +11,20 @@ https://arxiv.org/abs/1711.08496), with TA3N's evenly spaced (not random) choice
 
 The domain classifiers end in one logit (sigmoid cross-entropy, source 0 / target 1), which is
 equivalent to TA3N's two-way softmax; each level's GRL weight (TA3N's beta) is in
-`domain_weights` and RevGrad multiplies it into the GRL coefficient.
+`domain_weights` and RevGrad multiplies it into the GRL coefficient. As in TA3N's code
+(cmhungsteve/TA3N at 2c65b5d):
+- the relation level is ONE loss: each scale has its own classifier, their (B, 2) predictions are
+  stacked into (B*K, 2) rows (models.py 472-488, `domain_classifier_relation`) and main.py
+  (509-535) calls the criterion once per level, so the relation loss is the mean over all scales'
+  rows. Here the "relation" feature is (B*K, R), sample-major, and `ScaleHeads` applies scale k's
+  classifier to its rows;
+- the video-level domain classifier reads the video feature after `dropout_v` (models.py
+  679-695), so the dropout before the classifier is part of `features()`;
+- the relation classifiers keep PyTorch's default init (models.py 287-294); the other linear
+  layers are N(0, 0.001) with zero bias;
+- TemPooling has no relation features; with the relation level on, TA3N appends the video-level
+  prediction in the relation slot (models.py 705-707), so the video-level loss counts twice.
+  `video.relation_slot` (default true) follows that; false counts it once.
 """
 
 from __future__ import annotations
@@ -89,41 +102,70 @@ def _domain_head(dim: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, 1))
 
 
+class ScaleHeads(nn.Module):
+    """One domain classifier per relation scale on stacked rows: (B*K, R) -> (B*K, 1).
+
+    Row i*K + j is scale j of sample i (the order of `VideoDANN.features()["relation"]`)."""
+
+    def __init__(self, num_scales: int, dim: int) -> None:
+        super().__init__()
+        self.heads = nn.ModuleList(_domain_head(dim) for _ in range(num_scales))
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        k = len(self.heads)
+        per_scale = rows.view(-1, k, rows.shape[-1])  # (B, K, R)
+        out = [head(per_scale[:, j]) for j, head in enumerate(self.heads)]  # K x (B, 1)
+        return torch.stack(out, 1).reshape(-1, 1)  # (B*K, 1), sample-major
+
+
 class VideoDANN(DANNNet):
     """Cached frame features (B, T, F) -> spatial (B*T, S) -> temporal (B, d) -> classes (B, C).
 
     `features(x)` returns {"frame": (B*T, S), "video": (B, d)} and, for TemRelation,
-    {"relation-k": (B, relation_dim)} for every scale k = T..2. Frame rows are sample-major
-    (sample i owns rows i*T .. i*T+T-1), so the source rows come first, as RevGrad expects.
+    {"relation": (B*K, relation_dim)}, the K = T-1 scales T..2 stacked per sample. Frame and
+    relation rows are sample-major (sample i owns rows i*T .. i*T+T-1), so the source rows come
+    first, as RevGrad expects. "video" is taken after the video-level dropout (TA3N's
+    `dropout_v`), which the classifier and the video-level domain classifier both read.
+    `domain_aliases` maps a level to the level whose loss fills its slot (TemPooling's relation
+    slot: the video level).
     """
 
     embedding_key = "video"  # what the classifier reads (and what PAD / t-SNE look at)
 
     def __init__(self, num_classes: int, in_dim: int, num_frames: int, temporal: str,
                  spatial_dim: int = 512, relation_dim: int = 256, dropout: float = 0.5,
-                 levels: dict[str, float] | None = None) -> None:
+                 levels: dict[str, float] | None = None, relation_slot: bool = True) -> None:
         if temporal not in ("tempooling", "temrelation"):
             raise DabenchError(f"unknown temporal module '{temporal}'; use tempooling or "
                                "temrelation")
         spatial = nn.Sequential(nn.Linear(in_dim, spatial_dim), nn.ReLU(inplace=True),
                                 nn.Dropout(dropout))
         video_dim = relation_dim if temporal == "temrelation" else spatial_dim
-        classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(video_dim, num_classes))
+        classifier = nn.Sequential(nn.Linear(video_dim, num_classes))
         levels = dict(levels or {})
+        aliases = {}
+        if temporal == "tempooling" and "relation" in levels:
+            levels.pop("relation")
+            if relation_slot and "video" in levels:
+                aliases["relation"] = "video"  # TA3N models.py 705-707
         dims = {"frame": spatial_dim, "video": video_dim}
         if temporal == "temrelation":
-            dims.update({f"relation-{k}": relation_dim for k in range(num_frames, 1, -1)})
+            dims["relation"] = relation_dim
         unknown = sorted(set(levels) - set(dims))
         if unknown:
             raise DabenchError(f"no feature level(s) {unknown} in a {temporal} network")
-        heads = {name: _domain_head(dims[name]) for name in levels}
+        heads = {name: (ScaleHeads(num_frames - 1, dims[name]) if name == "relation"
+                        else _domain_head(dims[name])) for name in levels}
         super().__init__(nn.Identity(), spatial, classifier, heads, levels)
+        self.domain_aliases = aliases
+        self.dropout_v = nn.Dropout(dropout)
         self.num_frames = num_frames
         self.in_dim = in_dim
         self.temporal = temporal
         self.relation = (TemRelation(num_frames, spatial_dim, relation_dim)
                          if temporal == "temrelation" else None)
-        for module in (spatial, classifier, *heads.values()):
+        ta3n_init = [h for name, h in heads.items() if name != "relation"]  # relation: default
+        for module in (spatial, classifier, *ta3n_init):
             for layer in module.modules():
                 if isinstance(layer, nn.Linear):
                     nn.init.normal_(layer.weight, 0.0, INIT_STD)
@@ -139,11 +181,12 @@ class VideoDANN(DANNNet):
         per_video = frame.view(b, t, -1)  # (B, T, S)
         out = {"frame": frame}
         if self.relation is None:
-            out["video"] = per_video.mean(1)  # (B, S): TemPooling
+            video = per_video.mean(1)  # (B, S): TemPooling
         else:
-            scales = self.relation(per_video)  # {k: (B, R)}
-            out.update({f"relation-{k}": v for k, v in scales.items()})
-            out["video"] = torch.stack(list(scales.values())).sum(0)  # (B, R)
+            scales = torch.stack(list(self.relation(per_video).values()), 1)  # (B, K, R)
+            out["relation"] = scales.reshape(b * scales.shape[1], -1)  # (B*K, R)
+            video = scales.sum(1)  # (B, R)
+        out["video"] = self.dropout_v(video)  # (B, d)
         return out
 
     def classify(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -158,8 +201,8 @@ def domain_levels(cfg: RunConfig) -> dict[str, float]:
         levels["frame"] = v.beta_frame
     if v.video_domain:
         levels["video"] = v.beta_video
-    if v.relation_domain and cfg.model.temporal == "temrelation":
-        levels.update({f"relation-{k}": v.beta_relation for k in range(v.segments, 1, -1)})
+    if v.relation_domain:
+        levels["relation"] = v.beta_relation  # TemPooling: the slot TA3N fills with "video"
     return levels
 
 
@@ -167,4 +210,4 @@ def build_video_network(num_classes: int, cfg: RunConfig) -> VideoDANN:
     v = cfg.video
     return VideoDANN(num_classes, feature_dim(cfg.backbone.name), v.segments,
                      cfg.model.temporal, v.spatial_dim, v.relation_dim, v.dropout,
-                     domain_levels(cfg))
+                     domain_levels(cfg), v.relation_slot)

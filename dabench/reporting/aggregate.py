@@ -8,7 +8,9 @@ Three views, each a `Table`:
   published values that cannot be k/N on their test set.
 - `suite_view`: per dataset family, tasks as columns plus Avg, models as rows, published
   references as extra rows; a missing cell shows "—" and blanks the Avg.
-Nothing here trains, and nothing here imports torch.
+Nothing here trains, and nothing here imports torch. One module past ~300 lines on purpose:
+the three views share the grouping, the statistics and the published-value matching, and the
+golden report files pin their output together.
 """
 
 from __future__ import annotations
@@ -19,15 +21,13 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from dabench.analysis.selection import RULES, select as select_runs
 from dabench.config import EXECUTION_KEYS
 from dabench.methods import method_order, method_role
-from dabench.reporting.labels import model_label
+from dabench.reporting.labels import model_label, non_default_settings, with_settings
 
-SELECTIONS = {
-    "last": ("target_acc_last", "last evaluation (uses no target labels)"),
-    "oracle": ("target_acc_best", "oracle: best target-test accuracy over evaluations "
-                                  "(selected with target labels, as TA3N/AMEAN/TLlib report)"),
-}
+# rule -> (the record field reported, the caption's words); the rules: analysis/selection.py
+SELECTIONS = {name: (rule.value, rule.caption) for name, rule in RULES.items()}
 VIEWS = ("auto", "leaderboard", "suite", "runs")
 FOOTER = ("n = seeds; ± = sample standard deviation over the n seeds (— for n = 1); "
           "Δ = Value − Published.")
@@ -109,13 +109,16 @@ def aggregate(records: list[dict[str, Any]], catalog=None, select: str = "last")
     Blended multi-target runs also get a row with the mean of the per-sub-target accuracies."""
     key = SELECTIONS[select][0]
     groups = _groups(records)
-    count: dict[tuple[str, str], int] = {}
-    for task, model, _ in groups:
-        count[(task, model)] = count.get((task, model), 0) + 1
+    changes = {g: non_default_settings(catalog, recs[0]) for g, recs in groups.items()}
+    count: dict[tuple[str, str], int] = {}  # groups per (task, model) not told apart by changes
+    for (task, model, group), changed in changes.items():
+        if not changed:
+            count[(task, model)] = count.get((task, model), 0) + 1
     rows = []
     for (task, model, group), recs in groups.items():
-        first = recs[0]
-        label = model if count[(task, model)] == 1 else f"{model} #{group}"
+        first, changed = recs[0], changes[(task, model, group)]  # e.g. ["steps=20"]
+        label = with_settings(model, changed) if changed else \
+            model if count[(task, model)] == 1 else f"{model} #{group}"
         metrics = [("Accuracy (%)", [100.0 * r[key] for r in recs])]
         groups_key = key.replace("target_acc", "target_groups")
         if all(groups_key in r for r in recs):
@@ -128,7 +131,8 @@ def aggregate(records: list[dict[str, Any]], catalog=None, select: str = "last")
                 task=_board_task(catalog, task), dataset=first.get("title", task), metric=metric,
                 value=mean, model=label, n=len(values), std=std,
                 published=pub.value if pub else None,
-                delta=mean - pub.value if pub else None, published_source=pub.source if pub else "",
+                delta=mean - pub.value if pub and not changed else None,  # no Δ for other
+                published_source=pub.source if pub else "",  # settings than the task's own
                 benchmark=task, method=first["method"], recipe=first.get("recipe", ""),
                 seeds=[r["seed"] for r in recs], pad=_pad(recs), run_dirs=_dirs(recs)))
     order = {name: i for i, name in enumerate(catalog.tasks)} if catalog is not None else {}
@@ -335,7 +339,10 @@ def resolve_view(records: list[dict], catalog, select: str, view: str) -> str:
 
 def build(records: list[dict], catalog, select: str = "last", view: str = "auto",
           notes: list[str] = ()) -> list[Table]:
-    """The report tables for `view`; "auto" is the leaderboard when any of its rows has runs."""
+    """The report tables for `view`; "auto" is the leaderboard when any of its rows has runs.
+    The selection rule first picks one configuration per (task, method, seed) of a sweep."""
+    records, picked = select_runs(records, select)
+    notes = [*picked, *notes]
     view = resolve_view(records, catalog, select, view)
     if view == "suite":
         return suite_view(records, catalog, select, list(notes))

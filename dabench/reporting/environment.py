@@ -1,8 +1,8 @@
 """Where a number came from: per run, the device, versions, git commit, recipe and the settings
-that differ from the task's defaults. Pure functions of run records; nothing here imports torch.
+that differ from the task's defaults (`labels.non_default_settings`, as the tables' model labels
+name them). Pure functions of run records; nothing here imports torch.
 
     run_environment(record, catalog)  -> Environment of one run
-    nondefault_settings(record, catalog)  -> {key: value} that `dabench run TASK` would not use
     summary(envs)  -> one line for a table row built from several runs
 """
 
@@ -11,10 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
-from dabench.config import RunConfig, resolve
-from dabench.errors import DabenchError
-
-IDENTITY_KEYS = ("task", "method", "seed", "recipe")  # shown elsewhere, never "settings"
+from dabench.reporting.labels import non_default_settings, not_comparable
 
 
 @dataclass
@@ -23,44 +20,17 @@ class Environment:
     versions: dict[str, str]
     git_commit: str
     recipe: str
-    settings: dict[str, Any] = field(default_factory=dict)  # differing from the task's defaults
+    settings: list[str] = field(default_factory=list)  # "key=value" differing from the defaults
+    not_compared: str = ""  # why the settings could not be compared with today's defaults
     wall_time_s: Optional[float] = None
 
     def versions_text(self) -> str:
         return ", ".join(f"{k} {v}" for k, v in sorted(self.versions.items())) or "—"
 
     def settings_text(self) -> str:
-        return ", ".join(f"{k}={_show(v)}" for k, v in sorted(self.settings.items())) or "defaults"
-
-
-def _show(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _defaults(record: dict[str, Any], catalog) -> dict[str, Any]:
-    """What `dabench run TASK --method M --set recipe=R` resolves today (flat keys), falling back
-    to the task's default recipe, then to RunConfig's defaults for a task the catalog lacks."""
-    config = record.get("config") or {}
-    task = catalog.tasks.get(record.get("task")) if catalog is not None else None
-    if task is None:
-        return RunConfig().flat()
-    method, seed = str(record.get("method", "")), int(record.get("seed", 0) or 0)
-    recipe = config.get("recipe") or record.get("recipe")
-    for overrides in ([{"recipe": recipe}] if recipe else []) + [{}]:
-        try:
-            return resolve(task, method, seed, overrides).flat()
-        except DabenchError:  # a recipe the task file no longer has
-            continue
-    return RunConfig().flat()
-
-
-def nondefault_settings(record: dict[str, Any], catalog) -> dict[str, Any]:
-    """The run's settings whose values differ from the task's defaults under its recipe (keys the
-    current defaults lack count as differing; keys the run lacks are not known, so left out)."""
-    config = record.get("config") or {}
-    base = _defaults(record, catalog)
-    return {k: v for k, v in sorted(config.items())
-            if k not in IDENTITY_KEYS and (k not in base or base[k] != v)}
+        if self.not_compared:
+            return f"not compared ({self.not_compared})"
+        return ", ".join(self.settings) or "defaults"
 
 
 def run_environment(record: dict[str, Any], catalog) -> Environment:
@@ -72,7 +42,8 @@ def run_environment(record: dict[str, Any], catalog) -> Environment:
         versions={str(k): str(v) for k, v in versions.items()},
         git_commit=str(record.get("git_commit") or "")[:12],
         recipe=str(record.get("recipe") or config.get("recipe") or ""),
-        settings=nondefault_settings(record, catalog),
+        settings=non_default_settings(catalog, record),
+        not_compared=not_comparable(catalog, record),
         wall_time_s=float(wall) if isinstance(wall, (int, float)) else None)
 
 

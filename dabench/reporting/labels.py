@@ -21,3 +21,50 @@ def model_label(method: str, config: dict[str, Any], show_recipe: bool = False) 
     if show_recipe and config.get("recipe"):
         label += f" [{config['recipe']}]"
     return label
+
+
+def not_comparable(catalog: Any, record: dict[str, Any]) -> str:
+    """Why a run's settings cannot be compared with its task's defaults today ("" when they
+    can): the task is unknown, of another version, or its recipe is gone."""
+    task = catalog.tasks.get(record["task"]) if catalog is not None else None
+    recipe = record.get("recipe")
+    if task is None:
+        return f"task '{record['task']}' is not in the task files"
+    if record.get("task_version", task.version) != task.version:
+        return f"task version {record.get('task_version')}, the task file is at {task.version}"
+    if task.recipes and recipe not in task.recipes:
+        return f"recipe '{recipe}' is no longer in the task file"
+    return ""
+
+
+def non_default_settings(catalog: Any, record: dict[str, Any]) -> list[str]:
+    """"key=value" for each setting of a finished run that differs from what `dabench run
+    <task> -m <method>` resolves to with the run's recipe; seed, execution keys and the keys
+    of published or leaderboard variants (e.g. model.temporal) are left out. [] when the task
+    is unknown, of another version, or the recipe is gone."""
+    from dabench.config import EXECUTION_KEYS, resolve
+    from dabench.errors import DabenchError
+
+    if not_comparable(catalog, record):
+        return []  # another version of the task (or a recipe it no longer has): not comparable
+    task, recipe = catalog.tasks[record["task"]], record.get("recipe")
+    try:
+        defaults = resolve(task, record["method"], 0,
+                           {"recipe": recipe} if task.recipes else {}).flat()
+    except DabenchError:
+        return []
+    variants = {k for p in task.published for k in p.when} | {
+        k for b in catalog.board if task.name in b.tasks for k in b.when}
+    skip = EXECUTION_KEYS | variants | {"task", "method", "seed", "recipe", "sweep"}
+    config = record["config"]
+    return [f"{k}={config[k]}" for k in sorted(config)
+            if k not in skip and k in defaults and config[k] != defaults[k]]
+
+
+def with_settings(label: str, settings: list[str], most: int = 3) -> str:
+    """e.g. "RevGrad (steps=20)", "RevGrad (batch_size=8, steps=20, +2 more)"."""
+    if not settings:
+        return label
+    more = f", +{len(settings) - most} more" if len(settings) > most else ""
+    return f"{label} ({', '.join(settings[:most])}{more})"
+

@@ -8,21 +8,21 @@
 Only the run folder's files are read (config.json, metrics.jsonl, result.json, features.npz);
 nothing here imports torch. matplotlib, numpy and scikit-learn are imported inside the functions,
 so importing this module is cheap. Figures are drawn on matplotlib's Agg canvas without pyplot
-(no global backend switch, no GUI) and written atomically (temporary file, then os.replace).
+(no global backend switch, no GUI) and written atomically (`dabench.atomic`).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import textwrap
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from dabench.atomic import atomic_file
 from dabench.errors import DabenchError
+from dabench.extras import import_extra
 from dabench.runs.store import is_done, read_jsonl
 
 SOURCE_ONLY = "source-only"
@@ -99,38 +99,18 @@ def _save(fig: Any, out: Path) -> Path:
         raise DabenchError(f"cannot write {out}: unknown image type '{out.suffix}'; use an --out "
                            "ending in .png, .pdf or .svg")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix)
-    except OSError as exc:
-        raise DabenchError(f"cannot write {out} ({exc.strerror}); choose another --out") from None
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_file(out) as fh:
             fig.savefig(fh, format=fmt, dpi=DPI)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise DabenchError(f"cannot write {out} ({exc.strerror}); choose another --out") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _figure(size: tuple[float, float]) -> Any:
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ModuleNotFoundError:
-        raise DabenchError("plots need matplotlib; install it: pip install matplotlib") from None
+    import_extra("matplotlib", "plots", "drawing plots")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=size, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from dabench.errors import DabenchError
-from dabench.runs.store import write_atomic
+from dabench.atomic import write_atomic
 
 log = logging.getLogger("dabench")
 

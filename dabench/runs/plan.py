@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dabench.config import RunConfig, resolve
+from dabench.config import RunConfig, check_applies, modality_of, resolve
 from dabench.errors import DabenchError
+from dabench.runs.sweep import Grid, expand, grid_for
 from dabench.tasks.catalog import LEADERBOARD_SUITE, Catalog, TaskSpec
 
 
@@ -27,13 +28,18 @@ class PlanEntry:
     def ticket(self) -> dict[str, Any]:
         """A JSON-able description from which `from_ticket` rebuilds exactly this run."""
         return {"task": self.spec.name, "method": self.cfg.method, "seed": self.cfg.seed,
-                "overrides": self.overrides, "run_id": self.cfg.run_id()}
+                "overrides": self.overrides, "run_id": self.cfg.run_id(),
+                "sweep": list(self.cfg.sweep)}
 
 
 def plan_entries(catalog: Catalog, names: list[str], methods: list[str], seeds: list[int],
-                 overrides: dict[str, Any]) -> list[PlanEntry]:
-    """Every run to do, in order, without repeats (same run id once)."""
+                 overrides: dict[str, Any], sweeps: list[Grid | str] = ()) -> list[PlanEntry]:
+    """Every run to do, in order, without repeats (same run id once).
+
+    `sweeps`: KEY=... grids and sweep names (dabench/runs/sweep.py); with none given, a task's
+    default sweep applies; every combination is a run. --set values win over swept ones."""
     plan: dict[str, PlanEntry] = {}
+    _check_some_task_uses(catalog, names, overrides)
     for name in names:
         if name == LEADERBOARD_SUITE and catalog.board and not methods:
             variants = catalog.board_plan()
@@ -41,18 +47,38 @@ def plan_entries(catalog: Catalog, names: list[str], methods: list[str], seeds: 
             variants = [(spec, m, {}) for spec in catalog.expand([name])
                         for m in (methods or spec.methods)]
         for spec, method, when in variants:
+            grid = grid_for(spec, method, list(sweeps))
             for seed in seeds:
-                values = {**when, **overrides}
-                cfg = resolve(spec, method, seed, values)
-                plan.setdefault(f"{spec.name}/{method}/{cfg.run_id()}",
-                                PlanEntry(spec, cfg, values))
+                for combo in expand(grid):
+                    values = {**when, **combo, **_applying(spec, overrides)}
+                    cfg = resolve(spec, method, seed, values)
+                    cfg.sweep = tuple(sorted(k for k in grid if k not in overrides))
+                    plan.setdefault(f"{spec.name}/{method}/{cfg.run_id()}",
+                                    PlanEntry(spec, cfg, values))
     return list(plan.values())
 
 
+def _applying(spec: TaskSpec, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides that apply to this task's modality (video.* only to video tasks, ...)."""
+    return {k: v for k, v in overrides.items()
+            if modality_of(k) in (None, getattr(spec, "modality", None))}
+
+
+def _check_some_task_uses(catalog: Catalog, names: list[str], overrides: dict[str, Any]) -> None:
+    """A modality-specific --set that no planned task can use is an error, not a new run id."""
+    specs = catalog.expand(names)
+    for key in overrides:
+        if modality_of(key) and specs and not any(
+                modality_of(key) == getattr(s, "modality", None) for s in specs):
+            check_applies(key, specs[0])
+
+
 def build_plan(catalog: Catalog, names: list[str], methods: list[str], seeds: list[int],
-               overrides: dict[str, Any]) -> list[tuple[TaskSpec, RunConfig]]:
+               overrides: dict[str, Any], sweeps: list[Grid | str] = ()
+               ) -> list[tuple[TaskSpec, RunConfig]]:
     """Every (task, config) to run, in order, without repeats (same run id once)."""
-    return [(e.spec, e.cfg) for e in plan_entries(catalog, names, methods, seeds, overrides)]
+    return [(e.spec, e.cfg)
+            for e in plan_entries(catalog, names, methods, seeds, overrides, sweeps)]
 
 
 def from_ticket(catalog: Catalog, ticket: dict[str, Any]) -> PlanEntry:
@@ -64,6 +90,7 @@ def from_ticket(catalog: Catalog, ticket: dict[str, Any]) -> PlanEntry:
         raise DabenchError(f"run {ticket['task']}/{ticket['method']}/{ticket['run_id']} now "
                            f"resolves to run id {cfg.run_id()} (task files or dabench changed "
                            "since it was planned); plan it again")
+    cfg.sweep = tuple(ticket.get("sweep", ()))
     return PlanEntry(spec, cfg, dict(ticket["overrides"]))
 
 

@@ -16,8 +16,9 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
+from dabench.atomic import write_atomic  # noqa: F401  (used here and by importers of store)
 from dabench.errors import DabenchError
 
 RUNS_ENV = "DABENCH_RUNS"
@@ -60,22 +61,6 @@ def ensure_writable(root: Path) -> None:
                            f"another with --runs-dir or {RUNS_ENV}") from None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: Path, obj: Any) -> None:
     write_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
@@ -116,18 +101,69 @@ def iter_run_dirs(root: Path) -> Iterator[Path]:
                 yield directory
 
 
-def load_records(root: Path) -> tuple[list[dict[str, Any]], int]:
+class DamagedRun(DabenchError):
+    """A run folder marked done whose result.json cannot be used (truncated, wrong shape)."""
+
+
+def read_result(directory: Path) -> dict[str, Any]:
+    """The finished run's result.json, checked for what the report reads; a damaged one raises
+    DamagedRun naming the folder and the problem."""
+    path = directory / "result.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        why = "is truncated or not JSON" if isinstance(exc, ValueError) else \
+            f"cannot be read ({getattr(exc, 'strerror', exc)})"
+        raise DamagedRun(f"run folder {directory} is damaged: result.json {why}") from None
+    problem = _result_problem(record)
+    if problem:
+        raise DamagedRun(f"run folder {directory} is damaged: result.json {problem}")
+    return record
+
+
+_RESULT_TYPES = {"task": str, "method": str, "model": str, "seed": int, "config": dict}
+
+
+def _result_problem(record: Any) -> Optional[str]:
+    if not isinstance(record, dict):
+        return f"holds a JSON {type(record).__name__}, not an object"
+    for key, kind in _RESULT_TYPES.items():
+        if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):
+            return f"lacks '{key}'" if key not in record else f"has a bad '{key}'"
+    for key in ("target_acc_last", "target_acc_best"):
+        value = record.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not \
+                0.0 <= value <= 1.0:
+            return f"lacks '{key}'" if key not in record else \
+                f"has '{key}': {json.dumps(value)[:40]}, not an accuracy in [0, 1]"
+    return None
+
+
+def rerun_hint(directory: Path) -> str:
+    """How to run a damaged or failed folder again (the same command re-runs it)."""
+    try:
+        cfg = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        return (f"`dabench run {cfg['task']} -m {cfg['method']} --seed {cfg['seed']}` with "
+                "the same --set options runs it again")
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"delete {directory} and run it again"
+
+
+def load_records(root: Path, damaged: Optional[list[str]] = None
+                 ) -> tuple[list[dict[str, Any]], int]:
     """(finished run records, number of unfinished run directories skipped; failed ones count
-    as unfinished too and are listed by `load_failed`)."""
+    as unfinished too and are listed by `load_failed`). A folder marked done whose result.json
+    is damaged is skipped and, when `damaged` is a list, described there (one line each)."""
     records, unfinished = [], 0
     for directory in iter_run_dirs(root):
         if not is_done(directory):
             unfinished += 1
             continue
         try:
-            record = json.loads((directory / "result.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            unfinished += 1
+            record = read_result(directory)
+        except DamagedRun as exc:
+            if damaged is not None:
+                damaged.append(f"{exc}; skipped. {rerun_hint(directory)}")
             continue
         record["run_dir"] = str(directory)
         records.append(record)
@@ -156,7 +192,9 @@ def load_failed(root: Path) -> list[dict[str, Any]]:
         path = directory / "failed.json"
         if path.is_file() and not is_done(directory):
             try:
-                out.append(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, json.JSONDecodeError):
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
                 continue
+            if isinstance(record, dict) and {"task", "method", "seed", "error"} <= set(record):
+                out.append(record)
     return out

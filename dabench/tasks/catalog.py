@@ -18,7 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dabench.config import RunConfig
 from dabench.errors import DabenchError, clip
+from dabench.methods import METHODS
 from dabench.registry import suggest
 from dabench.tasks.compose import SUFFIXES, is_shared, read_composed
 from dabench.tasks.schema import MODALITIES, BoardRow, Published, TaskFile, explain
@@ -30,7 +32,6 @@ __all__ = ["BoardRow", "Catalog", "Domain", "LEADERBOARD_SUITE", "MODALITIES", "
            "task_files"]
 
 TASK_PATH_ENV = "DABENCH_TASK_PATH"
-_DEFAULT_RECIPE = "dann-paper"  # RunConfig's default recipe (dabench.config)
 
 
 def builtin_task_dir() -> Path:
@@ -76,13 +77,18 @@ def parse_task_file_full(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[st
     for name, body in recipes.items():
         if "recipe" in body:
             raise fail(f"recipes.{name}", "a recipe cannot select a recipe; remove 'recipe'")
+    _check_methods(fail, "methods", f.methods)
     tasks = []
     for name, t in f.tasks.items():
         at = f"tasks.{name}"
+        _check_methods(fail, f"{at}.methods", t.methods or [])
         config = {**f.defaults, **t.config}
-        _check_recipe(fail, at if "recipe" not in config else
-                      (f"{at}.config.recipe" if "recipe" in t.config else "defaults.recipe"),
-                      config.get("recipe"), recipes)
+        if "recipe" in t.config:
+            _check_recipe(fail, f"{at}.config.recipe", t.config["recipe"], recipes)
+        elif "recipe" in f.defaults:
+            _check_recipe(fail, "defaults.recipe", f.defaults["recipe"], recipes)
+        else:
+            _check_recipe(fail, at, None, recipes)
         tasks.append(TaskSpec(
             name=name,
             family=f.family,
@@ -102,17 +108,27 @@ def parse_task_file_full(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[st
             published=tuple(t.published),
             aliases=tuple(t.aliases),
             notes=(*f.notes, *t.notes),
+            sweeps={n: {m: dict(g) for m, g in body.items()} for n, body in f.sweeps.items()},
+            sweep=f.sweep or "",
         ))
     suites = {name: tuple(members) for name, members in f.suites.items()}
     return tasks, suites, tuple(f.leaderboard)
+
+
+def _check_methods(fail, where: str, names: list[str]) -> None:
+    """The methods a task runs by default must be registered ones."""
+    for i, name in enumerate(names):
+        if name not in METHODS:
+            raise fail(f"{where}[{i}]", f"unknown method '{name}'.{suggest(name, METHODS.names())}"
+                                        f" Known: {', '.join(METHODS.names())}")
 
 
 def _check_recipe(fail, where: str, chosen: Any, recipes: dict[str, Any]) -> None:
     """The recipe a task selects (or the default one) must be defined when the file has any;
     a file without recipes may not select one."""
     if chosen is None:
-        if recipes and _DEFAULT_RECIPE not in recipes:
-            raise fail(where, f"selects no recipe and the default '{_DEFAULT_RECIPE}' is not "
+        if recipes and RunConfig.recipe not in recipes:
+            raise fail(where, f"selects no recipe and the default '{RunConfig.recipe}' is not "
                               f"among the file's recipes ({', '.join(sorted(recipes))}); set "
                               "defaults.recipe")
         return

@@ -18,7 +18,7 @@ from dabench.config import IDENTITY_KEYS, coerce
 from dabench.errors import DabenchError, clip
 from dabench.registry import suggest
 
-MODALITIES = ("image", "video")
+MODALITIES = ("image", "video", "vectors")
 # Task, suite, alias, method and recipe names: safe as one folder name of the runs folder.
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 NAME_MAX = 100
@@ -74,6 +74,8 @@ class Published(_Strict):
     when: Settings = Field(default_factory=dict,
                            description="settings a run must have for this value to apply")
     note: str = ""
+    selection: str = Field("", description="how the authors chose the reported model, e.g. "
+                           "'reverse validation'")
 
     def matches(self, method: str, config: dict[str, Any]) -> bool:
         return method == self.method and all(config.get(k) == v for k, v in self.when.items())
@@ -136,6 +138,26 @@ class TaskFile(_Strict):
     leaderboard_task: str = "Domain Adaptation"
     notes: list[str] = Field(default_factory=list)
     leaderboard: list[BoardRow] = Field(default_factory=list)
+    sweeps: dict[Name, dict[str, dict[str, Annotated[list[Any], Field(min_length=1)]]]] = Field(
+        default_factory=dict, description="named grids: {name: {method or '*': {dotted key: "
+        "[values]}}}; `dabench run --sweep NAME` runs every combination")
+    sweep: Name | None = Field(None, description="the sweep `dabench run` applies by default")
+
+    @model_validator(mode="after")
+    def _sweeps_are_settings(self) -> "TaskFile":
+        for name, body in self.sweeps.items():
+            for method, grid in body.items():
+                for key, values in grid.items():
+                    for value in values:
+                        try:
+                            coerce(key, value)
+                        except DabenchError as exc:
+                            raise PydanticCustomError("setting", "sweeps.{at}: {message}", {
+                                "at": f"{name}.{method}", "message": str(exc)}) from None
+        if self.sweep is not None and self.sweep not in self.sweeps:
+            raise PydanticCustomError("sweep", "sweep: unknown sweep '{name}'.{hint}", {
+                "name": self.sweep, "hint": suggest(self.sweep, sorted(self.sweeps))})
+        return self
 
 
 def task_file_schema() -> dict[str, Any]:

@@ -43,6 +43,9 @@ class TaskSpec:
     published: tuple[Published, ...]
     aliases: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # named grids: sweep name -> method (or "*" for all) -> {dotted key: [values]}
+    sweeps: dict[str, dict[str, dict[str, list]]] = field(default_factory=dict)
+    sweep: str = ""  # the sweep `dabench run` applies when none is given ("" = none)
 
     @property
     def num_classes(self) -> int:

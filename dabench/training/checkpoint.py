@@ -175,6 +175,8 @@ def restore(saved: dict, state: Any) -> None:
     loop = saved["loop"]
     state.step, state.best, state.last_eval = saved["step"], loop["best"], loop["last_eval"]
     state.elapsed, state.sums = loop["elapsed"], loop["sums"] or None
+    state.val_best, state.val_weights = loop.get("val_best"), loop.get("val_weights")
+    state.since_val_best = loop.get("since_val_best", 0)
 
 
 def rng_state() -> dict[str, Any]:

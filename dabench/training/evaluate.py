@@ -1,4 +1,4 @@
-"""Accuracy: overall, mean per class, and per sub-target of a blended target. Pure functions."""
+"""Accuracy: overall, and per sub-target of a blended target. Pure functions."""
 
 from __future__ import annotations
 
@@ -13,13 +13,6 @@ def accuracy(pred: torch.Tensor, labels: torch.Tensor) -> float:
     if len(labels) == 0:
         return float("nan")
     return (pred == labels).double().mean().item()
-
-
-def mean_class_accuracy(pred: torch.Tensor, labels: torch.Tensor, num_classes: int) -> float:
-    """Mean over the classes present in `labels` of their accuracy."""
-    accs = [accuracy(pred[labels == c], labels[labels == c])
-            for c in range(num_classes) if (labels == c).any()]
-    return sum(accs) / len(accs) if accs else float("nan")
 
 
 def group_accuracy(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,
@@ -40,6 +33,9 @@ def predict_dataset(predict: Callable[[torch.Tensor], torch.Tensor], dataset: Da
         xs, ys = dataset.tensors
         batches = ((xs[i:i + batch_size], ys[i:i + batch_size])
                    for i in range(0, len(xs), batch_size))
+    elif hasattr(dataset, "take"):  # e.g. sparse feature vectors: batches stay sparse
+        batches = (dataset.take(torch.arange(i, min(i + batch_size, len(dataset))))
+                   for i in range(0, len(dataset), batch_size))
     else:
         batches = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
     preds, labels = [], []

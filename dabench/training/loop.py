@@ -5,13 +5,15 @@ sets the learning rate from the pure schedules and asks the method for its adapt
 (RevGrad's GRL coefficient), calls
 `method.update`, logs every `log_every` steps, evaluates every `eval_every` steps and at the
 end, checkpoints at each evaluation, and resumes from the last checkpoint of an unfinished run.
+One module past ~300 lines on purpose: it is the one training loop, and what it writes into the
+run folder (config, metrics, features, result record) is kept beside the loop that writes it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
-import os
 import platform
 import random
 import time
@@ -23,6 +25,7 @@ import numpy as np
 import torch
 
 import dabench
+from dabench.atomic import atomic_file
 from dabench.runs import store as results
 from dabench.runs.lock import RunLock
 from dabench.training import schedules
@@ -30,7 +33,8 @@ from dabench.training.checkpoint import Checkpoint, Interrupts, StopAtBoundary
 from dabench.config import RunConfig
 from dabench.training.device import DevicePath, select_device
 from dabench.data import TaskData, load_task_data
-from dabench.data.batches import BatchStream
+from dabench.data.batches import BatchStream, target_batch_size
+from dabench.data.holdout import hold_out
 from dabench.errors import DabenchError
 from dabench.training.evaluate import accuracy, group_accuracy, predict_dataset
 from dabench.methods import METHODS, Method
@@ -38,6 +42,7 @@ from dabench.models.build import build_network
 from dabench.reporting.labels import model_label
 from dabench.tasks.catalog import TaskSpec
 
+log = logging.getLogger("dabench")
 ProgressFn = Callable[[int, int, dict[str, float]], None]  # (step, total, latest numbers)
 
 
@@ -61,7 +66,8 @@ def _lr_factor(cfg: RunConfig, step: int) -> float:
     """The learning-rate factor at `step`, from the pure schedules; p runs over the whole run
     unless a horizon (in steps) is set."""
     o = cfg.optim
-    p_lr = step / o.lr_horizon if o.lr_horizon else schedules.progress(step, cfg.steps)
+    at = step + o.lr_step_offset  # TA3N: p starts one epoch in (optim.lr_step_offset)
+    p_lr = at / o.lr_horizon if o.lr_horizon else schedules.progress(at, cfg.steps)
     return 1.0 if o.lr_schedule == "constant" else schedules.lr_factor(p_lr, o.lr_alpha, o.lr_beta)
 
 
@@ -96,6 +102,9 @@ def _check_finite(numbers: dict[str, float], step: int) -> None:
 class RunFailed(DabenchError):
     """A run stopped on a training error (non-finite loss); its folder records it as failed."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=1)
+
 
 @dataclass
 class _State:
@@ -108,10 +117,18 @@ class _State:
     last_eval: Optional[dict] = None
     elapsed: float = 0.0
     sums: Optional[dict] = None  # loss sums since the last log line
+    # early stopping on the source validation set (selection.holdout > 0): the evaluation with
+    # the best source_acc (on S_V; ties go to the later one), the weights then, and the count
+    # of evaluations since
+    val_best: Optional[dict] = None
+    val_weights: Optional[dict] = None
+    since_val_best: int = 0
+    checkpointed: int = 0  # the step of the last checkpoint (not saved: a resume starts there)
 
     def loop_state(self) -> dict:
         return {"best": self.best, "last_eval": self.last_eval, "elapsed": self.elapsed,
-                "sums": self.sums or {}}
+                "sums": self.sums or {}, "val_best": self.val_best,
+                "val_weights": self.val_weights, "since_val_best": self.since_val_best}
 
 
 def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = None,
@@ -123,25 +140,36 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     """
     directory = results.run_dir(root, task.name, cfg.method, cfg.run_id())
     if results.is_done(directory) and not force:
-        record = json.loads((directory / "result.json").read_text(encoding="utf-8"))
-        return RunOutcome(directory, record, True)
+        try:
+            return RunOutcome(directory, results.read_result(directory), True)
+        except results.DamagedRun as exc:  # run it again; the other runs are not touched
+            log.warning("%s; running it again", exc)
+            force = True
     method_cls = METHODS.get(cfg.method)
     device = select_device(cfg.device)
     # Data and model first: bad data or weights fail here, before anything is written.
     seed_everything(cfg.seed, cfg.deterministic)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     data = load_task_data(task, data_root, config=cfg)
+    target_val = None
+    if cfg.selection.holdout > 0:  # S -> S' + S_V, T -> T' + T_V (JMLR 2016 Section 5.1.2)
+        data, target_val = hold_out(data, cfg.selection.holdout, cfg.seed)
     path = DevicePath.for_run(device, cfg)
-    method = method_cls(path.prepare(build_network(task.num_classes, cfg)), cfg)
+    method = method_cls(path.prepare(build_network(
+        task.num_classes, cfg, getattr(data.source_train, "feature_dim", None))), cfg)
     method.autocast = path.autocast  # forward passes in bf16 on CUDA; backward outside it
     pin = device.type == "cuda"
     first = data.source_train if method.uses_source else data.target_train
+    target_batch = (target_batch_size(cfg.batch_size, cfg.target_batch, cfg.target_batch_size,
+                                      len(first), len(data.target_train))
+                    if method.uses_source else cfg.batch_size)
     state = _State(method, [
         BatchStream(first, cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, pin),
-        BatchStream(data.target_train, cfg.batch_size, cfg.seed * 2 + 2, cfg.num_workers, pin)])
+        BatchStream(data.target_train, target_batch, cfg.seed * 2 + 2, cfg.num_workers, pin)])
     with RunLock(directory):
         if results.is_done(directory) and not force:  # finished by another process meanwhile
-            record = json.loads((directory / "result.json").read_text(encoding="utf-8"))
-            return RunOutcome(directory, record, True)
+            return RunOutcome(directory, results.read_result(directory), True)
         _prepare_directory(directory, task, cfg, force)
         ckpt = Checkpoint(directory)
         ckpt.resume(state)  # an unfinished run resumes where its last usable checkpoint left it
@@ -151,7 +179,8 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
         try:
             with Interrupts() as interrupts:
                 try:
-                    _train(task, cfg, data, path, state, directory, on_progress, interrupts, t0)
+                    _train(cfg, data, path, state, directory / "metrics.jsonl", ckpt,
+                           on_progress, interrupts, t0)
                 except StopAtBoundary:  # first Ctrl-C, between two steps: save this state
                     state.elapsed = time.perf_counter() - t0
                     with interrupts.critical():
@@ -159,15 +188,29 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                     raise KeyboardInterrupt from None
                 # A second Ctrl-C (a plain KeyboardInterrupt) may land inside a step: that
                 # state is mixed and never saved; the last boundary checkpoint stays.
+                record = _result_record(task, cfg, state, device, time.perf_counter() - t0)
+                if cfg.selection.reverse and target_val is not None:
+                    from dabench.training.reverse import reverse_validate
+
+                    try:  # Ctrl-C here: the run resumes from its last checkpoint
+                        record["reverse"] = reverse_validate(cfg, data, target_val, path, state,
+                                                             directory, interrupts)
+                    except StopAtBoundary:
+                        raise KeyboardInterrupt from None
+                    record["reverse_acc"] = record["reverse"]["reverse_acc"]
         except RunFailed as exc:
             results.mark_failed(directory, {"task": task.name, "method": cfg.method,
                                             "seed": cfg.seed, "step": state.step,
                                             "error": str(exc), "status": "failed"})
             raise
-        record = _result_record(task, cfg, state.last_eval, state.best, device,
-                                time.perf_counter() - t0)
-        if cfg.pad_samples > 0:
-            record["pad"] = _export_features(method, data, cfg, path, directory)
+        record["target_eval"] = data.target_eval  # "test", or the split held out of training
+        if cfg.pad_samples > 0:  # with a holdout: on S' and T' (the paper's Figure 3b), with
+            # the weights early stopping on S_V chose (the model the selection rules report)
+            pair = (data.source_train, data.target_train) if target_val is not None else \
+                (data.source_test, data.target_test)
+            if state.val_weights is not None:
+                method.net.load_state_dict(state.val_weights)
+            record["pad"] = _export_features(method, pair, cfg, path, directory)
         results.write_json(directory / "result.json", record)
         results.mark_done(directory)
         ckpt.clear()
@@ -181,16 +224,15 @@ def _prepare_directory(directory: Path, task: TaskSpec, cfg: RunConfig, force: b
             (directory / name).unlink(missing_ok=True)
     results.write_json(directory / "config.json", {
         "task": task.name, "task_version": task.version, "method": cfg.method, "seed": cfg.seed,
-        "run_id": cfg.run_id(), "config": cfg.flat()})
+        "run_id": cfg.run_id(), "config": cfg.flat(), "sweep": list(cfg.sweep)})
 
 
-def _train(task: TaskSpec, cfg: RunConfig, data: TaskData, path: DevicePath, state: _State,
-           directory: Path, on_progress: Optional[ProgressFn], interrupts: Interrupts,
-           t0: float) -> None:
-    """Steps state.step .. cfg.steps; state is consistent whenever control leaves a step."""
+def _train(cfg: RunConfig, data: TaskData, path: DevicePath, state: _State, metrics: Path,
+           ckpt: Optional[Checkpoint], on_progress: Optional[ProgressFn],
+           interrupts: Interrupts, t0: float) -> None:
+    """Steps state.step .. cfg.steps (fewer when early stopping ends it); state is consistent
+    whenever control leaves a step. `ckpt` None: no checkpoints (the reverse classifier)."""
     method, (src, tgt) = state.method, state.streams
-    metrics = directory / "metrics.jsonl"
-    ckpt = Checkpoint(directory)
     for step in range(state.step, cfg.steps):
         lr, lam = _lr_factor(cfg, step), method.adaptation_weight(step)
         method.set_lr_factor(lr)
@@ -216,18 +258,38 @@ def _train(task: TaskSpec, cfg: RunConfig, data: TaskData, path: DevicePath, sta
             results.append_jsonl(metrics, {"kind": "eval", **state.last_eval})
             if state.best is None or state.last_eval["target_acc"] > state.best["target_acc"]:
                 state.best = state.last_eval
+            stop = _early_stopping(cfg, state)
             state.elapsed = time.perf_counter() - t0
-            if done < cfg.steps:
+            due = done - state.checkpointed >= cfg.checkpoint_every
+            if done < cfg.steps and ckpt is not None and not stop and due:
+                state.checkpointed = done
                 _check_finite({k: float(v) for k, v in (state.sums or {}).items()}, done)
                 with interrupts.critical():
                     ckpt.save(state)  # only a state whose losses are finite is kept
             if on_progress:
                 on_progress(done, cfg.steps, {"target_acc": state.last_eval["target_acc"]})
+            if stop:
+                break
         if interrupts.requested:
             raise StopAtBoundary
 
 
-def _export_features(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath,
+def _early_stopping(cfg: RunConfig, state: _State) -> bool:
+    """Track the best source-validation evaluation; True when `selection.patience` evaluations
+    have passed without a better one (only with a holdout, whose S_V is `source_test`)."""
+    if cfg.selection.holdout <= 0:
+        return False
+    last = state.last_eval
+    if state.val_best is None or last["source_acc"] >= state.val_best["source_acc"]:
+        state.val_best, state.since_val_best = last, 0
+        state.val_weights = {k: v.detach().clone() for k, v in
+                             state.method.net.state_dict().items()}
+        return False
+    state.since_val_best += 1
+    return 0 < cfg.selection.patience <= state.since_val_best
+
+
+def _export_features(method: Method, pair: tuple, cfg: RunConfig, path: DevicePath,
                      directory: Path) -> Optional[float]:
     """Embed up to `pad_samples` source and target test items: save them in features.npz (for
     `dabench plot features`) and return their proxy A-distance (None for tiny domains)."""
@@ -235,25 +297,24 @@ def _export_features(method: Method, data: TaskData, cfg: RunConfig, path: Devic
 
     net = method.net.eval()
     out = {}
-    for name, dataset in (("source", data.source_test), ("target", data.target_test)):
+    for name, dataset in zip(("source", "target"), pair):
         n = min(cfg.pad_samples, len(dataset))
         idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(cfg.seed))[:n]
-        subset = torch.utils.data.Subset(dataset, idx.tolist())
+        if hasattr(dataset, "take"):  # feature vectors: sparse batches, no DataLoader
+            batches = (dataset.take(part) for part in idx.split(cfg.eval_batch_size))
+        else:
+            batches = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, idx.tolist()),
+                                                  batch_size=cfg.eval_batch_size)
         feats, labels = [], []
         with torch.no_grad(), path.autocast():
-            for x, y in torch.utils.data.DataLoader(subset, batch_size=cfg.eval_batch_size):
+            for x, y in batches:
                 feats.append(net.embed(path.put(x, dataset)).float().cpu())  # (B, D)
                 labels.append(y)
         out[f"{name}_features"] = torch.cat(feats).numpy()
         out[f"{name}_labels"] = torch.cat(labels).numpy()
-    tmp = directory / ".features.tmp.npz"
-    try:
-        np.savez_compressed(tmp, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
-                                    for k, v in out.items()})
-        os.replace(tmp, directory / "features.npz")
-    except BaseException:  # a full disk or Ctrl-C: no temporary file is left behind
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(directory / "features.npz") as fh:
+        np.savez_compressed(fh, **{k: v.astype(np.float16) if v.dtype == np.float32 else v
+                                   for k, v in out.items()})
     if min(len(out["source_features"]), len(out["target_features"])) < 8:
         return None  # too few items to split into train / validation / test
     return proxy_a_distance(out["source_features"], out["target_features"], seed=cfg.seed)
@@ -267,8 +328,9 @@ def _truncate_metrics(path: Path, step: int) -> None:
     results.write_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
 
-def _result_record(task: TaskSpec, cfg: RunConfig, last: dict,
-                   best: dict, device: torch.device, wall: float) -> dict[str, Any]:
+def _result_record(task: TaskSpec, cfg: RunConfig, state: _State, device: torch.device,
+                   wall: float) -> dict[str, Any]:
+    last, best = state.last_eval, state.best
     record: dict[str, Any] = {
         "task": task.name, "task_version": task.version, "dataset": task.dataset,
         "title": task.title, "method": cfg.method, "model": model_label(cfg.method, cfg.flat(), len(task.recipes) > 1),
@@ -279,8 +341,13 @@ def _result_record(task: TaskSpec, cfg: RunConfig, last: dict,
         "wall_time_s": round(wall, 3), "device": _device_name(device),
         "versions": {"dabench": dabench.__version__, "torch": torch.__version__,
                      "python": platform.python_version()},
-        "git_commit": results.git_commit(), "config": cfg.flat(), "status": "done",
+        "git_commit": results.git_commit(), "config": cfg.flat(), "sweep": list(cfg.sweep),
+        "status": "done",
     }
+    if state.val_best is not None:  # for `report --select source-val` / `reverse`
+        record.update({"source_val_acc": state.val_best["source_acc"],
+                       "target_acc_source_val": state.val_best["target_acc"],
+                       "source_val_step": state.val_best["step"], "steps_run": state.step})
     if "target_groups" in last:
         record["target_groups_last"] = last["target_groups"]
         record["target_groups_best"] = best["target_groups"]

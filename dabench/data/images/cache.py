@@ -146,6 +146,14 @@ class DecodedImages(TensorDataset):
         out.items = [item for p in parts for item in p.items]
         return out
 
+    def subset(self, index: torch.Tensor) -> "DecodedImages":
+        """The items `index` (a held-out split) as a cache of their own, same settings."""
+        out = type(self).from_tensors(self.images[index], self.targets[index], crop=self.crop,
+                                      augment=self.augment, seed=self.seed,
+                                      device=self.images.device)
+        out.items = [self.items[i] for i in index.tolist()] if self.items else []
+        return out
+
     def _setup(self, images: torch.Tensor, labels: torch.Tensor, crop: int, augment: str,
                seed: int, device) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:

@@ -3,6 +3,10 @@
 Every label comes from an image's class FOLDER NAME looked up in the caller's class order (from
 the task YAML). Integers found in files are never used as labels: three incompatible label
 orders circulate for Office-Home (codepoint sort, thuml's lists, AMEAN's lists).
+
+One module past ~300 lines on purpose: locating a domain, scanning it, reading image lists and
+checking counts share the same class-order and error-message helpers, and `data check` (which
+must stay torch-free) needs all of them together.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from dabench.data.images.class_folders import (check_class_name, check_inside, class_folders,
+                                               nfc)
 from dabench.errors import DabenchError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
@@ -34,6 +40,7 @@ def class_index(classes: list[str]) -> dict[str, int]:
         raise DabenchError("the class list is empty; fix: give the task's classes in its YAML")
     index: dict[str, int] = {}
     for i, name in enumerate(classes):
+        check_class_name(name)
         if index.setdefault(name, i) != i:
             raise DabenchError(f"class '{name}' appears twice in the class list; "
                                "fix: list each class once")
@@ -112,12 +119,22 @@ def _image_files(folder: Path) -> list[Path]:
     )
 
 
-def _files_by_class(domain_dir: Path, classes: list[str]) -> dict[str, list[Path]]:
+def _files_by_class(domain_dir: Path, classes: list[str],
+                    boundary: Path | None = None) -> dict[str, list[Path]]:
+    """Images per class; folder names matched in NFC, links kept inside `boundary`."""
     class_index(classes)  # validate before touching the disk
-    return {name: _image_files(Path(domain_dir) / name) for name in classes}
+    folders = class_folders(domain_dir)
+    out = {}
+    for name in classes:
+        folder = folders.get(nfc(name))
+        files = _image_files(folder) if folder is not None else []
+        check_inside([folder, *files] if folder is not None else [], boundary, "class folder")
+        out[name] = files
+    return out
 
 
-def scan_domain(domain_dir: Path, classes: list[str]) -> list[tuple[Path, int]]:
+def scan_domain(domain_dir: Path, classes: list[str],
+                boundary: Path | None = None) -> list[tuple[Path, int]]:
     """All (image, label) pairs under `domain_dir/<class>/`, sorted by path.
 
     Sorting by path (not by label) keeps the sample order identical whatever class order the
@@ -125,7 +142,7 @@ def scan_domain(domain_dir: Path, classes: list[str]) -> list[tuple[Path, int]]:
     `check_domain` reports them.
     """
     index = class_index(classes)
-    by_class = _files_by_class(domain_dir, classes)
+    by_class = _files_by_class(domain_dir, classes, boundary)
     items = [(p, index[name]) for name, files in by_class.items() for p in files]
     if not items:
         raise DabenchError(
@@ -175,8 +192,8 @@ def read_image_list(list_file: Path, root: Path, classes: list[str]) -> list[tup
 def _parse_line(line: str, where: str, root_abs: Path) -> tuple[Path, int]:
     parts = line.rsplit(maxsplit=1)  # the label is the last token; the path keeps its spaces
     if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-        raise DabenchError(f"{where}: expected '<image path> <integer label>', got {line!r}; "
-                           "fix: correct the list")
+        raise DabenchError(f"{where}: expected '<image path> <integer label>' (the line's "
+                           "text is not repeated here); fix: correct the list")
     # Lexical check (normpath, not resolve) so symlinked data folders inside the root still work;
     # an absolute path replaces the root when joined, so it is caught here too.
     path = Path(os.path.normpath(root_abs / parts[0]))
@@ -198,11 +215,35 @@ def _check_listed_files(items: list[tuple[Path, int]], list_file: Path, root_abs
         )
 
 
+def too_large(image) -> str | None:
+    """Images above Pillow's decompression-bomb limit (~89 megapixels) are refused with one
+    line (Pillow would only warn, then decode hundreds of MB per image); no dataset dabench
+    knows has them. Call quiet_bomb_warnings() first so Pillow's raw warning is not printed."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and image.width * image.height > limit:
+        return (f"too large: {image.width}x{image.height} = {image.width * image.height / 1e6:.0f} "
+                f"megapixels, above the {limit / 1e6:.0f} MP limit; resize or remove it")
+    return None
+
+
+def quiet_bomb_warnings() -> None:
+    import warnings
+
+    from PIL import Image
+
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
 def _decode_problem(path: Path) -> str | None:
     from PIL import Image  # lazy: keep `dabench list-tasks` light
 
     try:
         with Image.open(path) as image:
+            problem = too_large(image)
+            if problem:
+                return problem
             image.convert("RGB")  # open() reads only the header; convert() decodes every pixel
     except Exception as exc:  # any decoder failure (OSError, SyntaxError, bomb, ...) = unreadable
         return f"{type(exc).__name__}: {exc}"
@@ -211,6 +252,7 @@ def _decode_problem(path: Path) -> str | None:
 
 def verify_images(paths, workers: int = 8) -> list[tuple[Path, str]]:
     """(file, reason) for every image that does not fully decode; input order is kept."""
+    quiet_bomb_warnings()  # before the threads: the size is checked by too_large()
     from PIL import ImageFile
 
     paths = [Path(p) for p in paths]
@@ -256,16 +298,15 @@ def _display_name(domain_dir: Path) -> str:
 
 def check_domain(domain_dir: Path, classes: list[str], expected_count: int | None,
                  verify_images: bool = True, *, name: str | None = None,
-                 layout: str | None = None) -> DomainCheck:
+                 layout: str | None = None, boundary: Path | None = None) -> DomainCheck:
     """Count images per class, list missing classes and stray folders, optionally decode all."""
     domain_dir = Path(domain_dir)
     if not domain_dir.is_dir():
         raise DabenchError(f"domain folder {domain_dir} does not exist; "
                            "fix: check the dataset path")
-    files = _files_by_class(domain_dir, classes)
-    known = set(classes)
-    stray = sorted(p.name for p in domain_dir.iterdir()
-                   if p.is_dir() and p.name not in known and not p.name.startswith("."))
+    files = _files_by_class(domain_dir, classes, boundary)
+    known = {nfc(c) for c in classes}
+    stray = sorted(p.name for name, p in class_folders(domain_dir).items() if name not in known)
     all_files = [p for paths in files.values() for p in paths]
     return DomainCheck(
         name=name or _display_name(domain_dir), domain_dir=domain_dir,
@@ -303,7 +344,9 @@ def format_check(checks: list[DomainCheck]) -> str:
     for c in checks:
         head = f"{c.name:<{width}}  {'ok     ' if c.ok else 'PROBLEM'}"
         if c.error is not None:
-            lines += [f"{head}  folder not found", f"    {c.error}"]
+            missing = "not found" in c.error or "does not exist" in c.error
+            lines += [f"{head}  {'folder not found' if missing else 'cannot be used'}",
+                      f"    {c.error}"]
             continue
         expected = "" if c.expected is None else f" (expected {c.expected})"
         present = len(c.class_counts) - len(c.missing_classes)

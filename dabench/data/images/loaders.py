@@ -30,7 +30,9 @@ process before the first dataset is returned, so a corrupt file stops the run be
 naming the file.
 
 This module imports no torch at import time (`dabench data check` uses its lookups); the loaders
-import the torch side (`dabench.data.images.dataset`) when they are called.
+import the torch side (`dabench.data.images.dataset`) when they are called. One module past
+~300 lines on purpose: the three loaders share the dataset lookup, the option checks and the
+decode-once step, and `data check` reads the same lookups.
 """
 
 from __future__ import annotations
@@ -198,16 +200,25 @@ def domain_files(domain, task, data_root: Optional[Path]) -> DomainFiles:
     if domain.loader == "imagefolder":
         dataset_dir = imagefolder_dir(domain, task, data_root, opts)
         domain_dir, layout = dataset_dir, "imagefolder"
+        # links may not leave the data root, or the folder an absolute `path:` names
+        boundary = dataset_dir if Path(opts["path"]).expanduser().is_absolute() else \
+            data_root_or_env(data_root)
     else:
         if domain.loader not in DATASETS:
             raise DabenchError(f"loader '{domain.loader}' is not an image-folder loader "
                                f"({', '.join([*DATASETS, 'imagefolder'])})")
         dataset_dir = find_dataset_dir(DATASETS[domain.loader], data_root)
-        domain_dir = None
+        domain_dir, boundary = None, data_root_or_env(data_root)
     if opts.get("image_list"):
         list_file = Path(opts["image_list"]).expanduser()
         if not list_file.is_absolute():
             list_file = dataset_dir / list_file
+            if not Path(os.path.normpath(list_file)).is_relative_to(
+                    os.path.normpath(os.path.abspath(dataset_dir))):  # read nothing outside it
+                raise DabenchError(f"image list '{opts['image_list']}' (option image_list of "
+                                   f"domain '{domain.key}' in {task.file}) points outside the "
+                                   f"dataset folder {dataset_dir}; fix: put the list inside it "
+                                   "or give its absolute path")
         if not list_file.is_file():
             raise DabenchError(f"image list {list_file} (option image_list of domain "
                                f"'{domain.key}' in {task.file}) does not exist; fix: put the list "
@@ -216,7 +227,7 @@ def domain_files(domain, task, data_root: Optional[Path]) -> DomainFiles:
         return DomainFiles(items, dataset_dir, "image-list", list_file)
     if domain_dir is None:
         domain_dir, layout = locate_domain(dataset_dir, opts["folders"])
-    return DomainFiles(scan_domain(domain_dir, classes), domain_dir, layout)
+    return DomainFiles(scan_domain(domain_dir, classes, boundary), domain_dir, layout)
 
 
 def missing_classes(items: list[tuple[Path, int]], classes: list[str]) -> list[str]:

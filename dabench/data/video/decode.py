@@ -32,6 +32,7 @@ import numpy as np
 from dabench.data.video.indices import check_indices
 from dabench.data.video.norpix import read_seq_frames, seq_num_frames
 from dabench.errors import DabenchError
+from dabench.extras import import_extra
 
 FIX = "re-extract it from the dataset archive"
 
@@ -209,11 +210,7 @@ def import_decord():
     # them), and a torch imported afterwards sends CPU matrix products there and crashes.
     import torch  # noqa: F401
 
-    try:
-        import decord
-    except ImportError as e:
-        raise DabenchError("decoding videos needs decord: pip install decord2 "
-                           "(not the old 'decord' distribution)") from e
+    decord = import_extra("decord", "video", "decoding videos")  # the decord2 distribution
     # QUIET silences ffmpeg's per-packet warnings; decord still prints one line of its own when a
     # file cannot be opened, which is why missing/empty/non-AVI files are caught before it.
     decord.logging.set_level(decord.logging.QUIET)

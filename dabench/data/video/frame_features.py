@@ -13,17 +13,21 @@ keyed by the video's path relative to its dataset folder and carries the video's
 the frame indices it was sampled at. The indices are a pure function of (frame count, segments),
 so keying by segments avoids opening every video just to look its features up. A shard holds
 {"version", "relpaths", "sizes", "indices" (N, T) long, "features" (N, T, D) float16} and is
-written to a temporary file, flushed to disk and renamed (os.replace), so a crash never leaves a
+written atomically (`dabench.atomic`: temporary file, fsync, rename), so a crash never leaves a
 half-written shard: a shard exists whole or not at all. A video whose file size changed is
 extracted again; a cached video whose file is gone is served from the cache.
+
+One module past ~300 lines on purpose: the cache format, the worker pipeline that fills it and
+`load_features` (which decides what to extract) change together whenever the preprocessing
+version changes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
-import socket
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +37,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from dabench.data.video.decode import get_backend, segment_indices
+from dabench.atomic import atomic_file
 from dabench.errors import DabenchError
 
 PREPROCESS_VERSION = 1  # bump when the frame preprocessing changes: old caches stop matching
@@ -115,7 +120,7 @@ class FeatureCache:
 
     def write(self, relpaths: Sequence[str], sizes: Sequence[int], indices: torch.Tensor,
               features: torch.Tensor) -> Path:
-        """One new shard, atomically: temporary file, fsync, os.replace."""
+        """One new shard, written atomically (`dabench.atomic`)."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -125,21 +130,11 @@ class FeatureCache:
         digest = hashlib.sha256(
             "\n".join(f"{r}\t{s}" for r, s in zip(relpaths, sizes)).encode()).hexdigest()[:16]
         final = self.directory / f"shard-{digest}.pt"
-        # host and pid in the temporary name: shards extracted at once on several hosts of a
-        # shared file system never write the same temporary file
-        tmp = self.directory / f".{final.name}.{socket.gethostname()}-{os.getpid()}.tmp"
         blob = {"version": PREPROCESS_VERSION, "relpaths": list(relpaths),
                 "sizes": [int(s) for s in sizes], "indices": indices.to(torch.long),
                 "features": features.to(torch.float16)}
-        try:
-            with tmp.open("wb") as f:
-                torch.save(blob, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with atomic_file(final) as fh:
+            torch.save(blob, fh)
         return final
 
 
@@ -201,11 +196,25 @@ def build_extractor(spec: FeatureSpec, device: torch.device) -> torch.nn.Module:
     return net
 
 
+def cap_workers(wanted: int) -> int:
+    """At most one decode worker per usable CPU core (what DataLoader would warn about);
+    saying so in one line instead of DataLoader's raw UserWarning."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        (os.cpu_count() or 1)
+    if wanted > cores:
+        logging.getLogger("dabench").warning(
+            "video.decode_workers=%d is more than the %d CPU core(s) here; using %d", wanted,
+            cores, cores)
+        return cores
+    return wanted
+
+
 def iter_features(paths: Sequence[Path], spec: FeatureSpec, device: str = "auto",
                   batch_size: int = 32, num_workers: int = 4
                   ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yields (frame indices (n, T) long, features (n, T, D) float32) per batch, in order."""
     dev = select_device(device)
+    num_workers = cap_workers(num_workers)
     net = build_extractor(spec, dev)
     mean = torch.tensor(IMAGENET_MEAN, device=dev).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=dev).view(1, 3, 1, 1)

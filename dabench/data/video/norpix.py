@@ -118,6 +118,11 @@ def _validate(path: Path, hdr: SeqHeader) -> None:
         raise _fail(path, f"implausible frame size {hdr.width}x{hdr.height}")
     if hdr.bit_depth_real != 8 or hdr.bit_depth != 8 * FORMATS[hdr.image_format][1]:
         raise _fail(path, f"unsupported bit depth {hdr.bit_depth} (real {hdr.bit_depth_real})")
+    channels = FORMATS[hdr.image_format][1]
+    if hdr.kind == "raw" and hdr.image_size_bytes != hdr.width * hdr.height * channels:
+        raise _fail(path, f"header image size {hdr.image_size_bytes} bytes is not width x "
+                          f"height x channels = {hdr.width}x{hdr.height}x{channels} = "
+                          f"{hdr.width * hdr.height * channels}")
     if hdr.kind == "raw" and hdr.true_image_size < hdr.image_size_bytes:
         raise _fail(path, f"true image size {hdr.true_image_size} < image size "
                           f"{hdr.image_size_bytes}")

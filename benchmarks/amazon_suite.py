@@ -1,0 +1,69 @@
+"""Time the whole Amazon suite: 12 pairs x the paper's grid (18 DANN + 2 NN configurations) x
+the given seeds, every run with its reverse-validation training, in N parallel processes.
+
+Each process is an ordinary `dabench run amazon --shard i/N` (one slice of the plan, one torch
+thread, the data read once per process), so this is exactly what a user runs; a second
+invocation finds the runs finished and only reports. Prints the wall time, then the report
+(reverse validation and oracle, per pair, with the proxy A-distances).
+
+    .venv/bin/python benchmarks/amazon_suite.py                      # seed 0, 2 processes
+    .venv/bin/python benchmarks/amazon_suite.py --seeds 0,1,2 --runs-dir runs-amazon
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def summary(root: Path) -> str:
+    """The README's table: per pair DANN and NN under reverse validation and oracle selection,
+    the published values, the proxy A-distances, and the lambda reverse validation chose."""
+    from dabench.analysis.sweep_summary import markdown, summarise
+    from dabench.runs.store import load_records
+    from dabench.tasks.catalog import load_catalog
+
+    records, _ = load_records(root)
+    methods = ("revgrad", "source-only")
+    rows = summarise(records, load_catalog(), methods)
+    text = markdown(rows, methods, {"revgrad": "DANN", "source-only": "NN"})
+    chosen: dict = {}
+    for row in rows:
+        for value, times in row["revgrad.reverse"]["chosen"].get("grl.weight", {}).items():
+            chosen[value] = chosen.get(value, 0) + times
+    return text + f"\ngrl.weight (= 2 lambda) chosen by reverse validation: {chosen}\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    ap.add_argument("--processes", type=int, default=2, help="parallel `dabench run` processes")
+    ap.add_argument("--runs-dir", type=Path, default=Path("benchmarks/out/amazon-runs"))
+    ap.add_argument("--tasks", default="amazon", help="a suite or comma-separated tasks")
+    args = ap.parse_args()
+    run = [sys.executable, "-m", "dabench", "run", *args.tasks.split(","), "--seeds", args.seeds,
+           "--runs-dir", str(args.runs_dir)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen([*run, "--shard", f"{i}/{args.processes}"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for i in range(args.processes)]
+    failed = [p for p in procs if p.wait() != 0]
+    wall = time.perf_counter() - t0
+    for p in failed:
+        sys.stderr.write(p.stderr.read()[-2000:])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"amazon suite, seeds {args.seeds}: {wall:.0f} s wall ({wall / 60:.1f} min) with "
+          f"{args.processes} processes on {cores} cores; load average at the end {load:.1f}")
+    print(summary(args.runs_dir))
+    if failed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

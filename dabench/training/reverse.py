@@ -1,0 +1,67 @@
+"""Reverse validation (Ganin et al., JMLR 2016, Section 5.1.2; Zhong et al. 2010), at run time.
+
+After the run's classifier eta has been trained on S' (labelled) and T' (unlabelled), with early
+stopping on S_V, this trains the reverse classifier eta_r with the same method and settings on
+the self-labelled target T' (labels eta(T')) as its labelled source and S' as its unlabelled
+target, starting from eta's weights, with early stopping on the self-labelled T_V. The
+accuracy of eta_r on S_V (true labels) at that point is the reverse-validation score: the
+higher, the better eta's configuration (`dabench report --select reverse`). It goes through
+the same training loop and writes `reverse-metrics.jsonl` and `reverse.json` in the run folder.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+from dabench.config import RunConfig
+from dabench.data import TaskData
+from dabench.data.batches import BatchStream
+from dabench.data.holdout import relabel
+from dabench.runs import store as results
+from dabench.training.evaluate import predict_dataset
+from dabench.methods import METHODS
+
+
+def self_label(method, dataset, cfg: RunConfig, path) -> Any:
+    """`dataset` with eta's predicted classes as its labels (its own labels are never read)."""
+    def predict(x):
+        with path.autocast():
+            return method.predict(path.put(x, dataset)).float()
+
+    pred, _ = predict_dataset(predict, dataset, cfg.eval_batch_size, cfg.num_workers)
+    return relabel(dataset, pred)
+
+
+def reverse_validate(cfg: RunConfig, data: TaskData, target_val: Any, path, state,
+                     directory: Path, interrupts) -> dict[str, Any]:
+    """Train eta_r (see the module docstring); returns and stores its numbers."""
+    from dabench.training.loop import _State, _train
+
+    eta = copy.deepcopy(state.method.net)
+    if state.val_weights is not None:  # eta as early stopping on S_V left it
+        eta.load_state_dict(state.val_weights)
+    forward = METHODS.get(cfg.method)(eta, cfg)
+    forward.autocast = path.autocast
+    reverse = TaskData(source_train=self_label(forward, data.target_train, cfg, path),
+                       source_test=self_label(forward, target_val, cfg, path),
+                       target_train=data.source_train, target_test=data.source_test)
+    method = METHODS.get(cfg.method)(copy.deepcopy(eta), cfg)  # a fresh optimizer
+    method.autocast = path.autocast
+    pin = path.device.type == "cuda"
+    rstate = _State(method, [
+        BatchStream(reverse.source_train, cfg.batch_size, cfg.seed * 2 + 3, cfg.num_workers, pin),
+        BatchStream(reverse.target_train, cfg.batch_size, cfg.seed * 2 + 4, cfg.num_workers, pin)])
+    metrics = directory / "reverse-metrics.jsonl"
+    metrics.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    _train(cfg, reverse, path, rstate, metrics, None, None, interrupts, t0)
+    best = rstate.val_best or rstate.last_eval
+    out = {"reverse_acc": best["target_acc"],  # eta_r on S_V, true labels
+           "self_labelled_val_acc": best["source_acc"],  # eta_r on T_V, eta's labels
+           "step": best["step"], "steps_run": rstate.step,
+           "wall_time_s": round(time.perf_counter() - t0, 3)}
+    results.write_json(directory / "reverse.json", out)
+    return out
