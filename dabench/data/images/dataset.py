@@ -27,11 +27,10 @@ from dabench.data.images.layout import (  # noqa: F401  (re-exported API)
     locate_domain,
     read_image_list,
     scan_domain,
-    quiet_bomb_warnings,
-    too_large,
     verify_images,
 )
 from dabench.data.images.loaders import AUGMENTATIONS
+from dabench.data.images.size_limit import quiet_bomb_warnings, too_large
 from dabench.errors import DabenchError
 
 Item = tuple[Path, int]
