@@ -27,7 +27,10 @@ def test_list_tasks_json():
     assert rows["mnist-to-mnistm"] | {"aliases": []} == {
         "name": "mnist-to-mnistm", "dataset": "Digits", "title": "MNIST-to-MNIST-M",
         "source": "MNIST", "targets": ["MNIST-M"], "modality": "image", "num_classes": 10,
-        "version": 1, "aliases": []}
+        "version": 1, "aliases": [], "recipes": ["dann-adam"], "default_recipe": "dann-adam"}
+    office = rows["office31-a-to-w"]  # the recipe of the code behind the ResNet-50 DANN tables
+    assert office["recipes"] == ["cdan", "dann-paper", "tllib"]
+    assert office["default_recipe"] == "dann-paper"
 
 
 def test_list_tasks_table_and_help_examples():

@@ -12,7 +12,7 @@ weights, the number of segments, the frame size and the preprocessing version; i
 keyed by the video's path relative to its dataset folder and carries the video's file size and
 the frame indices it was sampled at. The indices are a pure function of (frame count, segments),
 so keying by segments avoids opening every video just to look its features up. A shard holds
-{"version", "relpaths", "sizes", "indices" (N, T) long, "features" (N, T, D) float16} and is
+{"version", "relpaths", "sizes", "indices" (N, T) long, "features" (N, T, D) float32} and is
 written atomically (`dabench.atomic`: temporary file, fsync, rename), so a crash never leaves a
 half-written shard: a shard exists whole or not at all. A video whose file size changed is
 extracted again; a cached video whose file is gone is served from the cache.
@@ -40,7 +40,8 @@ from dabench.data.video.decode import get_backend, segment_indices
 from dabench.atomic import atomic_file
 from dabench.errors import DabenchError
 
-PREPROCESS_VERSION = 1  # bump when the frame preprocessing changes: old caches stop matching
+PREPROCESS_VERSION = 2  # bump when the frame preprocessing changes: old caches stop matching
+# (2: features stored in float32, as TA3N's, instead of float16)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SHARD = re.compile(r"^shard-[0-9a-f]{16}\.pt$")
@@ -132,7 +133,7 @@ class FeatureCache:
         final = self.directory / f"shard-{digest}.pt"
         blob = {"version": PREPROCESS_VERSION, "relpaths": list(relpaths),
                 "sizes": [int(s) for s in sizes], "indices": indices.to(torch.long),
-                "features": features.to(torch.float16)}
+                "features": features.to(torch.float32)}
         with atomic_file(final) as fh:
             torch.save(blob, fh)
         return final
