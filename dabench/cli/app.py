@@ -42,6 +42,7 @@ class _Group(TyperGroup):
             _err(f"missing dependency '{exc.name}'; install it: pip install {exc.name}")
             raise typer.Exit(3) from None
         except KeyboardInterrupt:
+            _ignore_further_ctrl_c()  # a Ctrl-C while exiting must not kill us with a traceback
             _err("interrupted; unfinished runs keep their last checkpoint: run the same command "
                  "again to resume")
             raise typer.Exit(130) from None
@@ -81,3 +82,12 @@ Device = _choices("Device", ("auto", "cpu", "cuda"))
 
 def _err(message: str) -> None:
     typer.echo(f"dabench: error: {message}", err=True)
+
+
+def _ignore_further_ctrl_c() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
