@@ -229,12 +229,18 @@ def board_rows(records: list[dict], catalog, select: str) -> list[Row]:
     key = SELECTIONS[select][0]
     rows = []
     for b in catalog.board:
-        chosen, left_out = board_runs(records, b, config_group)  # one recipe, never a mix
+        chosen, left_out = board_runs(records, b, config_group,  # one recipe, never a mix
+                                      own=lambda r: not non_default_settings(catalog, r))
         per_task = [{r["seed"]: r for r in runs} for runs in chosen]
+        changed = sorted({c for runs in chosen if runs for c in non_default_settings(catalog,
+                                                                                     runs[0])})
         seeds = sorted(set.intersection(*(set(p) for p in per_task))) if per_task else []
         values = [statistics.fmean(100.0 * p[s][key] for p in per_task) for s in seeds]
         mean, std = _stats(values)
         notes = [b.note] if b.note else []
+        if changed and seeds:  # not the published recipe: say so beside the published value
+            notes.append(f"these runs use other settings than the task's own "
+                         f"({', '.join(changed[:3])}{', …' if len(changed) > 3 else ''})")
         if b.test_size and not is_k_over_n(b.value, b.test_size):
             notes.append(f"the published {b.value:.2f} is not k/{b.test_size} for any integer k "
                          "(arithmetically impossible on this test set)")
@@ -243,7 +249,7 @@ def board_rows(records: list[dict], catalog, select: str) -> list[Row]:
         rows.append(Row(
             task=b.task, dataset=b.dataset, metric=b.metric, value=mean, model=b.model,
             n=len(seeds), std=std, published=b.value,
-            delta=None if mean is None else mean - b.value, published_source=b.source,
+            delta=None if mean is None or changed else mean - b.value, published_source=b.source,
             published_selection=board_selection(catalog, b),
             benchmark=" ".join(b.tasks), method=b.method, seeds=seeds,
             pad=_pad([p[s] for p in per_task for s in seeds]), note="; ".join(notes),

@@ -12,7 +12,7 @@ number, and which runs a leaderboard row stands on. Pure functions over run reco
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 NOT_STATED = "not stated"
 _ON_TEST = ("target test", "= test")  # words of the task files' rules that mean test labels
@@ -46,8 +46,8 @@ def board_selection(catalog, row) -> str:
     return rules.pop() if len(rules) == 1 else NOT_STATED
 
 
-def board_runs(records: list[dict], row, group_of: Callable[[dict], str]
-               ) -> tuple[list[list[dict]], str]:
+def board_runs(records: list[dict], row, group_of: Callable[[dict], str],
+               own: Optional[Callable[[dict], bool]] = None) -> tuple[list[list[dict]], str]:
     """(per task of `row`, the runs of its chosen configuration; a note on what was left out).
 
     The row's recipe is the one every task has runs of (the most runs wins; ties: by name);
@@ -73,7 +73,8 @@ def board_runs(records: list[dict], row, group_of: Callable[[dict], str]
     chosen, left = [], []
     for task, found in zip(row.tasks, groups):
         mine = [g for g in found.values() if recipe(g) == chosen_recipe]
-        best = max(mine, key=len) if mine else []
+        # `own(run)`: run has the task's own settings; such a configuration wins over others
+        best = max(mine, key=lambda g: (own is None or own(g[0]), len(g))) if mine else []
         chosen.append(best)
         left += [f"{task}: {len(g)} run(s) of recipe {recipe(g) or '?'} "
                  f"(config #{group_of(g[0]['config'])})" for g in found.values() if g is not best]
