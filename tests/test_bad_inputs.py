@@ -724,11 +724,15 @@ def test_class_names_are_plain_folder_names(name, tmp_path):
 
 
 
-def test_data_check_does_not_call_a_rejected_list_folder_not_found(tmp_path, monkeypatch):
-    """Row 16: a domain whose folder exists but whose image list is refused is not "folder not
-    found"; the refused list's content is not printed."""
-    text = imagefolder_task(tmp_path, "[a, b]", f"path: {tmp_path / 'user-data' / 'dom'}, "
-                                                "image_list: ../../../../../../etc/passwd")
+@pytest.mark.parametrize("what", ["rejected image list", "empty domain"])
+def test_data_check_does_not_call_a_rejected_list_folder_not_found(what, tmp_path, monkeypatch):
+    """Row 16: a domain whose folder exists but whose image list is refused, or which holds no
+    images, is not "folder not found"; the refused list's content is not printed."""
+    extra = ", image_list: ../../../../../../etc/passwd" if what != "empty domain" else ""
+    text = imagefolder_task(tmp_path, "[a, b]", f"path: {tmp_path / 'user-data' / 'dom'}{extra}")
+    if what == "empty domain":
+        for image in (tmp_path / "user-data" / "dom").rglob("*.jpg"):
+            image.unlink()
     monkeypatch.setenv("DABENCH_TASK_PATH", user_tasks(tmp_path, text)[1])
     out = CliRunner().invoke(app, ["data", "check", "toyimg-task", "--data-root",
                                    str(tmp_path / "user-data")])

@@ -284,3 +284,27 @@ def test_html_page_lists_a_damaged_run_folder(tmp_path):
         "&#x27;", "'")
     board = cells(Dom(text).tables["table-0"]["rows"][0])  # Office-31 lost that seed
     assert board["n"]["text"] == "1" and len(board["Runs"]["hrefs"]) == 3
+
+
+def test_curves_of_a_large_sweep_draw_the_first_runs_and_say_so(tmp_path, monkeypatch):
+    from dabench.reporting import figures
+
+    dirs = []
+    for i in range(14):
+        d = tmp_path / f"run{i:02d}"
+        d.mkdir()
+        if i != 3:  # a run without metrics lines is not drawn
+            (d / "metrics.jsonl").write_text('{"step": 1, "kind": "train", "cls": 1.0}\n')
+        dirs.append(str(d))
+    drawn = []
+
+    def fake_plot(runs, out):
+        drawn.extend(runs)
+        Path(out).write_bytes(b"\x89PNG fake")
+
+    monkeypatch.setattr(figures.plots, "plot_curves", fake_plot)
+    fig = figures.curves_figure(dirs)
+    assert drawn == [d for i, d in enumerate(dirs) if i != 3][:figures.MAX_CURVES] == fig.runs
+    assert fig.caption == f"{figures.MAX_CURVES} of the 13 runs with curves are drawn."
+    assert fig.uri.startswith("data:image/png;base64,")
+    assert figures.curves_figure(dirs[3:4]) is None

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from dabench.analysis.selection import RULES, select as select_runs
-from dabench.config import EXECUTION_KEYS
+from dabench.config import identity
 from dabench.methods import method_order, method_role
 from dabench.reporting.published import board_runs, board_selection, selection_note, selection_of
 from dabench.reporting.labels import model_label, non_default_settings, with_settings
@@ -70,7 +70,7 @@ class Table:
 
 def config_group(config: dict[str, Any]) -> str:
     """Hash of a run's config without its seed: runs that differ only by seed share it."""
-    body = {k: v for k, v in config.items() if k != "seed" and k not in EXECUTION_KEYS}
+    body = {k: v for k, v in identity(config).items() if k != "seed"}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:6]
 
 
@@ -86,7 +86,7 @@ def _stats(values: list[float]) -> tuple[Optional[float], Optional[float]]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
-def _groups(records: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
+def _by_config_group(records: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
     """(task, model, config group) -> records sorted by seed."""
     out: dict[tuple[str, str, str], list[dict]] = {}
     for rec in sorted(records, key=lambda r: r["seed"]):
@@ -110,7 +110,7 @@ def aggregate(records: list[dict[str, Any]], catalog=None, select: str = "last")
 
     Blended multi-target runs also get a row with the mean of the per-sub-target accuracies."""
     key = SELECTIONS[select][0]
-    groups = _groups(records)
+    groups = _by_config_group(records)
     changes = {g: non_default_settings(catalog, recs[0]) for g, recs in groups.items()}
     count: dict[tuple[str, str], int] = {}  # groups per (task, model) not told apart by changes
     for (task, model, group), changed in changes.items():

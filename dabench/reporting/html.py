@@ -167,7 +167,8 @@ def _task_section(task: str, recs: list[dict], ctx: _Page, with_figures: bool) -
              f"<h3>{escape(title)} <small>{escape(task)} · {escape(where)}</small></h3>",
              _task_runs_table(task, recs, ctx)]
     if with_figures:
-        curves = figures.curves_figure([r["run_dir"] for r in recs if r.get("run_dir")])
+        curves = figures.curves_figure([r["run_dir"] for r in sorted(recs, key=_by_seed)
+                                        if r.get("run_dir")])
         parts.append(_figure_html(curves, ctx) if curves else
                      '<p class="muted">No training curves: no run of this task has lines in '
                      "metrics.jsonl.</p>")
@@ -175,6 +176,10 @@ def _task_section(task: str, recs: list[dict], ctx: _Page, with_figures: bool) -
         parts += [_figure_html(f, ctx) for f in tsne] or [
             '<p class="muted">No t-SNE: no adapted run of this task stored features.npz.</p>']
     return "\n".join(parts + ["</section>"])
+
+
+def _by_seed(rec: dict) -> tuple:
+    return rec.get("seed", 0), rec.get("model", ""), rec.get("run_dir", "")
 
 
 def _tasks_in_order(records: list[dict], catalog) -> dict[str, list[dict]]:

@@ -27,16 +27,15 @@ from dabench.data.images.layout import (  # noqa: F401  (re-exported API)
     locate_domain,
     read_image_list,
     scan_domain,
-    quiet_bomb_warnings,
-    too_large,
     verify_images,
 )
+from dabench.data.images.loaders import AUGMENTATIONS
+from dabench.data.images.size_limit import quiet_bomb_warnings, too_large
 from dabench.errors import DabenchError
 
 Item = tuple[Path, int]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-RECIPES = ("tllib", "dann-paper")
 
 
 def load_rgb(path: Path) -> Image.Image:
@@ -83,7 +82,7 @@ class ImageListDataset(Dataset):
         return ImageListDataset([self.items[i] for i in index.tolist()], self.transform)
 
 
-def build_transforms(train: bool, recipe: str, image_size: int = 224,
+def build_transforms(train: bool, augmentation: str, image_size: int = 224,
                      resize: int = 256) -> T.Compose:
     """PIL image -> normalised [3, image_size, image_size] tensor.
 
@@ -97,16 +96,16 @@ def build_transforms(train: bool, recipe: str, image_size: int = 224,
     ResizeImage in tllib/vision/transforms/__init__.py 9-26), which keeps the whole width of a
     non-square image (Office-Home, webcam) at test time.
     """
-    if recipe not in RECIPES:
-        raise DabenchError(f"unknown augmentation recipe '{recipe}'; "
-                           f"fix: use one of {', '.join(RECIPES)}")
+    if augmentation not in AUGMENTATIONS:
+        raise DabenchError(f"unknown augmentation '{augmentation}'; "
+                           f"fix: use one of {', '.join(AUGMENTATIONS)}")
     if not 0 < image_size <= resize:
         raise DabenchError(f"image_size {image_size} must be positive and at most resize "
                            f"{resize}; fix: adjust the task")
     if not train:
-        side = (resize, resize) if recipe == "tllib" else resize
+        side = (resize, resize) if augmentation == "tllib" else resize
         head = [T.Resize(side), T.CenterCrop(image_size)]
-    elif recipe == "tllib":
+    elif augmentation == "tllib":
         head = [T.Resize((resize, resize)), T.RandomResizedCrop(image_size),
                 T.RandomHorizontalFlip()]
     else:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dabench.data.images.class_folders import (check_class_name, check_inside, class_folders,
                                                nfc)
+from dabench.data.images.size_limit import quiet_bomb_warnings, too_large
 from dabench.errors import DabenchError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
@@ -213,27 +214,6 @@ def _check_listed_files(items: list[tuple[Path, int]], list_file: Path, root_abs
             f"(first: {missing[0]}); "
             "fix: pass the folder the list's paths are relative to"
         )
-
-
-def too_large(image) -> str | None:
-    """Images above Pillow's decompression-bomb limit (~89 megapixels) are refused with one
-    line (Pillow would only warn, then decode hundreds of MB per image); no dataset dabench
-    knows has them. Call quiet_bomb_warnings() first so Pillow's raw warning is not printed."""
-    from PIL import Image
-
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit and image.width * image.height > limit:
-        return (f"too large: {image.width}x{image.height} = {image.width * image.height / 1e6:.0f} "
-                f"megapixels, above the {limit / 1e6:.0f} MP limit; resize or remove it")
-    return None
-
-
-def quiet_bomb_warnings() -> None:
-    import warnings
-
-    from PIL import Image
-
-    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 def _decode_problem(path: Path) -> str | None:
