@@ -377,7 +377,7 @@ def project(device: torch.device, train_s_per_image: float, eval_s_per_image: fl
         _, cfg = office_config(device, recipe=recipe)
         evals = math.ceil(cfg.steps / cfg.eval_every)
         train_s = cfg.steps * 2 * cfg.batch_size * train_s_per_image
-        eval_s = (evals * (n_src + n_tgt) + 2 * cfg.pad_samples) * eval_s_per_image
+        eval_s = (evals * (n_src + n_tgt) + 2 * cfg.proxy_a_distance_items) * eval_s_per_image
         out[recipe] = {"steps": cfg.steps, "batch": cfg.batch_size, "evaluations": evals,
                        "train_seconds": train_s, "eval_seconds": eval_s,
                        "seconds": train_s + eval_s, "measured_with": model}

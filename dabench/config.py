@@ -35,6 +35,12 @@ EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "amp", 
 # the default, so the ids of runs that do not use them stay what they were.
 LATER_KEYS = {"backbone.width": 100, "selection.holdout": 0.0, "selection.reverse": False,
               "selection.patience": 0}
+# Renamed settings, old key -> new key: the old key is still accepted everywhere (an alias), and
+# the run id hashes the first name, so renaming changes no run id.
+RENAMED = {"pad_samples": "proxy_a_distance_items"}
+# Method config sections that were in every run id from the start; a section a method adds
+# later is left out of the id while at its defaults (like LATER_KEYS).
+FIRST_SECTIONS = frozenset({"grl"})
 SEED_MAX = 2**32 - 1  # numpy's seeds are 32-bit
 _COUNT = at_least(1)  # steps, sizes, widths: at least one
 _FRACTION = between(0, 1, high_open=True)  # dropout, momentum
@@ -154,7 +160,9 @@ class CoreConfig:
     deterministic: bool = True
     image_cache: bool = False  # image tasks: decode every image once into memory (uint8),
     # crop/flip/normalise batches on the device (Office-31 at 256x256: ~0.8 GB)
-    pad_samples: int = 1000  # per domain, for the proxy A-distance and features.npz; 0 = off
+    # held-out items per domain embedded at the end (features.npz) for the proxy A-distance
+    # and `plot features`; 0 = off. Was `pad_samples` (still accepted).
+    proxy_a_distance_items: int = 1000
     compile: bool = False  # torch.compile the backbone (in place: checkpoints are unchanged)
     amp: bool = True  # bf16 autocast on CUDA (the CPU path always stays exact fp32)
     channels_last: bool = True  # NHWC memory format for image batches and networks
@@ -170,10 +178,8 @@ class CoreConfig:
         return flatten(self)
 
     def run_id(self) -> str:
-        """12 hex digits of the SHA-256 of the resolved config, execution keys excluded."""
-        body = {k: v for k, v in self.flat().items() if k not in EXECUTION_KEYS
-                and not (k in LATER_KEYS and v == LATER_KEYS[k])}
-        text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        """12 hex digits of the SHA-256 of the resolved config's `identity`."""
+        text = json.dumps(identity(self.flat()), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -191,7 +197,6 @@ def _run_config() -> type:
 
 RunConfig = _run_config()
 RunConfig.__module__ = __name__  # so pickle and reprs find it here
-
 
 # -- dotted-key access ----------------------------------------------------------------------------
 
@@ -227,6 +232,24 @@ def _fields() -> dict[str, tuple[Any, dataclasses.Field]]:
 FIELDS = _fields()
 KEYS = sorted(FIELDS)
 
+_LATER = {**LATER_KEYS, **{k: v for k, v in flatten(RunConfig()).items()
+                           if k.split(".")[0] in set(config_sections()) - FIRST_SECTIONS}}
+_FIRST_NAMES = {new: old for old, new in RENAMED.items()}
+
+
+def identity(flat: dict[str, Any]) -> dict[str, Any]:
+    """What a run computes, as its id hashes it: execution keys and keys added later (while at
+    their defaults) left out, renamed keys under their first name. Also groups runs in reports,
+    so runs from before and after a key was added or renamed fall in the same group."""
+    return {_FIRST_NAMES.get(k, k): v for k, v in flat.items()
+            if k not in EXECUTION_KEYS and not (k in _LATER and v == _LATER[k])}
+
+
+def upgrade_keys(flat: dict[str, Any]) -> dict[str, Any]:
+    """A stored flat config with renamed keys under their current names."""
+    return {RENAMED.get(k, k): v for k, v in flat.items()}
+
+
 IDENTITY_KEYS = frozenset({"task", "method", "seed"})  # given by the command, not by --set
 _TYPE_NAMES = {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string"}
 _TRUE = {"true", "yes", "on", "1"}
@@ -235,6 +258,7 @@ _FALSE = {"false", "no", "off", "0"}
 
 def coerce(key: str, value: Any) -> Any:
     """Convert `value` (a YAML scalar or a --set string) to the type of `key`, validated."""
+    key = RENAMED.get(key, key)
     if key not in FIELDS:
         raise DabenchError(f"unknown setting '{clip(key)}'.{suggest(key, KEYS)} "
                            f"Valid keys: {', '.join(KEYS)}")
@@ -295,7 +319,7 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
         if key.strip() in IDENTITY_KEYS:
             raise DabenchError(f"--set {key.strip()}=... is not allowed; give tasks as arguments "
                                "and use --method / --seed")
-        out[key.strip()] = coerce(key.strip(), value)
+        out[RENAMED.get(key.strip(), key.strip())] = coerce(key.strip(), value)
     return out
 
 
@@ -307,7 +331,7 @@ def apply(cfg: RunConfig, values: dict[str, Any], where: str) -> None:
         except DabenchError as exc:
             raise DabenchError(f"{where}: {exc}") from None
         target: Any = cfg
-        *parents, last = key.split(".")
+        *parents, last = RENAMED.get(key, key).split(".")
         for part in parents:
             target = getattr(target, part)
         setattr(target, last, typed)

@@ -107,7 +107,7 @@ def test_matches_the_jpeg_path_normalisation_on_a_full_crop():
     cache = DecodedImages.from_tensors(images, torch.zeros(3), crop=24)
     out = cache.device_transform(images, train=False)
     pil = Image.fromarray(images[1].permute(1, 2, 0).numpy())
-    ref = build_transforms(train=False, recipe="dann-paper", image_size=24, resize=24)(pil)
+    ref = build_transforms(train=False, augmentation="dann-paper", image_size=24, resize=24)(pil)
     assert torch.allclose(out[1], ref, atol=1e-5)
 
 

@@ -367,8 +367,8 @@ def test_tllib_test_transform_squashes_before_the_centre_crop():
     assert float(tllib[1, :, 100:124].mean()) > 0.95
 
 
-def test_build_transforms_rejects_unknown_recipe_and_bad_sizes():
-    with pytest.raises(DabenchError, match="unknown augmentation recipe 'imagenet'"):
+def test_build_transforms_rejects_unknown_augmentation_and_bad_sizes():
+    with pytest.raises(DabenchError, match="unknown augmentation 'imagenet'"):
         build_transforms(True, "imagenet")
     with pytest.raises(DabenchError, match="at most resize"):
         build_transforms(False, "tllib", image_size=300, resize=256)

@@ -12,25 +12,18 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from conftest import TINY
+from launch_common import LONG, reference, sets
 from dabench.cli import app
 from dabench.config import resolve
 from dabench.runs import store
 from dabench.runs.launch.local import make_slots
 from dabench.runs.lock import read_owner
 from dabench.tasks.catalog import load_catalog
-from dabench.training import loop as train
 
 QUICK = {**TINY, "pad_samples": 0}
-LONG = {"steps": 30, "batch_size": 16, "eval_every": 10, "log_every": 5, "eval_batch_size": 500,
-        "pad_samples": 0}
-
-
-def sets(values: dict) -> list[str]:
-    return [x for k, v in values.items() for x in ("--set", f"{k}={v}")]
 
 
 def launches(runs: Path) -> dict[str, list[dict]]:
@@ -93,12 +86,8 @@ def test_killed_worker_fails_alone_and_a_rerun_completes_it_identically(tmp_path
     assert "1 finished before, 1 to run" in again.stderr and store.is_done(victim)
     assert not (victim / "failed.json").exists()
     # the reference: the same run uninterrupted, with the worker's thread count
-    threads, before = make_slots([], 1, 2)[0].threads, torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        ref = train.run(spec, resolve(spec, "revgrad", 0, LONG), tmp_path / "ref").record
-    finally:
-        torch.set_num_threads(before)
+    ref, ref_steps = reference("revgrad", 0, make_slots([], 1, 2)[0].threads)
+    assert tuple((r["kind"], r["step"]) for r in store.read_jsonl(metrics)) == ref_steps
     got = json.loads((victim / "result.json").read_text())
     for key in ("target_acc_last", "target_acc_best", "best_step", "source_acc_last"):
         assert got[key] == ref[key], key

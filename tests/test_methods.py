@@ -56,6 +56,16 @@ def test_labels_order_and_sections_come_from_the_registry():
     assert RunConfig().grl.gamma == 10.0
 
 
-def test_run_ids_do_not_change():
-    """The run id of the default config, as it was before methods owned their sections."""
-    assert RunConfig().run_id() == "1e5259d026c7"
+def test_run_ids_do_not_change_when_a_method_or_a_rename_comes():
+    """A later method's section (at its defaults) and a renamed key leave run ids as they were."""
+    from dabench.config import identity, parse_sets
+
+    cfg = RunConfig()
+    body = identity(cfg.flat())
+    assert "pad_samples" in body and "proxy_a_distance_items" not in body  # hashed by first name
+    assert parse_sets(["pad_samples=0"]) == {"proxy_a_distance_items": 0}  # the old key: an alias
+    assert {k for k in body if k.startswith("grl.")}  # RevGrad's section was always in the id
+    code = NEW_METHOD.replace('print("ok")', "print(RunConfig().run_id())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == cfg.run_id()  # the toy method's section is not in the id

@@ -308,7 +308,8 @@ def test_blended_targets_concat_sizes_and_groups(tiny, catalog):
 
 
 @pytest.mark.parametrize("recipe, crop", [("dann-paper", "RandomCrop"),
-                                          ("tllib", "RandomResizedCrop")])
+                                          ("tllib", "RandomResizedCrop"),
+                                          ("cdan", "RandomResizedCrop")])  # CDAN's pre_process
 def test_augmentation_follows_the_run_recipe_when_the_config_is_passed(tiny, catalog, recipe,
                                                                        crop):
     from dabench.data import load_task_data
@@ -321,6 +322,8 @@ def test_augmentation_follows_the_run_recipe_when_the_config_is_passed(tiny, cat
     test_ops = [type(t).__name__ for t in data.target_test.transform.transforms]
     assert crop in train_ops and "RandomHorizontalFlip" in train_ops
     assert "CenterCrop" in test_ops and "RandomHorizontalFlip" not in test_ops
+    squash = data.target_test.transform.transforms[0].size == (36, 36)  # resize x resize
+    assert squash == (recipe != "dann-paper")
 
 
 def test_image_list_option_is_used_and_labels_come_from_folders(tiny, catalog, o31_classes):

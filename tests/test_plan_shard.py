@@ -34,3 +34,25 @@ def test_ticket_round_trip_and_drift():
     drifted = {**entry.ticket(), "overrides": {"steps": 10}}
     with pytest.raises(DabenchError, match="plan it again"):
         from_ticket(catalog, drifted)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--shard", "4/4"], "--shard '4/4' must be i/N"),
+    (["--launcher", "local", "--gpus", "0,0"], "names a GPU twice"),
+    (["--launcher", "local", "--gpus", "0,1", "--workers", "3"], "with --gpus, set runs per GPU"),
+    (["--workers", "2"], "belong to --launcher local"),
+    (["--launcher", "local", "--wait"], "belong to --launcher slurm"),
+    (["--launcher", "local", "--force"], "--force works with the serial launcher only"),
+    (["--launcher", "slurm", "--emit-sbatch", "x.sh", "--shard", "0/2"], "leave --shard out"),
+])
+def test_bad_launcher_options_are_one_line_errors_before_anything_runs(tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from dabench.cli import app
+
+    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--runs-dir", str(tmp_path / "r"),
+                                   *args])
+    assert out.exit_code == 2, out.output
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dabench: error:") and message in lines[0]
+    assert not list((tmp_path / "r").rglob("*.json"))  # nothing planned or trained

@@ -191,10 +191,10 @@ def test_error_unfinished_and_failed(tmp_path: Path) -> None:
 
 def test_error_missing_or_bad_features(tmp_path: Path) -> None:
     run = make_run(tmp_path, features=False)
-    with pytest.raises(DabenchError, match=r"no features\.npz.*pad_samples"):
+    with pytest.raises(DabenchError, match=r"no features\.npz.*proxy_a_distance_items"):
         plot_features(run, tmp_path / "f.png")
     good = make_run(tmp_path, seed=1)
-    with pytest.raises(DabenchError, match=r"no features\.npz.*pad_samples"):
+    with pytest.raises(DabenchError, match=r"no features\.npz.*proxy_a_distance_items"):
         plot_features(good, tmp_path / "f.png", before=run)
     np.savez(run / "features.npz", source_features=np.zeros((5, 4), np.float16))
     with pytest.raises(DabenchError, match="lacks source_labels, target_features"):

@@ -104,6 +104,8 @@ def check_board_table(table: dict, records: list[dict]) -> None:
         assert c["Published"]["text"] == fmt(rec["published"])
         assert c["Δ"]["text"] == fmt(rec["delta"], signed=True)
         assert c["Published source"]["text"].startswith(rec["published_source"] or "—")
+        if "Selected by" in c:  # the published value's selection rule, where the view has it
+            assert c["Selected by"]["text"] == (rec.get("published_selection") or "—")
         assert len(c["Runs"]["hrefs"]) == (rec["n"] * len(rec["benchmark"].split()))
 
 
@@ -209,7 +211,7 @@ def run_browser(exe: str, tmp: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_golden_page_in_a_headless_browser(golden_page, tmp_path):
+def test_golden_page_in_a_headless_browser(golden_page, tmp_path, capsys):
     exe = browser()
     if exe is None:
         pytest.skip("no Chromium found (apt-get install chromium, or set DABENCH_CHROMIUM); "
@@ -252,7 +254,8 @@ def test_golden_page_in_a_headless_browser(golden_page, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     with Image.open(shot) as img:
         assert img.size == (1400, 2400) and len(img.getcolors(1 << 16) or range(300)) > 50
-    print(f"screenshot of the golden report page: {shot}")
+    with capsys.disabled():  # shown in the test log even when output is captured
+        print(f"\nscreenshot of the golden report page: {shot}")
 
 
 @pytest.mark.slow
@@ -282,3 +285,27 @@ def test_html_page_lists_a_damaged_run_folder(tmp_path):
         "&#x27;", "'")
     board = cells(Dom(text).tables["table-0"]["rows"][0])  # Office-31 lost that seed
     assert board["n"]["text"] == "1" and len(board["Runs"]["hrefs"]) == 3
+
+
+def test_curves_of_a_large_sweep_draw_the_first_runs_and_say_so(tmp_path, monkeypatch):
+    from dabench.reporting import figures
+
+    dirs = []
+    for i in range(14):
+        d = tmp_path / f"run{i:02d}"
+        d.mkdir()
+        if i != 3:  # a run without metrics lines is not drawn
+            (d / "metrics.jsonl").write_text('{"step": 1, "kind": "train", "cls": 1.0}\n')
+        dirs.append(str(d))
+    drawn = []
+
+    def fake_plot(runs, out):
+        drawn.extend(runs)
+        Path(out).write_bytes(b"\x89PNG fake")
+
+    monkeypatch.setattr(figures.plots, "plot_curves", fake_plot)
+    fig = figures.curves_figure(dirs)
+    assert drawn == [d for i, d in enumerate(dirs) if i != 3][:figures.MAX_CURVES] == fig.runs
+    assert fig.caption == f"{figures.MAX_CURVES} of the 13 runs with curves are drawn."
+    assert fig.uri.startswith("data:image/png;base64,")
+    assert figures.curves_figure(dirs[3:4]) is None

@@ -5,24 +5,20 @@ same result as an uninterrupted run. Skipped, with the reason, where the cluster
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 
 import pytest
-import torch
 
 from conftest import REPO
 from dabench.config import resolve
 from dabench.runs import store
 from dabench.runs.lock import read_owner
 from dabench.tasks.catalog import load_catalog
-from dabench.training import loop as train
+from launch_common import LONG, reference, sets
 from slurm_cluster import Cluster, Unavailable
 
-LONG = {"steps": 30, "batch_size": 16, "eval_every": 10, "log_every": 5, "eval_batch_size": 500,
-        "pad_samples": 0}
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +39,11 @@ def test_sweep_on_real_slurm_with_a_requeued_task(slurm, tmp_path):
     runs = tmp_path / "runs"
     spec = load_catalog().task("mnist-to-mnistm")
     victim = store.run_dir(runs, spec.name, "revgrad", resolve(spec, "revgrad", 0, LONG).run_id())
-    sets = [x for k, v in LONG.items() for x in ("--set", f"{k}={v}")]
     env = {**slurm, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "dabench", "run", "mnist-to-mnistm", "--seed", "0", "--launcher",
          "slurm", "--wait", "--max-parallel", "2", "--cpus-per-job", "1", "--mem-gb", "1",
-         "--time-min", "10", "--runs-dir", str(runs), *sets],
+         "--time-min", "10", "--runs-dir", str(runs), *sets(LONG)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = victim / "metrics.jsonl"
     end = time.time() + 240
@@ -73,15 +68,8 @@ def test_sweep_on_real_slurm_with_a_requeued_task(slurm, tmp_path):
     first_stop = attempts["revgrad"][0]
     assert first_stop["launcher"] == "slurm" and first_stop["threads"] == 1
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # --cpus-per-job 1: the worker's thread count
-    try:
-        ref = train.run(spec, resolve(spec, "revgrad", 0, LONG), tmp_path / "ref").record
-    finally:
-        torch.set_num_threads(before)
+    ref, ref_steps = reference("revgrad", 0, 1)  # --cpus-per-job 1: the worker's threads
     got = json.loads((victim / "result.json").read_text())
     for key in ("target_acc_last", "target_acc_best", "best_step", "source_acc_last"):
         assert got[key] == ref[key], key
-    steps = [(r["kind"], r["step"]) for r in store.read_jsonl(metrics)]
-    assert steps == [(r["kind"], r["step"]) for r in store.read_jsonl(
-        store.run_dir(tmp_path / "ref", spec.name, "revgrad", victim.name) / "metrics.jsonl")]
+    assert tuple((r["kind"], r["step"]) for r in store.read_jsonl(metrics)) == ref_steps

@@ -51,6 +51,7 @@ def error_of(path: Path) -> str:
     ({"defaults": {"method": "target-only"}}, "'method' cannot be set by a task file"),
     ({"defaults": {"stepz": 3}}, "unknown setting 'stepz'. Did you mean 'steps'?"),
     ({"defaults": {"steps": "many"}}, "setting 'steps' needs an integer"),
+    ({"defaults": {"backbone.name": ["lenet"]}}, "setting 'backbone.name' needs one value"),
     ({"defaults": {"recipe": "nope"}}, "defaults.recipe: unknown recipe 'nope'"),
     ({"recipes": {"mine": {}}}, "the default 'dann-paper' is not among the file's recipes"),
     ({"version": "3"}, "version: expected int, got str '3'"),

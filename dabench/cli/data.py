@@ -55,7 +55,7 @@ def _data() -> None:
 
 
 @dataclass
-class _Group:
+class _DatasetToCheck:
     """Domains of one dataset (one task file and loader) to check together."""
 
     title: str
@@ -99,9 +99,9 @@ def _video_domains(specs: list, only: Optional[str]) -> list[tuple]:
     return list(seen.values())
 
 
-def _groups(specs: list) -> tuple[list[_Group], list[str]]:
+def _datasets_to_check(specs: list) -> tuple[list[_DatasetToCheck], list[str]]:
     """Group the domains of `specs` by dataset; also the names of domains that are no folders."""
-    groups: dict[tuple[str, str], _Group] = {}
+    groups: dict[tuple[str, str], _DatasetToCheck] = {}
     skipped: list[str] = []
     for spec in specs:
         for domain in (spec.source, *spec.targets):
@@ -113,7 +113,7 @@ def _groups(specs: list) -> tuple[list[_Group], list[str]]:
                     skipped.append(label)
                 continue
             group = groups.setdefault((spec.file, domain.loader),
-                                      _Group(spec.dataset, list(spec.classes)))
+                                      _DatasetToCheck(spec.dataset, list(spec.classes)))
             group.domains.setdefault(domain.key, (domain, spec))
     for (file, _), group in groups.items():  # report domains in the task file's order
         order = _domain_order(file)
@@ -143,7 +143,7 @@ def _list_check(domain, spec, files, verify: bool, expected) -> DomainCheck:
         unreadable=verify_images(paths) if verify else [], verified=verify, layout="image-list")
 
 
-def check_group(group: _Group, data_root: Optional[Path], verify: bool) -> list[DomainCheck]:
+def check_group(group: _DatasetToCheck, data_root: Optional[Path], verify: bool) -> list[DomainCheck]:
     """check_domain for every domain of one dataset; a domain that is not found carries `error`."""
     checks = []
     for key, (domain, spec) in group.domains.items():
@@ -225,7 +225,7 @@ def _check(name: str, data_root: Optional[Path], verify: bool, per_class: bool) 
     from dabench.tasks.catalog import load_catalog
 
     specs = _select(load_catalog(), name)
-    groups, skipped = _groups(specs)
+    groups, skipped = _datasets_to_check(specs)
     videos = _video_domains(specs, _video_loader(name))
     if not groups and not videos:
         raise DabenchError(f"'{name}' has no image folders to check and no videos: "

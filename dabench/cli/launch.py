@@ -44,8 +44,15 @@ class LaunchOptions:
         if self.launcher is not Launcher.local and (self.gpus or self.workers != 1
                                                     or self.jobs_per_gpu != 1):
             raise DabenchError("--gpus, --jobs-per-gpu and --workers belong to --launcher local")
+        if self.gpus and self.workers != 1:
+            raise DabenchError("--workers is for CPU-only machines; with --gpus, set runs per "
+                               "GPU with --jobs-per-gpu N")
         if self.launcher is not Launcher.slurm and (self.emit_sbatch or self.wait):
             raise DabenchError("--emit-sbatch and --wait belong to --launcher slurm")
+        if self.launcher is Launcher.local:
+            from dabench.runs.launch.local import make_slots, parse_gpus
+
+            make_slots(parse_gpus(self.gpus), self.jobs_per_gpu, self.workers)  # validates
         if self.emit_sbatch and shard:
             raise DabenchError("--emit-sbatch writes one array task per run (each a --shard of "
                                "its own); leave --shard out")
@@ -128,11 +135,11 @@ def _table(records: list[dict[str, Any]]) -> str:
 
 def _emit_sbatch(opts: LaunchOptions, rerun: list[str], pending: list[int], count: int,
                  root: Path) -> None:
-    from dabench.runs import store
+    from dabench.atomic import write_atomic
     from dabench.runs.launch.slurm import sbatch_script
 
     text = sbatch_script(rerun, pending, count, opts.slurm, root.resolve() / ".slurm")
-    store.write_atomic(opts.emit_sbatch, text)
+    write_atomic(opts.emit_sbatch, text)
     typer.echo(f"wrote {opts.emit_sbatch} ({len(pending)} array task(s)); submit it with: "
                f"sbatch {shlex.quote(str(opts.emit_sbatch))}", err=True)
     return None

@@ -91,7 +91,7 @@ def features(
       dabench plot features runs/office31-a-to-w/revgrad/<id> \\
           --before runs/office31-a-to-w/source-only/<id>
 
-    The features come from the run's features.npz (written when pad_samples > 0, the default).
+    The features come from the run's features.npz (written when proxy_a_distance_items > 0, the default).
 
     t-SNE takes a few seconds to a minute on a CPU.
     """

@@ -10,9 +10,9 @@ import typer
 from dabench.cli.app import _choices, app
 from dabench.errors import DabenchError
 from dabench.reporting.aggregate import SELECTIONS, VIEWS
-from dabench.reporting.render import FORMATS
+from dabench.reporting.render import REPORT_FORMATS
 
-ReportFormat = _choices("ReportFormat", (*FORMATS, "html"))
+ReportFormat = _choices("ReportFormat", (*REPORT_FORMATS, "html"))
 View = _choices("View", VIEWS)
 Select = _choices("Select", tuple(SELECTIONS))
 

@@ -44,6 +44,13 @@ def list_tasks(fmt: ListFormat = typer.Option("table", "--format", "-f",
     console.print(table)
     for name, members in catalog.suites.items():
         console.print(f"suite [bold]{name}[/bold]: {' '.join(members)}")
+    recipes: dict[str, dict] = {}  # dataset -> {recipe: is the default}
+    for s in summaries:
+        for r in s["recipes"]:
+            recipes.setdefault(s["dataset"], {})[r] = r == s["default_recipe"]
+    for dataset, names in recipes.items():
+        listed = ", ".join(f"{r} (default)" if default else r for r, default in names.items())
+        console.print(f"recipes of [bold]{dataset}[/bold] (--set recipe=NAME): {listed}")
 
 
 # -- dabench tasks list | schema | validate ----------------------------------------------------
@@ -65,7 +72,8 @@ def tasks_schema() -> None:
 
 
 @tasks_app.command("validate")
-def tasks_validate(files: list[Path] = typer.Argument(..., help="task YAML files to check",
+def tasks_validate(files: list[Path] = typer.Argument(..., metavar="FILE",
+                                                      help="task YAML files to check",
                                                       show_default=False)) -> None:
     """Check task files without running anything: YAML, schema, names, and that they fit with the
     built-in tasks (and those on $DABENCH_TASK_PATH). Exit 0 when all are valid.

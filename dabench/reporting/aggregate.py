@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from dabench.analysis.selection import RULES, select as select_runs
-from dabench.config import EXECUTION_KEYS
+from dabench.config import identity
 from dabench.methods import method_order, method_role
+from dabench.reporting.published import board_runs, board_selection, selection_note, selection_of
 from dabench.reporting.labels import model_label, non_default_settings, with_settings
 
 # rule -> (the record field reported, the caption's words); the rules: analysis/selection.py
@@ -45,6 +46,7 @@ class Row:
     published: Optional[float] = None
     delta: Optional[float] = None
     published_source: str = ""
+    published_selection: str = ""  # how the paper chose the reported model (task file)
     benchmark: str = ""  # dabench's task name(s)
     method: str = ""
     recipe: str = ""
@@ -68,7 +70,7 @@ class Table:
 
 def config_group(config: dict[str, Any]) -> str:
     """Hash of a run's config without its seed: runs that differ only by seed share it."""
-    body = {k: v for k, v in config.items() if k != "seed" and k not in EXECUTION_KEYS}
+    body = {k: v for k, v in identity(config).items() if k != "seed"}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:6]
 
 
@@ -84,7 +86,7 @@ def _stats(values: list[float]) -> tuple[Optional[float], Optional[float]]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
-def _groups(records: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
+def _by_config_group(records: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
     """(task, model, config group) -> records sorted by seed."""
     out: dict[tuple[str, str, str], list[dict]] = {}
     for rec in sorted(records, key=lambda r: r["seed"]):
@@ -108,7 +110,7 @@ def aggregate(records: list[dict[str, Any]], catalog=None, select: str = "last")
 
     Blended multi-target runs also get a row with the mean of the per-sub-target accuracies."""
     key = SELECTIONS[select][0]
-    groups = _groups(records)
+    groups = _by_config_group(records)
     changes = {g: non_default_settings(catalog, recs[0]) for g, recs in groups.items()}
     count: dict[tuple[str, str], int] = {}  # groups per (task, model) not told apart by changes
     for (task, model, group), changed in changes.items():
@@ -133,6 +135,7 @@ def aggregate(records: list[dict[str, Any]], catalog=None, select: str = "last")
                 published=pub.value if pub else None,
                 delta=mean - pub.value if pub and not changed else None,  # no Δ for other
                 published_source=pub.source if pub else "",  # settings than the task's own
+                published_selection=selection_of(pub),
                 benchmark=task, method=first["method"], recipe=first.get("recipe", ""),
                 seeds=[r["seed"] for r in recs], pad=_pad(recs), run_dirs=_dirs(recs)))
     order = {name: i for i, name in enumerate(catalog.tasks)} if catalog is not None else {}
@@ -190,10 +193,12 @@ def _gap_note(lo: Row, mid: Row, hi: Row) -> str:
 def runs_view(records: list[dict], catalog, select: str, notes: list[str] = ()) -> Table:
     rows = aggregate(records, catalog, select)
     cells = [[r.task, r.dataset, r.metric, fmt(r.value), r.model, str(r.n), fmt(r.std),
-              fmt(r.published), fmt(r.delta, signed=True)] for r in rows]
+              fmt(r.published), r.published_selection or "—", fmt(r.delta, signed=True)]
+             for r in rows]
+    honest = selection_note([r.published_selection for r in rows], select, SELECTIONS[select][1])
     return Table(title(select), ["Task", "Dataset", "Metric", "Value", "Model", "n", "±",
-                                 "Published", "Δ"], cells,
-                 [FOOTER, *gap_notes(rows), *notes], [_plain(r, select) for r in rows],
+                                 "Published", "Selected by", "Δ"], cells,
+                 [FOOTER, *honest, *gap_notes(rows), *notes], [_plain(r, select) for r in rows],
                  [r.run_dirs for r in rows])
 
 
@@ -219,34 +224,33 @@ def is_k_over_n(percent: float, n: int, decimals: int = 2) -> bool:
                for j in (k - 1, k, k + 1))
 
 
-def _matching(records: list[dict], task: str, method: str, when: dict) -> list[dict]:
-    """The runs of `task`/`method` matching `when`; of several config groups, the largest."""
-    recs = [r for r in records if r["task"] == task and r["method"] == method
-            and all(r["config"].get(k) == v for k, v in when.items())]
-    groups: dict[str, list[dict]] = {}
-    for r in recs:
-        groups.setdefault(config_group(r["config"]), []).append(r)
-    return max(groups.values(), key=len) if groups else []
-
-
 def board_rows(records: list[dict], catalog, select: str) -> list[Row]:
     """One row per leaderboard entry: per seed, the mean over the row's tasks; then mean ± std."""
     key = SELECTIONS[select][0]
     rows = []
     for b in catalog.board:
-        per_task = [{r["seed"]: r for r in _matching(records, t, b.method, b.when)}
-                    for t in b.tasks]
+        chosen, left_out = board_runs(records, b, config_group,  # one recipe, never a mix
+                                      own=lambda r: not non_default_settings(catalog, r))
+        per_task = [{r["seed"]: r for r in runs} for runs in chosen]
+        changed = sorted({c for runs in chosen if runs for c in non_default_settings(catalog,
+                                                                                     runs[0])})
         seeds = sorted(set.intersection(*(set(p) for p in per_task))) if per_task else []
         values = [statistics.fmean(100.0 * p[s][key] for p in per_task) for s in seeds]
         mean, std = _stats(values)
         notes = [b.note] if b.note else []
+        if changed and seeds:  # not the published recipe: say so beside the published value
+            notes.append(f"these runs use other settings than the task's own "
+                         f"({', '.join(changed[:3])}{', …' if len(changed) > 3 else ''})")
         if b.test_size and not is_k_over_n(b.value, b.test_size):
             notes.append(f"the published {b.value:.2f} is not k/{b.test_size} for any integer k "
                          "(arithmetically impossible on this test set)")
+        if left_out:
+            notes.append(left_out)
         rows.append(Row(
             task=b.task, dataset=b.dataset, metric=b.metric, value=mean, model=b.model,
             n=len(seeds), std=std, published=b.value,
-            delta=None if mean is None else mean - b.value, published_source=b.source,
+            delta=None if mean is None or changed else mean - b.value, published_source=b.source,
+            published_selection=board_selection(catalog, b),
             benchmark=" ".join(b.tasks), method=b.method, seeds=seeds,
             pad=_pad([p[s] for p in per_task for s in seeds]), note="; ".join(notes),
             run_dirs=_dirs([p[s] for p in per_task for s in seeds])))
@@ -263,10 +267,11 @@ def board_view(records: list[dict], catalog, select: str, notes: list[str] = ())
             marks.append(f"[{len(marks) + 1}] {r.dataset}: {r.note}")
             dataset += f" [{len(marks)}]"
         cells.append([r.task, dataset, r.metric, fmt(r.value), r.model, str(r.n), fmt(r.std),
-                      fmt(r.published), fmt(r.delta, signed=True)])
+                      fmt(r.published), r.published_selection, fmt(r.delta, signed=True)])
+    honest = selection_note([r.published_selection for r in rows], select, SELECTIONS[select][1])
     return Table(title(select, "leaderboard"), ["Task", "Dataset", "Metric", "Value", "Model",
-                                                "n", "±", "Published", "Δ"], cells,
-                 [FOOTER, *marks, *notes], [_plain(r, select) for r in rows],
+                                                "n", "±", "Published", "Selected by", "Δ"],
+                 cells, [FOOTER, *honest, *marks, *notes], [_plain(r, select) for r in rows],
                  [r.run_dirs for r in rows])
 
 

@@ -21,6 +21,7 @@ from dabench.reporting import plots
 from dabench.runs.store import read_jsonl
 
 TSNE_POINTS = 300  # items per domain in a report's t-SNE (plot features defaults to 500)
+MAX_CURVES = 12  # runs per curves figure (a sweep can have dozens; colours repeat after 10)
 
 
 @dataclass
@@ -45,12 +46,16 @@ def _draw(draw, *args: Any, **kwargs: Any) -> str:
 
 
 def curves_figure(run_dirs: Sequence[str]) -> Optional[Figure]:
-    """The curves of the runs that logged metrics; None when none did."""
+    """The curves of the runs that logged metrics (the first MAX_CURVES in the given order);
+    None when none did."""
     logged = [d for d in run_dirs if read_jsonl(Path(d) / "metrics.jsonl")]
     if not logged:
         return None
     fig = Figure("Training curves: target (solid) and source (dashed) accuracy, losses, λ, lr",
-                 runs=logged)
+                 runs=logged[:MAX_CURVES])
+    if len(logged) > MAX_CURVES:
+        fig.caption = f"{MAX_CURVES} of the {len(logged)} runs with curves are drawn."
+    logged = logged[:MAX_CURVES]
     try:
         fig.uri = _draw(plots.plot_curves, logged)
     except DabenchError as exc:

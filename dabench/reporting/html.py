@@ -78,12 +78,13 @@ def _cell(column: str, text: str) -> str:
     return f'<td data-col="{escape(column)}"{cls}>{escape(text)}</td>'
 
 
-def _published_source(rec: dict[str, Any]) -> str:
+def _published_source(rec: dict[str, Any], shown: Sequence[str]) -> str:
     """The published value's source, and any other published_* detail a row carries (e.g. the
-    paper's selection rule)."""
+    paper's selection rule) that its cells do not already show."""
     parts = [str(rec.get("published_source") or "")]
     parts += [f"{k.removeprefix('published_').replace('_', ' ')}: {v}" for k, v in rec.items()
-              if k.startswith("published_") and k != "published_source" and v not in (None, "")]
+              if k.startswith("published_") and k != "published_source"
+              and v not in (None, "") and str(v) not in shown]
     return "; ".join(p for p in parts if p) or "—"
 
 
@@ -99,7 +100,7 @@ def table_html(table: Table, ctx: _Page, table_id: str) -> str:
         tds = [_cell(c, t) for c, t in zip(table.columns, cells)]
         if sourced:
             tds.append(f'<td data-col="Published source" class="src">'
-                       f"{escape(_published_source(table.records[i]))}</td>")
+                       f"{escape(_published_source(table.records[i], cells))}</td>")
         tds.append(f'<td data-col="Runs" class="links">{ctx.run_links(runs)}</td>')
         tds.append(f'<td data-col="Environment" class="env">{escape(ctx.env_text(runs))}</td>')
         rows.append("<tr>" + "".join(tds) + "</tr>")
@@ -166,7 +167,8 @@ def _task_section(task: str, recs: list[dict], ctx: _Page, with_figures: bool) -
              f"<h3>{escape(title)} <small>{escape(task)} · {escape(where)}</small></h3>",
              _task_runs_table(task, recs, ctx)]
     if with_figures:
-        curves = figures.curves_figure([r["run_dir"] for r in recs if r.get("run_dir")])
+        curves = figures.curves_figure([r["run_dir"] for r in sorted(recs, key=_by_seed)
+                                        if r.get("run_dir")])
         parts.append(_figure_html(curves, ctx) if curves else
                      '<p class="muted">No training curves: no run of this task has lines in '
                      "metrics.jsonl.</p>")
@@ -174,6 +176,10 @@ def _task_section(task: str, recs: list[dict], ctx: _Page, with_figures: bool) -
         parts += [_figure_html(f, ctx) for f in tsne] or [
             '<p class="muted">No t-SNE: no adapted run of this task stored features.npz.</p>']
     return "\n".join(parts + ["</section>"])
+
+
+def _by_seed(rec: dict) -> tuple:
+    return rec.get("seed", 0), rec.get("model", ""), rec.get("run_dir", "")
 
 
 def _tasks_in_order(records: list[dict], catalog) -> dict[str, list[dict]]:

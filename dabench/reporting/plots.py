@@ -8,7 +8,9 @@
 Only the run folder's files are read (config.json, metrics.jsonl, result.json, features.npz);
 nothing here imports torch. matplotlib, numpy and scikit-learn are imported inside the functions,
 so importing this module is cheap. Figures are drawn on matplotlib's Agg canvas without pyplot
-(no global backend switch, no GUI) and written atomically (`dabench.atomic`).
+(no global backend switch, no GUI) and written atomically (`dabench.atomic`). One module past
+~300 lines on purpose: both figures read run folders the same way (`load_run`), draw on the same
+canvas and are saved by the same `_save`; `report --format html` embeds both.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ DPI = 100
 CURVES_SIZE = (12.0, 8.0)  # inches; 1200 x 800 pixels at DPI
 FEATURES_PANEL = 6.0  # inches per (square) t-SNE panel
 EXACT_TSNE_MAX = 1000  # points; above this, Barnes-Hut t-SNE (O(N log N) instead of O(N^2))
-FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+IMAGE_TYPES = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 _FEATURE_KEYS = ("source_features", "source_labels", "target_features", "target_labels")
-_RERUN_FEATURES = "rerun it with --set pad_samples=1000 --force (features need pad_samples > 0)"
+_RERUN_FEATURES = "rerun it with --set proxy_a_distance_items=1000 --force (features need " \
+                  "proxy_a_distance_items > 0)"
 
 
 @dataclass
@@ -94,7 +97,7 @@ def load_run(run_dir: Path | str) -> Run:
 def _save(fig: Any, out: Path) -> Path:
     """Write `fig` to `out` atomically; the format follows the suffix (.png, .pdf, .svg)."""
     out = Path(out)
-    fmt = FORMATS.get(out.suffix.lower())
+    fmt = IMAGE_TYPES.get(out.suffix.lower())
     if fmt is None:
         raise DabenchError(f"cannot write {out}: unknown image type '{out.suffix}'; use an --out "
                            "ending in .png, .pdf or .svg")
@@ -205,8 +208,9 @@ def _style_legend(ax: Any, styles: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------- features (t-SNE)
 
 
-def load_features(run: Run) -> dict[str, Any]:
-    """features.npz of a finished run as float32 features and labels, checked."""
+def load_embeddings(run: Run) -> dict[str, Any]:
+    """features.npz of a finished run (the embeddings of held-out items that the proxy A-distance
+    is computed on) as float32 arrays and labels, checked."""
     import numpy as np
 
     path = run.path / "features.npz"
@@ -279,7 +283,7 @@ def _features_panel(ax: Any, run: Run, caption: str, seed: int, max_points: int,
                     main: Run) -> None:
     import numpy as np
 
-    arrays = load_features(run)
+    arrays = load_embeddings(run)
     src = arrays["source_features"][_subsample(len(arrays["source_features"]), max_points, seed)]
     tgt = arrays["target_features"][_subsample(len(arrays["target_features"]), max_points, seed)]
     xy = embed_tsne(np.concatenate([src, tgt]), seed=seed)
@@ -308,10 +312,10 @@ def plot_features(run_dir: Path | str, out: Path | str, before: Path | str | Non
     if max_points < 2:
         raise DabenchError(f"max_points={max_points} is too small; use at least 2 (default 500)")
     run = load_run(run_dir)
-    load_features(run)  # fail on a missing file before any slow work
+    load_embeddings(run)  # fail on a missing file before any slow work
     prior = load_run(before) if before is not None else None
     if prior is not None:
-        load_features(prior)
+        load_embeddings(prior)
     panels = [(prior, "before adaptation"), (run, "after adaptation")] if prior else [(run, "")]
     fig = _figure((FEATURES_PANEL * len(panels), FEATURES_PANEL))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]

@@ -8,7 +8,7 @@ import json
 
 from dabench.reporting.aggregate import Table
 
-FORMATS = ("table", "md", "csv", "json", "latex")
+REPORT_FORMATS = ("table", "md", "csv", "json", "latex")
 
 
 def render(tables: list[Table], fmt: str) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from dabench.errors import DabenchError
-from dabench.runs.store import write_atomic
+from dabench.atomic import write_atomic
 
 log = logging.getLogger("dabench")
 
@@ -96,6 +96,12 @@ class RunLock:
         with self._guard():
             if self._mine():
                 self.path.unlink(missing_ok=True)
+            if [p.name for p in self.directory.iterdir()] == ["lock.guard"]:
+                # the run wrote nothing (it failed before its first file): leave no trace. The
+                # folder goes too, so a process still waiting on this guard's old inode fails
+                # to write its lock (an error) instead of racing a newcomer's fresh guard.
+                (self.directory / "lock.guard").unlink()
+                self.directory.rmdir()
 
     # -- internals --------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from dabench.atomic import write_atomic  # noqa: F401  (used here and by importers of store)
+from dabench.config import upgrade_keys
 from dabench.errors import DabenchError
 
 RUNS_ENV = "DABENCH_RUNS"
@@ -166,6 +167,7 @@ def load_records(root: Path, damaged: Optional[list[str]] = None
                 damaged.append(f"{exc}; skipped. {rerun_hint(directory)}")
             continue
         record["run_dir"] = str(directory)
+        record["config"] = upgrade_keys(record["config"])  # renamed settings, current names
         records.append(record)
     return records, unfinished
 

@@ -36,6 +36,10 @@ def _check_settings(values: dict[str, Any]) -> dict[str, Any]:
             raise PydanticCustomError(
                 "identity_key", "'{key}' cannot be set by a task file; it comes from the command "
                 "line (the task name, --method, --seed)", {"key": key})
+        if isinstance(value, (dict, list)) or value is None:
+            raise PydanticCustomError(
+                "setting_value", "setting '{key}' needs one value (a string, number or boolean), "
+                "got {given}", {"key": key, "given": clip(repr(value))})
         try:
             coerce(key, value)
         except DabenchError as exc:

@@ -66,6 +66,8 @@ class TaskSpec:
             "num_classes": self.num_classes,
             "version": self.version,
             "aliases": list(self.aliases),
+            "recipes": sorted(self.recipes),  # --set recipe=NAME
+            "default_recipe": self.config.get("recipe", ""),
         }
 
 

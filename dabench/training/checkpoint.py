@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import random
 from pathlib import Path
 from contextlib import contextmanager
@@ -17,6 +16,8 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 import torch
+
+from dabench.atomic import atomic_file
 
 log = logging.getLogger("dabench")
 
@@ -32,24 +33,18 @@ class Checkpoint:
         self.previous = directory / "checkpoint.prev.pt"  # the one before, kept as a fallback
 
     def save(self, state: Any) -> None:
-        """Write the state (taken at a step boundary) to a temporary file, fsync, rename; on any
-        error (a full disk: OSError ENOSPC) the temporary file is removed and the error raised."""
+        """Write the state (taken at a step boundary) atomically (`dabench.atomic`), the current
+        checkpoint becoming the previous one; on any error (a full disk: OSError ENOSPC) the
+        temporary file is removed and the error raised, naming the checkpoint."""
         blob = {"step": state.step, **state.method.state(), "rng": rng_state(),
                 "streams": [s.position() for s in state.streams], "loop": state.loop_state()}
-        tmp = self.path.with_suffix(".pt.tmp")
         try:
             buffer = io.BytesIO()  # serialised in memory, written by Python: a full disk
             torch.save(blob, buffer)  # raises OSError ENOSPC, not torch's "unexpected pos"
-            with open(tmp, "wb") as fh:
+            with atomic_file(self.path, keep_previous=self.previous) as fh:
                 fh.write(buffer.getbuffer())
-                fh.flush()
-                os.fsync(fh.fileno())
-            if self.path.exists():
-                os.replace(self.path, self.previous)
-            os.replace(tmp, self.path)
-        except BaseException as exc:
-            tmp.unlink(missing_ok=True)
-            if isinstance(exc, OSError) and exc.filename is None:  # name the file in the error
+        except OSError as exc:
+            if exc.filename is None:  # name the file in the error
                 raise OSError(exc.errno, exc.strerror, str(self.path)) from None
             raise
 

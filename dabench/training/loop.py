@@ -204,8 +204,9 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                                             "error": str(exc), "status": "failed"})
             raise
         record["target_eval"] = data.target_eval  # "test", or the split held out of training
-        if cfg.pad_samples > 0:  # with a holdout: on S' and T' (the paper's Figure 3b), with
-            # the weights early stopping on S_V chose (the model the selection rules report)
+        # with a holdout: on S' and T' (the paper's Figure 3b), with the weights early stopping
+        # on S_V chose (the model the selection rules report)
+        if cfg.proxy_a_distance_items > 0:
             pair = (data.source_train, data.target_train) if target_val is not None else \
                 (data.source_test, data.target_test)
             if state.val_weights is not None:
@@ -291,14 +292,15 @@ def _early_stopping(cfg: RunConfig, state: _State) -> bool:
 
 def _export_features(method: Method, pair: tuple, cfg: RunConfig, path: DevicePath,
                      directory: Path) -> Optional[float]:
-    """Embed up to `pad_samples` source and target test items: save them in features.npz (for
-    `dabench plot features`) and return their proxy A-distance (None for tiny domains)."""
+    """Embed up to `proxy_a_distance_items` source and target test items: save them in
+    features.npz (for `dabench plot features`) and return their proxy A-distance (None for tiny
+    domains)."""
     from dabench.analysis.proxy_a_distance import proxy_a_distance
 
     net = method.net.eval()
     out = {}
     for name, dataset in zip(("source", "target"), pair):
-        n = min(cfg.pad_samples, len(dataset))
+        n = min(cfg.proxy_a_distance_items, len(dataset))
         idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(cfg.seed))[:n]
         if hasattr(dataset, "take"):  # feature vectors: sparse batches, no DataLoader
             batches = (dataset.take(part) for part in idx.split(cfg.eval_batch_size))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import inspect
 import os
 import re
 import sys
@@ -161,8 +162,13 @@ def _gdrive(url: str, part: Path, quiet: bool) -> None:
         import gdown
     except ImportError:
         raise MirrorFailed(GDOWN_HINT) from None
+    if part.exists():
+        part.unlink()  # gdown keeps its own partial file; with resume it would take ours as done
+    kwargs = {"url": url, "output": str(part), "quiet": quiet, "resume": True}
+    if "fuzzy" in inspect.signature(gdown.download).parameters:
+        kwargs["fuzzy"] = True  # gdown < 6 reads /file/d/<id>/view links only with fuzzy
     try:
-        out = gdown.download(url=url, output=str(part), quiet=quiet, fuzzy=True, resume=True)
+        out = gdown.download(**kwargs)
     except Exception as exc:  # gdown raises its own types for quota, permission, HTML pages
         raise MirrorFailed("Google Drive: " + " ".join(str(exc).split())[:200]) from None
     if out is None or not part.exists():

@@ -14,7 +14,7 @@ from dabench.errors import DabenchError
 from dabench.registry import suggest
 
 SOURCES_FILE = Path(__file__).with_name("sources.yaml")
-FORMATS = ("zip", "tar", "rar", "auto")
+ARCHIVE_FORMATS = ("zip", "tar", "rar", "auto")
 _HEX = {"sha256": 64, "md5": 32}
 
 
@@ -79,8 +79,8 @@ def _hash(value: Any, kind: str, where: str) -> Optional[str]:
 
 def _source(raw: dict, where: str) -> Source:
     fmt = raw.get("format", "auto")
-    if fmt not in FORMATS:
-        raise DabenchError(f"{where}.format: '{fmt}' is not one of {', '.join(FORMATS)}")
+    if fmt not in ARCHIVE_FORMATS:
+        raise DabenchError(f"{where}.format: '{fmt}' is not one of {', '.join(ARCHIVE_FORMATS)}")
     size = raw.get("size")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
         raise DabenchError(f"{where}.size: expected a positive byte count, got {size!r}")

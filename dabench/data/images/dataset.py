@@ -29,19 +29,26 @@ from dabench.data.images.layout import (  # noqa: F401  (re-exported API)
     scan_domain,
     verify_images,
 )
+from dabench.data.images.loaders import AUGMENTATIONS
+from dabench.data.images.size_limit import quiet_bomb_warnings, too_large
 from dabench.errors import DabenchError
 
 Item = tuple[Path, int]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-RECIPES = ("tllib", "dann-paper")
 
 
 def load_rgb(path: Path) -> Image.Image:
     """Fully decoded RGB image; any decoder failure becomes a DabenchError naming the file."""
+    quiet_bomb_warnings()
     try:
         with Image.open(path) as image:
+            problem = too_large(image)
+            if problem:
+                raise DabenchError(f"image {path} is {problem}")
             return image.convert("RGB")  # convert() forces the full decode inside the `with`
+    except DabenchError:
+        raise
     except Exception as exc:  # OSError, SyntaxError, DecompressionBombError, ...
         raise DabenchError(
             f"cannot decode image {path} ({type(exc).__name__}: {exc}); "
@@ -75,7 +82,7 @@ class ImageListDataset(Dataset):
         return ImageListDataset([self.items[i] for i in index.tolist()], self.transform)
 
 
-def build_transforms(train: bool, recipe: str, image_size: int = 224,
+def build_transforms(train: bool, augmentation: str, image_size: int = 224,
                      resize: int = 256) -> T.Compose:
     """PIL image -> normalised [3, image_size, image_size] tensor.
 
@@ -89,16 +96,16 @@ def build_transforms(train: bool, recipe: str, image_size: int = 224,
     ResizeImage in tllib/vision/transforms/__init__.py 9-26), which keeps the whole width of a
     non-square image (Office-Home, webcam) at test time.
     """
-    if recipe not in RECIPES:
-        raise DabenchError(f"unknown augmentation recipe '{recipe}'; "
-                           f"fix: use one of {', '.join(RECIPES)}")
+    if augmentation not in AUGMENTATIONS:
+        raise DabenchError(f"unknown augmentation '{augmentation}'; "
+                           f"fix: use one of {', '.join(AUGMENTATIONS)}")
     if not 0 < image_size <= resize:
         raise DabenchError(f"image_size {image_size} must be positive and at most resize "
                            f"{resize}; fix: adjust the task")
     if not train:
-        side = (resize, resize) if recipe == "tllib" else resize
+        side = (resize, resize) if augmentation == "tllib" else resize
         head = [T.Resize(side), T.CenterCrop(image_size)]
-    elif recipe == "tllib":
+    elif augmentation == "tllib":
         head = [T.Resize((resize, resize)), T.RandomResizedCrop(image_size),
                 T.RandomHorizontalFlip()]
     else:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dabench.data.images.class_folders import (check_class_name, check_inside, class_folders,
                                                nfc)
+from dabench.data.images.size_limit import quiet_bomb_warnings, too_large
 from dabench.errors import DabenchError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
@@ -220,6 +221,9 @@ def _decode_problem(path: Path) -> str | None:
 
     try:
         with Image.open(path) as image:
+            problem = too_large(image)
+            if problem:
+                return problem
             image.convert("RGB")  # open() reads only the header; convert() decodes every pixel
     except Exception as exc:  # any decoder failure (OSError, SyntaxError, bomb, ...) = unreadable
         return f"{type(exc).__name__}: {exc}"
@@ -228,6 +232,7 @@ def _decode_problem(path: Path) -> str | None:
 
 def verify_images(paths, workers: int = 8) -> list[tuple[Path, str]]:
     """(file, reason) for every image that does not fully decode; input order is kept."""
+    quiet_bomb_warnings()  # before the threads: the size is checked by too_large()
     from PIL import ImageFile
 
     paths = [Path(p) for p in paths]

@@ -57,7 +57,12 @@ from dabench.data.paths import DATA_ENV, data_root_or_env
 from dabench.errors import DabenchError
 from dabench.registry import suggest
 
-AUGMENTATIONS = ("tllib", "dann-paper")  # the recipes `images.build_transforms` knows
+# train-time augmentations `dataset.build_transforms` knows; a run's recipe of the same name
+# picks one (the config recipe and the augmentation are different things that share names)
+AUGMENTATIONS = ("tllib", "dann-paper")
+# recipes that use another recipe's transforms: thuml/CDAN (c904cd3) pytorch/pre_process.py
+# 138-167 squashes to 256x256, then RandomResizedCrop 224 + flip / the centre crop, as TLlib
+RECIPE_AUGMENTATION = {"cdan": "tllib"}
 DEFAULT_AUGMENT = "dann-paper"
 OPTION_KEYS = ("folders", "expected_images", "image_list", "image_size", "resize", "augment",
                "verify", "path")
@@ -278,6 +283,7 @@ def augmentation(opts: dict[str, Any], task, config=None) -> str:
     recipe = getattr(config, "recipe", None) if config is not None else None
     if recipe is None:
         recipe = task.config.get("recipe", DEFAULT_AUGMENT)
+    recipe = RECIPE_AUGMENTATION.get(recipe, recipe)
     return recipe if recipe in AUGMENTATIONS else DEFAULT_AUGMENT
 
 
@@ -306,7 +312,7 @@ def load_domain(domain, task, data_root: Optional[Path], split: str, config=None
         return _decoded(tuple(files.items), size, crop, augmentation(opts, task, config),
                         config.seed)
     transform = build_transforms(train=(split == "train"),
-                                 recipe=augmentation(opts, task, config),
+                                 augmentation=augmentation(opts, task, config),
                                  image_size=crop, resize=size)
     return ImageListDataset(files.items, transform)
 

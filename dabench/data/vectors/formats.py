@@ -23,7 +23,7 @@ import numpy as np
 from dabench.errors import DabenchError
 
 _OPENERS = {".gz": gzip.decompress, ".xz": lzma.decompress, ".bz2": bz2.decompress}
-FORMATS = ("svmlight", "npz", "csv", "mat")
+FILE_FORMATS = ("svmlight", "npz", "csv", "mat")
 _SUFFIXES = {".svmlight": "svmlight", ".svm": "svmlight", ".libsvm": "svmlight",
              ".npz": "npz", ".csv": "csv", ".mat": "mat"}
 

@@ -71,8 +71,9 @@ def _read(path: Path, spec: dict[str, Any], dim: Optional[int]) -> tuple[Any, np
     key = (str(path), stamp, tuple(sorted((k, str(v)) for k, v in spec.items())), dim)
     if key not in _CACHE:
         fmt = spec.get("format") or formats.file_format(path)
-        if fmt not in formats.FORMATS:
-            raise DabenchError(f"{path}: format '{fmt}' is not one of {', '.join(formats.FORMATS)}")
+        if fmt not in formats.FILE_FORMATS:
+            raise DabenchError(f"{path}: format '{fmt}' is not one of "
+                               f"{', '.join(formats.FILE_FORMATS)}")
         data = formats.read_bytes(path)
         if spec.get("sha256"):
             formats.check_sha256(path, data, str(spec["sha256"]))

@@ -12,7 +12,7 @@ weights, the number of segments, the frame size and the preprocessing version; i
 keyed by the video's path relative to its dataset folder and carries the video's file size and
 the frame indices it was sampled at. The indices are a pure function of (frame count, segments),
 so keying by segments avoids opening every video just to look its features up. A shard holds
-{"version", "relpaths", "sizes", "indices" (N, T) long, "features" (N, T, D) float16} and is
+{"version", "relpaths", "sizes", "indices" (N, T) long, "features" (N, T, D) float32} and is
 written atomically (`dabench.atomic`: temporary file, fsync, rename), so a crash never leaves a
 half-written shard: a shard exists whole or not at all. A video whose file size changed is
 extracted again; a cached video whose file is gone is served from the cache.
@@ -25,6 +25,8 @@ version changes.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,7 +40,8 @@ from dabench.data.video.decode import get_backend, segment_indices
 from dabench.atomic import atomic_file
 from dabench.errors import DabenchError
 
-PREPROCESS_VERSION = 1  # bump when the frame preprocessing changes: old caches stop matching
+PREPROCESS_VERSION = 2  # bump when the frame preprocessing changes: old caches stop matching
+# (2: features stored in float32, as TA3N's, instead of float16)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SHARD = re.compile(r"^shard-[0-9a-f]{16}\.pt$")
@@ -130,7 +133,7 @@ class FeatureCache:
         final = self.directory / f"shard-{digest}.pt"
         blob = {"version": PREPROCESS_VERSION, "relpaths": list(relpaths),
                 "sizes": [int(s) for s in sizes], "indices": indices.to(torch.long),
-                "features": features.to(torch.float16)}
+                "features": features.to(torch.float32)}
         with atomic_file(final) as fh:
             torch.save(blob, fh)
         return final
@@ -194,11 +197,25 @@ def build_extractor(spec: FeatureSpec, device: torch.device) -> torch.nn.Module:
     return net
 
 
+def cap_workers(wanted: int) -> int:
+    """At most one decode worker per usable CPU core (what DataLoader would warn about);
+    saying so in one line instead of DataLoader's raw UserWarning."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        (os.cpu_count() or 1)
+    if wanted > cores:
+        logging.getLogger("dabench").warning(
+            "video.decode_workers=%d is more than the %d CPU core(s) here; using %d", wanted,
+            cores, cores)
+        return cores
+    return wanted
+
+
 def iter_features(paths: Sequence[Path], spec: FeatureSpec, device: str = "auto",
                   batch_size: int = 32, num_workers: int = 4
                   ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yields (frame indices (n, T) long, features (n, T, D) float32) per batch, in order."""
     dev = select_device(device)
+    num_workers = cap_workers(num_workers)
     net = build_extractor(spec, dev)
     mean = torch.tensor(IMAGENET_MEAN, device=dev).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=dev).view(1, 3, 1, 1)

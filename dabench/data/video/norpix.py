@@ -49,7 +49,7 @@ from dabench.errors import DabenchError
 MAGIC = 0xFEED
 NAME = "Norpix seq"
 MIN_HEADER = 1024
-FORMATS = {  # image format -> (kind, channels)
+SEQ_IMAGE_FORMATS = {  # image format -> (kind, channels)
     100: ("raw", 1), 200: ("raw", 3), 102: ("jpeg", 1), 201: ("jpeg", 3), 1: ("png", 1),
     2: ("png", 3),
 }
@@ -76,7 +76,7 @@ class SeqHeader:
 
     @property
     def kind(self) -> str:
-        return FORMATS[self.image_format][0]
+        return SEQ_IMAGE_FORMATS[self.image_format][0]
 
 
 def _fail(path: Path, why: str) -> DabenchError:
@@ -111,13 +111,18 @@ def read_seq_header(path: Path) -> SeqHeader:
 def _validate(path: Path, hdr: SeqHeader) -> None:
     if hdr.header_size < MIN_HEADER:
         raise _fail(path, f"header size {hdr.header_size} < 1024")
-    if hdr.image_format not in FORMATS:
+    if hdr.image_format not in SEQ_IMAGE_FORMATS:
         raise _fail(path, f"unsupported image format {hdr.image_format} "
-                          f"(supported: {sorted(FORMATS)})")
+                          f"(supported: {sorted(SEQ_IMAGE_FORMATS)})")
     if not (0 < hdr.width <= 16384 and 0 < hdr.height <= 16384):
         raise _fail(path, f"implausible frame size {hdr.width}x{hdr.height}")
-    if hdr.bit_depth_real != 8 or hdr.bit_depth != 8 * FORMATS[hdr.image_format][1]:
+    if hdr.bit_depth_real != 8 or hdr.bit_depth != 8 * SEQ_IMAGE_FORMATS[hdr.image_format][1]:
         raise _fail(path, f"unsupported bit depth {hdr.bit_depth} (real {hdr.bit_depth_real})")
+    channels = SEQ_IMAGE_FORMATS[hdr.image_format][1]
+    if hdr.kind == "raw" and hdr.image_size_bytes != hdr.width * hdr.height * channels:
+        raise _fail(path, f"header image size {hdr.image_size_bytes} bytes is not width x "
+                          f"height x channels = {hdr.width}x{hdr.height}x{channels} = "
+                          f"{hdr.width * hdr.height * channels}")
     if hdr.kind == "raw" and hdr.true_image_size < hdr.image_size_bytes:
         raise _fail(path, f"true image size {hdr.true_image_size} < image size "
                           f"{hdr.image_size_bytes}")
@@ -216,7 +221,7 @@ def read_seq_frames(path: Path, indices: Sequence[int]) -> np.ndarray:
 
 
 def _decode(path: Path, f, hdr: SeqHeader, offset: int, i: int) -> np.ndarray:
-    channels = FORMATS[hdr.image_format][1]
+    channels = SEQ_IMAGE_FORMATS[hdr.image_format][1]
     if hdr.kind == "raw":
         raw = np.frombuffer(_read(f, offset, hdr.image_size_bytes), dtype=np.uint8)
         img = raw.reshape(hdr.height, hdr.width, channels)  # (H, W, C), BGR when C == 3
