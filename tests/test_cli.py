@@ -33,7 +33,8 @@ def test_list_tasks_json():
     assert office["default_recipe"] == "dann-paper"
 
 
-def test_list_tasks_table_and_help_examples():
+def test_list_tasks_table_and_help_examples(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")  # wide: no cell wraps (narrow: tests/test_bad_inputs.py)
     out = invoke("list-tasks")
     assert out.exit_code == 0 and "MNIST -> MNIST-M" in out.stdout and "suite digits" in out.stdout
     assert "dabench run mnist-to-mnistm" in invoke("run", "--help").stdout
@@ -58,9 +59,12 @@ def test_run_then_report(tmp_path):
                    *TINY_SETS)
     assert again.stderr.count("skipped (finished before)") == 4
     rep = invoke("report", "--runs-dir", str(runs), "--format", "json")
-    rows = {r["model"]: r for r in json.loads(rep.stdout)}
-    assert rows["RevGrad"]["n"] == 2 and rows["RevGrad"]["published"] == 76.66
-    assert rows["Source only"]["published"] == 52.25
+    rows = {r["method"]: r for r in json.loads(rep.stdout)}
+    assert rows["revgrad"]["n"] == 2 and rows["revgrad"]["published"] == 76.66
+    assert rows["source-only"]["published"] == 52.25
+    # tiny settings are not the published recipe: the label says which, and there is no Δ
+    assert rows["revgrad"]["model"] == "RevGrad (batch_size=16, eval_every=2, log_every=2, +1 more)"
+    assert rows["revgrad"]["delta"] is None
     target = tmp_path / "out" / "report.md"
     written = invoke("report", "--runs-dir", str(runs), "--format", "md", "--out", str(target))
     assert written.exit_code == 0 and target.read_text().startswith("**Target accuracy")
