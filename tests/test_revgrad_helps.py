@@ -6,7 +6,7 @@ set. Measured on 2026-12-01 (seeds 0-2, one thread, a loaded 2-core machine): so
 46.5 +- 1.5 vs 62.0 +- 1.0). The assertion asks for 6 points, about half the smallest gap seen,
 so the floating-point differences between processors (the same seed gives slightly different
 numbers on another CPU) cannot flip it, while a broken gradient reversal (no gain, or a
-collapse) does. About 25 s on an idle 2-core machine.
+collapse) does. 14 s on this 2-core machine (2026-12-01, lightly loaded).
 """
 
 from __future__ import annotations
