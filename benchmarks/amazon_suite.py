@@ -56,10 +56,16 @@ def main() -> None:
     wall = time.perf_counter() - t0
     for p in failed:
         sys.stderr.write(p.stderr.read()[-2000:])
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime  # what the runs cost, whatever else the machine ran
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"amazon suite, seeds {args.seeds}: {wall:.0f} s wall ({wall / 60:.1f} min) with "
-          f"{args.processes} processes on {cores} cores; load average at the end {load:.1f}")
+          f"{args.processes} processes on {cores} cores; load average at the end {load:.1f}; "
+          f"{cpu:.0f} CPU s in all, i.e. {cpu / args.processes / 60:.1f} min on "
+          f"{args.processes} otherwise idle cores")
     print(summary(args.runs_dir))
     if failed:
         sys.exit(1)

@@ -52,6 +52,7 @@ class Cluster:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.started: list[int] = []  # pids of the daemons this object started
+        self.steps_before = _pids("slurmstepd")  # job-step daemons that are not ours
         self.env: dict[str, str] = {}
 
     def start(self) -> dict[str, str]:
@@ -109,6 +110,10 @@ class Cluster:
         return log.read_text()[-300:] if log.exists() else ""
 
     def stop(self) -> None:
+        if self.env:  # cancel what is left and let the job steps report before slurmd goes
+            subprocess.run(["scancel", "--user", "root"], env=self.env, capture_output=True)
+            _wait(lambda: not subprocess.run(["squeue", "-h"], env=self.env, capture_output=True,
+                                             text=True).stdout.strip(), 20)
         for pid in reversed(self.started):
             try:
                 os.kill(pid, signal.SIGTERM)
@@ -116,6 +121,16 @@ class Cluster:
                 pass
         for pid in self.started:
             _wait(lambda: not Path(f"/proc/{pid}").exists(), 10)
+        for pid in _pids("slurmstepd") - self.steps_before:  # steps of our jobs left hanging
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _pids(name: str) -> set[int]:
+    out = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True)
+    return {int(p) for p in out.stdout.split()}
 
 
 def _which(name: str) -> str:

@@ -193,8 +193,8 @@ def test_a_damaged_shard_is_an_error_naming_it(videos, tmp_path):
 
 
 def test_spec_tag_names_what_the_features_depend_on(tmp_path):
-    assert SPEC.tag() == "resnet18-none-seg5-px16-v1"
-    assert FeatureSpec().tag() == "resnet101-imagenet-seg5-px224-v1"
+    assert SPEC.tag() == "resnet18-none-seg5-px16-v2"
+    assert FeatureSpec().tag() == "resnet101-imagenet-seg5-px224-v2"
     weights = tmp_path / "w.pth"
     weights.write_bytes(b"one")
     tag = FeatureSpec("resnet101", str(weights)).tag()

@@ -211,7 +211,7 @@ def run_browser(exe: str, tmp: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_golden_page_in_a_headless_browser(golden_page, tmp_path):
+def test_golden_page_in_a_headless_browser(golden_page, tmp_path, capsys):
     exe = browser()
     if exe is None:
         pytest.skip("no Chromium found (apt-get install chromium, or set DABENCH_CHROMIUM); "
@@ -254,7 +254,8 @@ def test_golden_page_in_a_headless_browser(golden_page, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     with Image.open(shot) as img:
         assert img.size == (1400, 2400) and len(img.getcolors(1 << 16) or range(300)) > 50
-    print(f"screenshot of the golden report page: {shot}")
+    with capsys.disabled():  # shown in the test log even when output is captured
+        print(f"\nscreenshot of the golden report page: {shot}")
 
 
 @pytest.mark.slow

@@ -1,11 +1,12 @@
 """RevGrad must beat source-only on the embedded MNIST -> MNIST-M task, on a short schedule.
 
-600 steps (a fifth of the task's 3,000) of the default recipe, seed 0, scored on the target test
-set. Measured on 2026-12-01 (seeds 0-2, one thread): source-only 46.5 +- 1.5 (44.7-47.5),
-RevGrad 62.0 +- 1.0 (61.1-63.0), a gap of 13.6-16.3 points per seed. The assertion asks for 7
-points, half of the smallest gap seen, so the floating-point differences between processors
-(the same seed gives slightly different numbers on another CPU) cannot flip it, while a broken
-gradient reversal (no gain, or a collapse) does.
+300 steps (a tenth of the task's 3,000) of the default recipe, seed 0, scored on the target test
+set. Measured on 2026-12-01 (seeds 0-2, one thread, a loaded 2-core machine): source-only
+44.9 / 42.8 / 42.8, RevGrad 56.2 / 54.4 / 55.6, a gap of 11.3-12.8 points per seed (at 600 steps:
+46.5 +- 1.5 vs 62.0 +- 1.0). The assertion asks for 6 points, about half the smallest gap seen,
+so the floating-point differences between processors (the same seed gives slightly different
+numbers on another CPU) cannot flip it, while a broken gradient reversal (no gain, or a
+collapse) does. 14 s on this 2-core machine (2026-12-01, lightly loaded).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from dabench.config import resolve
 from dabench.tasks.catalog import load_catalog
 from dabench.training import loop as train
 
-SHORT = {"steps": 600, "eval_every": 600, "log_every": 100, "pad_samples": 0}
-MARGIN = 7.0  # points of target accuracy
+SHORT = {"steps": 300, "eval_every": 300, "log_every": 100, "pad_samples": 0}
+MARGIN = 6.0  # points of target accuracy
 
 
 @pytest.mark.slow

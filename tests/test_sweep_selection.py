@@ -101,5 +101,5 @@ def test_sweep_summary_rows_and_markdown_mean():
     assert rev["chosen"] == {"grl.weight": {0.5: 2}}
     assert rows[0]["revgrad.oracle"]["acc"] == pytest.approx(79.5)
     text = markdown(rows, ("revgrad",), {"revgrad": "DANN"})
-    assert "| Books-to-DVD | 77.0 ± 1.4 | 79.5 ± 0.7 | 78.4 | 0.55 |" in text
+    assert "| Books-to-DVD (n=2) | 77.0 ± 1.4 | 79.5 ± 0.7 | 78.4 | 0.55 |" in text
     assert "| **mean** | **77.00** | **79.50** | **78.40** | **0.55** |" in text

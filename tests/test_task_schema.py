@@ -162,7 +162,7 @@ def test_include_errors(tmp_path):
 def test_user_file_can_include_a_builtin_shared_file(tmp_path):
     body = {**GOOD, "include": "_office.yaml", "defaults": {}}
     (spec,), _ = parse_task_file(write(tmp_path, body))
-    assert set(spec.recipes) == {"dann-paper", "tllib"}
+    assert set(spec.recipes) == {"dann-paper", "tllib", "cdan"}
     assert spec.config["backbone.name"] == "resnet50"
     assert resolve(spec, "revgrad", 0, {"recipe": "tllib"}).model.bottleneck_bn is True
 

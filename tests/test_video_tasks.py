@@ -352,7 +352,7 @@ def test_loader_takes_the_feature_settings_from_the_run_config(tree, tmp_path):
                                        "video.segments": 3})
     data = load_task_data(task, tree, cfg)
     assert data.source_train.tensors[0].shape == (10, 3, 512)
-    assert [p.name for p in tmp_path.iterdir()] == ["resnet18-none-seg3-px16-v1"]
+    assert [p.name for p in tmp_path.iterdir()] == ["resnet18-none-seg3-px16-v2"]
 
 
 # --- missing data ---

@@ -62,7 +62,8 @@ def markdown(rows: list[dict[str, Any]], methods: tuple[str, ...], labels: dict[
         return f"{value:.{digits}f}" + (f" ± {std:.1f}" if std is not None else "")
 
     for row in rows:
-        cells, i = [row["title"]], 0
+        n = max(row[f"{m}.{r}"]["n"] for m in methods for r in rules)  # seeds behind the row
+        cells, i = [f"{row['title']} (n={n})"], 0
         for rule in rules:
             for m in methods:
                 c = row[f"{m}.{rule}"]

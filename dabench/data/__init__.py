@@ -84,9 +84,11 @@ def split_target(data: TaskData, config) -> TaskData:
     from dabench.data.holdout import subset
     from dabench.data.target_splits import dataset_labels, same_images, stratified_split
 
+    from dabench.methods import method_role
+
     fraction = getattr(config, "target_val", 0.0)
-    if not fraction and config.method == "target-only" and same_images(data.target_train,
-                                                                        data.target_test):
+    trains_on_target = method_role(config.method) == "upper"  # target-only
+    if not fraction and trains_on_target and same_images(data.target_train, data.target_test):
         fraction = config.target_only_test
     if not fraction:
         return data
