@@ -7,6 +7,8 @@ commands that need them, so `dabench list-tasks` and `dabench report` start fast
 
 from __future__ import annotations
 
+import signal
+
 from dabench.cli import download, report, run, status, tasks, worker  # noqa: F401  (register)
 from dabench.cli.app import _Group, app  # noqa: F401  (the public entry points)
 from dabench.cli.data import data_app
@@ -24,4 +26,9 @@ def main() -> None:
     import logging
 
     logging.basicConfig(format="dabench: %(message)s", level=logging.WARNING)
-    app()
+    try:
+        app()
+    finally:
+        # The command has finished (or failed with its one line): a Ctrl-C that lands while the
+        # interpreter shuts down (torch's atexit hooks) must not print a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
