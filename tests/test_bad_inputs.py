@@ -328,6 +328,14 @@ CASES.update({
     "video task without a temporal model": (
         lambda t: ["run", "ucf-to-olympic", "--set", "model.temporal=none"],
         "video task 'ucf-to-olympic' needs a temporal model"),
+    "class name that is an absolute path": (lambda t: user_tasks(
+        t, imagefolder_task(t, '["/etc", b]', f"path: {t / 'user-data' / 'dom'}"),
+        "run", "toyimg-task", "--data-root", str(t / "user-data")),
+        "class name '/etc' is not a plain folder name"),
+    "class name that climbs out of the domain": (lambda t: user_tasks(
+        t, imagefolder_task(t, '["../x", b]', f"path: {t / 'user-data' / 'dom'}"),
+        "run", "toyimg-task", "--data-root", str(t / "user-data")),
+        "class name '../x' is not a plain folder name"),
     "run folder is a link out of the runs folder": (case_linked_task_folder,
                                                     "outside the runs folder"),
     "report with only failed runs lists them": (
@@ -778,7 +786,7 @@ def test_more_decode_workers_than_cores_are_capped_with_one_line(caplog, monkeyp
     with caplog.at_level("WARNING", logger="dabench"):
         assert cap_workers(64) == 2 and cap_workers(2) == 2 and cap_workers(0) == 0
     assert [r.getMessage() for r in caplog.records] == [
-        "video.decode_workers=64 is more than the 2 CPU core(s) here; using 2"]
+        "64 video decode workers asked for, but 2 CPU cores are usable here; using 2"]
 
 
 def test_leaderboard_prefers_the_tasks_own_settings_and_marks_other_ones(tmp_path):
