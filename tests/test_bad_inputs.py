@@ -494,6 +494,37 @@ def test_double_ctrl_c_at_many_offsets_then_resume_matches_uninterrupted(tmp_pat
         assert got[seed][1] == want[seed][1], (seed, delays[seed])
 
 
+@pytest.mark.slow
+def test_sigterm_checkpoints_like_ctrl_c_then_resume_matches_uninterrupted(tmp_path,
+                                                                           monkeypatch):
+    """`kill`, `scancel` and the --emit-sbatch requeue trap send SIGTERM: the run finishes its
+    step, checkpoints and exits 130 (it died at once before, losing the steps since its last
+    checkpoint); the resumed run equals an uninterrupted one."""
+    env = _digits_env(tmp_path)
+    runs, ref = tmp_path / "runs", tmp_path / "ref"
+    args = ["run", "toy-digits", "-m", "revgrad", "--seed", "0", *FAST]
+    proc = subprocess.Popen([sys.executable, "-m", "dabench", *args, "--runs-dir", str(runs)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    end = time.time() + 120
+    while proc.poll() is None and time.time() < end and not list(runs.glob("*/*/*/metrics.jsonl")):
+        time.sleep(0.002)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "interrupted" in err and "Traceback" not in err
+    (run,) = runs.glob("*/*/*")
+    assert (run / "checkpoint.pt").exists() and not (run / "done").exists()
+    resumed = subprocess.run([sys.executable, "-m", "dabench", *args, "--runs-dir", str(runs)],
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    monkeypatch.setenv("DABENCH_TASK_PATH", env["DABENCH_TASK_PATH"])
+    out = CliRunner().invoke(app, [*args, "--runs-dir", str(ref)])
+    assert out.exit_code == 0, out.output
+    assert _final(runs) == _final(ref)
+
+
 def test_full_disk_on_a_small_tmpfs(tmp_path, monkeypatch):
     """Row 3: a runs folder on a 1 MB tmpfs fills up at the first checkpoint: one line with
     "No space left on device", no temporary file left, the runs already there intact."""
