@@ -514,6 +514,8 @@ def olympic_task_file(tmp_path: Path, *, ta3n: bool = True) -> Path:
         raw["domains"][key]["options"]["expected"] = {"train": 12, "test": 6}
     raw["tasks"] = {f"tiny-{k}": {kk: vv for kk, vv in v.items() if kk == "title" or
                                   kk in ("source", "targets")} for k, v in raw["tasks"].items()}
+    raw.pop("leaderboard", None)
+    raw["suites"] = {"tiny-olympic": list(raw["tasks"])}
     if not ta3n:
         del raw["include"]
         raw["notes"] = []
@@ -576,30 +578,35 @@ def test_cli_user_video_task_without_temporal_trains_tempooling(tree, tmp_path, 
     assert out.exit_code == 0, out.output
     (result,) = runs.rglob("result.json")
     record = json.loads(result.read_text())
-    assert record["config"]["model"]["temporal"] == "tempooling"
+    assert record["config"]["model.temporal"] == "tempooling"
     assert record["model"] == "TemPooling + RevGrad" and record["target_total"] == 6
     assert 0.0 <= record["target_acc_last"] <= 1.0
 
 
-def test_cli_extract_features_caps_decode_workers_at_the_cores(tree, tmp_path, monkeypatch):
-    """Row 19 through `dabench extract-features`: more decode workers than cores are capped at
-    the cores with one line, and DataLoader's raw UserWarning never appears."""
+def test_cli_extract_features_caps_decode_workers_at_the_cores(tree, tmp_path):
+    """Row 19 through `dabench extract-features` (a real process, so the CLI's own logging):
+    more decode workers than cores are capped at the cores with one line, and DataLoader's raw
+    UserWarning never appears."""
     import os
+    import re
+    import subprocess
+    import sys
 
-    from typer.testing import CliRunner
-
-    from dabench.cli import app
-
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
-    monkeypatch.setenv("DABENCH_TASK_PATH", str(olympic_task_file(tmp_path)))
-    out = CliRunner().invoke(app, [
-        "extract-features", "tiny-ucf-to-olympic", "--data-root", str(tree), "--device", "cpu",
-        "--workers", "64", "--batch-size", "6", "--set", "backbone.name=resnet18",
-        "--set", "backbone.weights=none", "--set", "video.frame_size=16",
-        "--set", f"video.cache_dir={tmp_path / 'cache'}"])
-    assert out.exit_code == 0, out.output
-    assert "total: 36 videos, 0 cached, 36 extracted" in out.output
-    capped = [l for l in out.output.splitlines() if "decode workers" in l]
-    msg = "64 video decode workers asked for, but 1 CPU core is usable here; using 1"
-    assert capped and all(l.endswith(msg) for l in capped), capped
-    assert "UserWarning" not in out.output and "Traceback" not in out.output
+    env = {**os.environ, "DABENCH_TASK_PATH": str(olympic_task_file(tmp_path)),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                          os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([
+        sys.executable, "-m", "dabench", "extract-features", "tiny-ucf-to-olympic",
+        "--data-root", str(tree), "--device", "cpu", "--workers", "4096", "--batch-size", "6",
+        "--set", "backbone.name=resnet18", "--set", "backbone.weights=none",
+        "--set", "video.frame_size=16", "--set", f"video.cache_dir={tmp_path / 'cache'}"],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "total: 36 videos, 0 cached, 36 extracted" in out.stdout
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    capped = [l for l in out.stderr.splitlines() if "decode workers" in l]
+    want = (f"dabench: 4096 video decode workers asked for, but {cores} CPU "
+            f"{'core is' if cores == 1 else 'cores are'} usable here; using {cores}")
+    assert capped and set(capped) == {want}, out.stderr
+    assert "UserWarning" not in out.stderr and "Traceback" not in out.stderr
+    assert not re.search(r"worker processes in total", out.stderr)
