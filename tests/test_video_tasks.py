@@ -235,14 +235,13 @@ def test_published_accuracies_are_counts_of_the_target_test_videos():
     from dabench.reporting.aggregate import is_k_over_n
 
     catalog = load_catalog()
-    checked = 0
     for name in VIDEO_TASKS:
         task = catalog.task(name)
         n = task.targets[0].options["expected"]["test"]
-        for p in task.published:
-            assert is_k_over_n(p.value, n) or "k/" in p.note, (name, p.method, p.value, n)
-            checked += is_k_over_n(p.value, n)
-    assert checked >= 20
+        fits = [is_k_over_n(p.value, n) for p in task.published]
+        assert sum(fits) >= 2, name  # n is the denominator of the task's values
+        for p, fit in zip(task.published, fits):
+            assert fit or "k/" in p.note, (name, p.method, p.value, n)
 
 
 def test_directions_differ_in_the_relation_grl_weight_only():
