@@ -110,16 +110,24 @@ class SlurmCommand(Requeueable):
         log = Path(ticket["log"])
         log.parent.mkdir(parents=True, exist_ok=True)
         stopping: list[int] = []
+        proc: Optional[subprocess.Popen] = None
+
+        def stop(signum: int, _frame: object) -> None:
+            stopping.append(signum)
+            if proc is not None:
+                proc.terminate()
+
+        if threading.current_thread() is threading.main_thread():
+            # scancel, preemption and `scontrol requeue` send SIGTERM: pass it on
+            signal.signal(signal.SIGTERM, stop)
         with open(log, "a", encoding="utf-8") as fh:
             fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} started (Slurm job "
                      f"{slurm_job()})\n")
             fh.flush()
             proc = subprocess.Popen([sys.executable, "-m", "dabench", *ticket["argv"]],
                                     stdout=fh, stderr=subprocess.STDOUT)
-            if threading.current_thread() is threading.main_thread():
-                # scancel, preemption and `scontrol requeue` send SIGTERM: pass it on
-                signal.signal(signal.SIGTERM, lambda signum, _: (stopping.append(signum),
-                                                                 proc.terminate()))
+            if stopping:  # the signal came before the command started
+                proc.terminate()
             try:
                 code = proc.wait()
             except BaseException:  # submitit's time-limit handler requeues the task and exits
