@@ -8,6 +8,10 @@ invocation finds the runs finished and only reports. Prints the wall time, then 
 
     .venv/bin/python benchmarks/amazon_suite.py                      # seed 0, 2 processes
     .venv/bin/python benchmarks/amazon_suite.py --seeds 0,1,2 --runs-dir runs-amazon
+    .venv/bin/python benchmarks/amazon_suite.py --tasks books-to-dvd --sweep quick  # a check
+
+The load average (1 minute) at the start and the end says whether the machine was quiet: the
+wall time counts only on otherwise idle cores.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,18 +49,27 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=2, help="parallel `dabench run` processes")
     ap.add_argument("--runs-dir", type=Path, default=Path("benchmarks/out/amazon-runs"))
     ap.add_argument("--tasks", default="amazon", help="a suite or comma-separated tasks")
+    ap.add_argument("--sweep", action="append", default=[],
+                    help="passed to `dabench run` (default: the task file's grid, the paper's)")
+    ap.add_argument("--set", action="append", default=[], dest="sets",
+                    help="passed to `dabench run`: KEY=VALUE")
     args = ap.parse_args()
     run = [sys.executable, "-m", "dabench", "run", *args.tasks.split(","), "--seeds", args.seeds,
            "--runs-dir", str(args.runs_dir)]
+    for flag, values in (("--sweep", args.sweep), ("--set", args.sets)):
+        run += [part for v in values for part in (flag, v)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     t0 = time.perf_counter()
-    procs = [subprocess.Popen([*run, "--shard", f"{i}/{args.processes}"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-             for i in range(args.processes)]
-    failed = [p for p in procs if p.wait() != 0]
+    logs = [tempfile.TemporaryFile("w+") for _ in range(args.processes)]  # not a pipe: no
+    procs = [subprocess.Popen([*run, "--shard", f"{i}/{args.processes}"], env=env,  # deadlock
+                              stdout=subprocess.DEVNULL, stderr=log, text=True)
+             for i, log in enumerate(logs)]
+    failed = [log for p, log in zip(procs, logs) if p.wait() != 0]
     wall = time.perf_counter() - t0
-    for p in failed:
-        sys.stderr.write(p.stderr.read()[-2000:])
+    for log in failed:
+        log.seek(0)
+        sys.stderr.write(log.read()[-2000:])
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -63,7 +77,8 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"amazon suite, seeds {args.seeds}: {wall:.0f} s wall ({wall / 60:.1f} min) with "
-          f"{args.processes} processes on {cores} cores; load average at the end {load:.1f}; "
+          f"{args.processes} processes on {cores} cores; load average {load0:.1f} at the start, "
+          f"{load:.1f} at the end; "
           f"{cpu:.0f} CPU s in all, i.e. {cpu / args.processes / 60:.1f} min on "
           f"{args.processes} otherwise idle cores")
     print(summary(args.runs_dir))

@@ -328,6 +328,14 @@ CASES.update({
     "video task without a temporal model": (
         lambda t: ["run", "ucf-to-olympic", "--set", "model.temporal=none"],
         "video task 'ucf-to-olympic' needs a temporal model"),
+    "class name that is an absolute path": (lambda t: user_tasks(
+        t, imagefolder_task(t, '["/etc", b]', f"path: {t / 'user-data' / 'dom'}"),
+        "run", "toyimg-task", "--data-root", str(t / "user-data")),
+        "class name '/etc' is not a plain folder name"),
+    "class name that climbs out of the domain": (lambda t: user_tasks(
+        t, imagefolder_task(t, '["../x", b]', f"path: {t / 'user-data' / 'dom'}"),
+        "run", "toyimg-task", "--data-root", str(t / "user-data")),
+        "class name '../x' is not a plain folder name"),
     "run folder is a link out of the runs folder": (case_linked_task_folder,
                                                     "outside the runs folder"),
     "report with only failed runs lists them": (
@@ -484,6 +492,37 @@ def test_double_ctrl_c_at_many_offsets_then_resume_matches_uninterrupted(tmp_pat
     for seed in want:
         assert got[seed][0] == want[seed][0], (seed, delays[seed])
         assert got[seed][1] == want[seed][1], (seed, delays[seed])
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_like_ctrl_c_then_resume_matches_uninterrupted(tmp_path,
+                                                                           monkeypatch):
+    """`kill`, `scancel` and the --emit-sbatch requeue trap send SIGTERM: the run finishes its
+    step, checkpoints and exits 130 (it died at once before, losing the steps since its last
+    checkpoint); the resumed run equals an uninterrupted one."""
+    env = _digits_env(tmp_path)
+    runs, ref = tmp_path / "runs", tmp_path / "ref"
+    args = ["run", "toy-digits", "-m", "revgrad", "--seed", "0", *FAST]
+    proc = subprocess.Popen([sys.executable, "-m", "dabench", *args, "--runs-dir", str(runs)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    end = time.time() + 120
+    while proc.poll() is None and time.time() < end and not list(runs.glob("*/*/*/metrics.jsonl")):
+        time.sleep(0.002)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "interrupted" in err and "Traceback" not in err
+    (run,) = runs.glob("*/*/*")
+    assert (run / "checkpoint.pt").exists() and not (run / "done").exists()
+    resumed = subprocess.run([sys.executable, "-m", "dabench", *args, "--runs-dir", str(runs)],
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    monkeypatch.setenv("DABENCH_TASK_PATH", env["DABENCH_TASK_PATH"])
+    out = CliRunner().invoke(app, [*args, "--runs-dir", str(ref)])
+    assert out.exit_code == 0, out.output
+    assert _final(runs) == _final(ref)
 
 
 def test_full_disk_on_a_small_tmpfs(tmp_path, monkeypatch):
@@ -778,7 +817,7 @@ def test_more_decode_workers_than_cores_are_capped_with_one_line(caplog, monkeyp
     with caplog.at_level("WARNING", logger="dabench"):
         assert cap_workers(64) == 2 and cap_workers(2) == 2 and cap_workers(0) == 0
     assert [r.getMessage() for r in caplog.records] == [
-        "video.decode_workers=64 is more than the 2 CPU core(s) here; using 2"]
+        "64 video decode workers asked for, but 2 CPU cores are usable here; using 2"]
 
 
 def test_leaderboard_prefers_the_tasks_own_settings_and_marks_other_ones(tmp_path):

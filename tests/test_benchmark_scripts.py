@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from dabench.config import resolve
 from dabench.tasks.catalog import load_catalog
@@ -46,3 +49,25 @@ def test_throughput_script_runs_and_writes_json(tmp_path):
     assert set(digits["ms_per_step"]) == {"channels_last", "nchw"}
     assert all(v > 0 for v in digits["ms_per_step"].values())
     assert "channels_last off" in " ".join(result["extra_ms_per_step"])
+
+
+@pytest.mark.slow
+def test_amazon_suite_script_times_the_runs_and_prints_the_table(tmp_path):
+    args = [sys.executable, str(REPO / "benchmarks" / "amazon_suite.py"), "--tasks",
+            "books-to-dvd", "--processes", "1", "--runs-dir", str(tmp_path / "runs"),
+            "--sweep", "grl.weight=0.2", "--set", "steps=28", "--set", "eval_every=14",
+            "--set", "proxy_a_distance_items=100"]
+    done = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first = done.stdout.splitlines()[0]
+    assert re.match(r"amazon suite, seeds 0: \d+ s wall \([\d.]+ min\) with 1 processes on "
+                    r"\d+ cores; load average [\d.]+ at the start, [\d.]+ at the end; \d+ CPU s",
+                    first), first
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| Books-to-DVD"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[0] == "Books-to-DVD (n=1)" and cells[5:7] == ["78.4", "79.0"]  # Table 1a
+    assert all(40 < float(c) <= 100 for c in cells[1:5])  # DANN, NN: reverse, oracle
+    assert all(0 <= float(c) <= 2 for c in cells[7:9])  # proxy A-distances
+    assert "chosen by reverse validation: {0.2: 1}" in done.stdout
+    # an ordinary runs folder: both methods' runs, each with its reverse validation
+    assert len(list((tmp_path / "runs" / "books-to-dvd").glob("*/*/reverse.json"))) == 2

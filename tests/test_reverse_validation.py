@@ -84,7 +84,7 @@ def test_reverse_validation_picks_the_lambda_that_is_better_on_the_target(tmp_pa
 @pytest.mark.slow
 def test_short_amazon_run_from_the_shipped_files(tmp_path):
     spec = load_catalog().task("books-to-dvd")
-    cfg = resolve(spec, "revgrad", 0, {"steps": 112, "eval_every": 56, "pad_samples": 200,
+    cfg = resolve(spec, "revgrad", 0, {"steps": 224, "eval_every": 56, "pad_samples": 200,
                                        "grl.weight": 0.6, "threads": 1})
     rec = train.run(spec, cfg, tmp_path).record
     assert rec["target_total"] == 3586  # dvd_test.svmlight

@@ -157,3 +157,37 @@ def test_vector_dataset_subset_and_relabel():
     part = ds.subset([4, 0])
     np.testing.assert_array_equal(part.x, X[[4, 0]])
     assert part.with_labels(torch.tensor([0, 0])).y.tolist() == [0, 0]
+
+
+def test_epoch_batches_are_the_batches_of_take():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    x = sp.random(50, 30, density=0.2, format="csr", dtype=np.float32, random_state=1)
+    ds = VectorDataset(x, torch.from_numpy(rng.integers(0, 2, 50)))
+    order = torch.from_numpy(rng.permutation(50)[:48])
+    batches = list(ds.take_batches(order, 16))
+    assert len(batches) == 3
+    for chunk, (xb, yb) in zip(order.split(16), batches):
+        want_x, want_y = ds.take(chunk)
+        assert xb.layout == torch.sparse_csr and xb.shape == (16, 30)
+        torch.testing.assert_close(xb.to_dense(), want_x.to_dense(), rtol=0, atol=0)
+        assert torch.equal(yb, want_y)
+    dense = VectorDataset(x.toarray(), ds.y)
+    (xd, yd), = list(dense.take_batches(order[:5], 8))
+    torch.testing.assert_close(xd, torch.from_numpy(x[order[:5].numpy()].toarray()))
+
+
+def test_sparse_backward_gives_the_dense_gradient():
+    import scipy.sparse as sp
+
+    x = sp.random(40, 25, density=0.3, format="csr", dtype=np.float32, random_state=2)
+    batch, _ = VectorDataset(x, torch.zeros(40, dtype=torch.int64)).take(torch.arange(40))
+    net = ShallowFeatures(25, 6)
+    grads = []
+    for inputs in (batch, batch.to_dense()):  # the CPU sparse path (scipy x^T dz) and x @ W
+        net.zero_grad()
+        (net(inputs) ** 2).sum().backward()
+        grads.append((net.weight.grad.clone(), net.bias.grad.clone()))
+    torch.testing.assert_close(grads[0], grads[1])
+    assert grads[0][0].abs().sum() > 0 and grads[0][0].layout == torch.strided

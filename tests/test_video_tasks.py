@@ -506,3 +506,114 @@ def test_bad_video_input_is_one_line_and_writes_nothing(tree, tmp_path, monkeypa
     assert expected in errors[0] and out.stderr.strip().splitlines()[-1] == errors[0]
     assert "Traceback" not in out.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.json"))
+
+
+# --- issue 13 rows 13 and 19 through the real CLI ---
+
+def olympic_task_file(tmp_path: Path, *, ta3n: bool = True) -> Path:
+    """ucf_olympic.yaml renamed, with the tree's split sizes; `ta3n=False` drops its
+    `include: _ta3n.yaml`, so the defaults name no temporal model (a user's own video task)."""
+    from dabench.tasks.catalog import builtin_task_dir
+
+    raw = yaml.safe_load((builtin_task_dir() / "ucf_olympic.yaml").read_text())
+    raw["family"] = "tiny-ucf-olympic"
+    for key in ("ucf", "olympic"):
+        raw["domains"][key]["options"]["expected"] = {"train": 12, "test": 6}
+    raw["tasks"] = {f"tiny-{k}": {kk: vv for kk, vv in v.items() if kk == "title" or
+                                  kk in ("source", "targets")} for k, v in raw["tasks"].items()}
+    raw.pop("leaderboard", None)
+    raw["suites"] = {"tiny-olympic": list(raw["tasks"])}
+    if not ta3n:
+        del raw["include"]
+        raw["notes"] = []
+    path = tmp_path / "tiny-olympic.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def tiny_sets(tmp_path: Path, workers: int = 0) -> list[str]:
+    sets = {**TINY_FEATURES, "video.decode_workers": workers, "steps": 2, "eval_every": 1,
+            "batch_size": 4, "video.cache_dir": str(tmp_path / "cache")}
+    return [x for k, v in sets.items() for x in ("--set", f"{k}={v}")]
+
+
+def test_cli_raw_seq_with_a_wrong_header_size_is_one_line(tree, tmp_path, monkeypatch):
+    """Row 13 through `dabench run`: an Olympic clip replaced by a raw (format 200) .seq whose
+    header image size is not width x height x 3, decoded by two worker processes: one error line
+    naming the file and the size (numpy's "cannot reshape" traceback, twice, before)."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from dabench.cli import app
+    from test_olympic_seq import write_raw_bgr
+
+    data = tmp_path / "data"
+    shutil.copytree(tree, data)
+    clip = data / "olympic_sports" / "diving_springboard_3m" / "diving_springboard_3m_a1.seq"
+    write_raw_bgr(clip, [np.zeros((48, 64, 3), np.uint8) for _ in range(FRAMES)])
+    blob = bytearray(clip.read_bytes())
+    struct.pack_into("<I", blob, 548 + 16, 64 * 48 * 3 - 3 * 64)  # one row short
+    clip.write_bytes(bytes(blob))
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("DABENCH_TASK_PATH", str(olympic_task_file(tmp_path)))
+    out = CliRunner().invoke(app, ["run", "tiny-ucf-to-olympic", "-m", "source-only",
+                                   "--data-root", str(data), "--runs-dir", str(runs),
+                                   *tiny_sets(tmp_path, workers=2)])
+    errors = [l for l in out.stderr.splitlines() if l.startswith("dabench: error:")]
+    assert out.exit_code == 2 and len(errors) == 1, out.output
+    assert "diving_springboard_3m_a1.seq" in errors[0]
+    assert "header image size 9024 bytes is not width x height x channels = 64x48x3 = 9216" \
+        in errors[0]
+    assert out.stderr.strip().splitlines()[-1] == errors[0]
+    assert "Traceback" not in out.output and "cannot reshape" not in out.output
+    assert not runs.exists() or not any(runs.rglob("*.json"))
+
+
+def test_cli_user_video_task_without_temporal_trains_tempooling(tree, tmp_path, monkeypatch):
+    """Row 19 through `dabench run`: a user video task whose defaults name no temporal model
+    trains TemPooling on the cached features (the image network crashed on them before)."""
+    from typer.testing import CliRunner
+
+    from dabench.cli import app
+
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("DABENCH_TASK_PATH", str(olympic_task_file(tmp_path, ta3n=False)))
+    out = CliRunner().invoke(app, ["run", "tiny-ucf-to-olympic", "-m", "revgrad",
+                                   "--data-root", str(tree), "--runs-dir", str(runs),
+                                   *tiny_sets(tmp_path)])
+    assert out.exit_code == 0, out.output
+    (result,) = runs.rglob("result.json")
+    record = json.loads(result.read_text())
+    assert record["config"]["model.temporal"] == "tempooling"
+    assert record["model"] == "TemPooling + RevGrad" and record["target_total"] == 6
+    assert 0.0 <= record["target_acc_last"] <= 1.0
+
+
+def test_cli_extract_features_caps_decode_workers_at_the_cores(tree, tmp_path):
+    """Row 19 through `dabench extract-features` (a real process, so the CLI's own logging):
+    more decode workers than cores are capped at the cores with one line, and DataLoader's raw
+    UserWarning never appears."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DABENCH_TASK_PATH": str(olympic_task_file(tmp_path)),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                          os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([
+        sys.executable, "-m", "dabench", "extract-features", "tiny-ucf-to-olympic",
+        "--data-root", str(tree), "--device", "cpu", "--workers", "4096", "--batch-size", "6",
+        "--set", "backbone.name=resnet18", "--set", "backbone.weights=none",
+        "--set", "video.frame_size=16", "--set", f"video.cache_dir={tmp_path / 'cache'}"],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "total: 36 videos, 0 cached, 36 extracted" in out.stdout
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    capped = [l for l in out.stderr.splitlines() if "decode workers" in l]
+    want = (f"dabench: 4096 video decode workers asked for, but {cores} CPU "
+            f"{'core is' if cores == 1 else 'cores are'} usable here; using {cores}")
+    assert capped and set(capped) == {want}, out.stderr
+    assert "UserWarning" not in out.stderr and "Traceback" not in out.stderr
+    assert not re.search(r"worker processes in total", out.stderr)

@@ -54,6 +54,8 @@ class BatchStream:
             tensors = self.dataset.tensors
             chunks = order.split(self.batch_size)
             self._it = (tuple(t[idx] for t in tensors) for idx in chunks)
+        elif hasattr(self.dataset, "take_batches"):  # feature vectors: one gather per epoch
+            self._it = self.dataset.take_batches(order, self.batch_size)
         elif hasattr(self.dataset, "take"):
             self._it = (self.dataset.take(idx) for idx in order.split(self.batch_size))
         else:

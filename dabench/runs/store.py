@@ -66,12 +66,21 @@ def write_json(path: Path, obj: Any) -> None:
     write_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append one line and flush it to disk (a crash loses at most the line being written)."""
+def append_jsonl(path: Path, record: dict[str, Any], sync: bool = True) -> None:
+    """Append one line and flush it (a crashed process loses at most the line being written);
+    `sync`: also fsync it to disk (a power cut too). Without, call `sync_file` when it matters."""
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record, sort_keys=True) + "\n")
         fh.flush()
-        os.fsync(fh.fileno())
+        if sync:
+            os.fsync(fh.fileno())
+
+
+def sync_file(path: Path) -> None:
+    """fsync a file written without (e.g. metrics lines before the checkpoint that keeps them)."""
+    if path.exists():
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -109,6 +109,10 @@ class StopAtBoundary(KeyboardInterrupt):
 class Interrupts:
     """First Ctrl-C: finish the current step, checkpoint, exit 130. Second: stop at once.
 
+    SIGTERM (`kill`, `scancel`, Slurm's preemption and time limit, the `--emit-sbatch` script's
+    requeue trap) is treated as a Ctrl-C, so a run stopped that way resumes from the step it
+    reached, not from its last evaluation.
+
     A second Ctrl-C never leaves a mixed state on disk: it interrupts a step (whose state is then
     not saved: the last checkpoint, written at a step boundary, stays), but a checkpoint being
     written inside `critical()` is finished first and the interrupt raised right after.
@@ -119,14 +123,15 @@ class Interrupts:
         self._count = 0
         self._depth = 0  # > 0 inside critical()
         self._pending = False
-        self._previous = None
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> "Interrupts":
         import signal
         import threading
 
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -153,8 +158,9 @@ class Interrupts:
     def __exit__(self, *exc: object) -> None:
         import signal
 
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous = {}
 
 
 def restore(saved: dict, state: Any) -> None:

@@ -33,7 +33,9 @@ def predict_dataset(predict: Callable[[torch.Tensor], torch.Tensor], dataset: Da
         xs, ys = dataset.tensors
         batches = ((xs[i:i + batch_size], ys[i:i + batch_size])
                    for i in range(0, len(xs), batch_size))
-    elif hasattr(dataset, "take"):  # e.g. sparse feature vectors: batches stay sparse
+    elif hasattr(dataset, "take_batches"):  # feature vectors: batches stay sparse
+        batches = dataset.take_batches(torch.arange(len(dataset)), batch_size)
+    elif hasattr(dataset, "take"):
         batches = (dataset.take(torch.arange(i, min(i + batch_size, len(dataset))))
                    for i in range(0, len(dataset), batch_size))
     else:

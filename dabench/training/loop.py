@@ -184,6 +184,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                 except StopAtBoundary:  # first Ctrl-C, between two steps: save this state
                     state.elapsed = time.perf_counter() - t0
                     with interrupts.critical():
+                        results.sync_file(directory / "metrics.jsonl")
                         ckpt.save(state)
                     raise KeyboardInterrupt from None
                 # A second Ctrl-C (a plain KeyboardInterrupt) may land inside a step: that
@@ -212,6 +213,8 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
             if state.val_weights is not None:
                 method.net.load_state_dict(state.val_weights)
             record["pad"] = _export_features(method, pair, cfg, path, directory)
+        for name in ("metrics.jsonl", "reverse-metrics.jsonl"):
+            results.sync_file(directory / name)
         results.write_json(directory / "result.json", record)
         results.mark_done(directory)
         ckpt.clear()
@@ -251,12 +254,14 @@ def _train(cfg: RunConfig, data: TaskData, path: DevicePath, state: _State, metr
             state.sums = None
             _check_finite(numbers, done)
             results.append_jsonl(metrics, {"step": done, "kind": "train", "lambda": lam,
-                                           "lr": cfg.optim.lr * lr, **numbers})
+                                           "lr": cfg.optim.lr * lr, **numbers}, sync=False)
             if on_progress:
                 on_progress(done, cfg.steps, numbers)
         if done % cfg.eval_every == 0 or done == cfg.steps:
             state.last_eval = {"step": done, **evaluate(method, data, cfg, path)}
-            results.append_jsonl(metrics, {"kind": "eval", **state.last_eval})
+            # not fsynced line by line (a resume drops the lines after its checkpoint anyway):
+            # synced with each checkpoint and before the result is recorded
+            results.append_jsonl(metrics, {"kind": "eval", **state.last_eval}, sync=False)
             if state.best is None or state.last_eval["target_acc"] > state.best["target_acc"]:
                 state.best = state.last_eval
             stop = _early_stopping(cfg, state)
@@ -266,6 +271,7 @@ def _train(cfg: RunConfig, data: TaskData, path: DevicePath, state: _State, metr
                 state.checkpointed = done
                 _check_finite({k: float(v) for k, v in (state.sums or {}).items()}, done)
                 with interrupts.critical():
+                    results.sync_file(metrics)
                     ckpt.save(state)  # only a state whose losses are finite is kept
             if on_progress:
                 on_progress(done, cfg.steps, {"target_acc": state.last_eval["target_acc"]})

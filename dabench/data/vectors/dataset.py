@@ -8,7 +8,7 @@ Batches are taken by index (`take`), without a DataLoader: a sparse domain yield
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -65,6 +65,25 @@ class VectorDataset(Dataset):
         """(features (B, D), labels (B,)) of rows `idx`."""
         idx = torch.as_tensor(idx, dtype=torch.int64)
         return self.rows(idx), self.y[idx]
+
+    def take_batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple]:
+        """`take(chunk)` for each `batch_size` chunk of `order` (N,), the same batches, with
+        the rows gathered once and each batch a slice of them (an epoch of the training loop)."""
+        order = torch.as_tensor(order, dtype=torch.int64)
+        y = self.y[order]
+        if not self.sparse:
+            yield from zip(self.rows(order).split(batch_size), y.split(batch_size))
+            return
+        part = self.x[order.numpy()]  # scipy gathers a whole epoch's rows 3x faster than rows()
+        crow = torch.from_numpy(part.indptr.astype(np.int64))  # (N + 1,)
+        col = torch.from_numpy(part.indices.astype(np.int64))  # (nnz,)
+        val = torch.from_numpy(np.ascontiguousarray(part.data, dtype=np.float32))  # (nnz,)
+        for a in range(0, len(order), batch_size):
+            b = min(a + batch_size, len(order))
+            lo, hi = int(crow[a]), int(crow[b])
+            yield torch.sparse_csr_tensor(crow[a:b + 1] - lo, col[lo:hi], val[lo:hi],
+                                          size=(b - a, self.feature_dim),
+                                          check_invariants=False), y[a:b]
 
     def subset(self, idx: Any) -> "VectorDataset":
         idx = np.asarray(idx, dtype=np.int64)

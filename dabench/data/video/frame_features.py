@@ -204,8 +204,8 @@ def cap_workers(wanted: int) -> int:
         (os.cpu_count() or 1)
     if wanted > cores:
         logging.getLogger("dabench").warning(
-            "video.decode_workers=%d is more than the %d CPU core(s) here; using %d", wanted,
-            cores, cores)
+            "%d video decode workers asked for, but %d CPU %s usable here; using %d", wanted,
+            cores, "core is" if cores == 1 else "cores are", cores)
         return cores
     return wanted
 
