@@ -219,7 +219,7 @@ def test_catalog_has_the_video_tasks_with_the_ta3n_recipe():
         task = catalog.task(name)
         n = task.source.options["expected"]["train"]  # the source training videos
         cfg = resolve(task, "revgrad", 1, {})
-        per_epoch = -(-n // 128)  # ceil: TA3N iterates over the last, ragged batch too
+        per_epoch = -(-n // cfg.batch_size)  # ceil: TA3N iterates over the last, ragged batch
         assert (cfg.steps, cfg.eval_every) == (30 * per_epoch, per_epoch)  # 30 epochs
         # TA3N counts epochs from 1 (main.py 228, 350): the lr schedule's p starts at 1/30 and
         # reaches 1 at the last step's end
