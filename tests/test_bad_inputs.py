@@ -692,7 +692,8 @@ def test_list_tasks_never_cuts_a_task_name(columns, monkeypatch):
                                                                       max(map(len, names)) + 20)
 
 
-def _fake_finished_run(runs: Path, sets: dict, acc: float, task: str = "mnist-to-mnistm") -> None:
+def _fake_finished_run(runs: Path, sets: dict, acc: float, task: str = "mnist-to-mnistm",
+                       **extra) -> None:
     """A finished run folder as `dabench run` writes it, with the current defaults + `sets`."""
     from dabench.config import resolve
 
@@ -704,8 +705,26 @@ def _fake_finished_run(runs: Path, sets: dict, acc: float, task: str = "mnist-to
     (directory / "result.json").write_text(json.dumps({
         "task": spec.name, "task_version": spec.version, "title": spec.title,
         "method": "revgrad", "model": "RevGrad", "recipe": cfg.recipe, "seed": 0,
-        "config": cfg.flat(), "target_acc_last": acc, "target_acc_best": acc}))
+        "config": cfg.flat(), "target_acc_last": acc, "target_acc_best": acc, **extra}))
     (directory / "done").write_text("")
+
+
+def test_report_says_when_values_are_validation_accuracies(tmp_path):
+    """A run screened with --set target_val=0.25 reads the validation split: the caption says
+    its value is not a test accuracy, and its row has no Δ to the published test value."""
+    runs = tmp_path / "runs"
+    _fake_finished_run(runs, {"target_val": 0.25}, 0.70, target_eval="val")
+    out = CliRunner().invoke(app, ["report", "--runs-dir", str(runs)])
+    assert out.exit_code == 0, out.output
+    assert "1 run(s) set target_val: their values are accuracies on a labelled validation split" \
+        in " ".join(out.stdout.split())
+    rows = json.loads(CliRunner().invoke(app, ["report", "--runs-dir", str(runs), "--format",
+                                                "json"]).stdout)
+    (row,) = rows
+    assert row["value"] == 70.0 and row["delta"] is None and "target_val=0.25" in row["model"]
+    _fake_finished_run(tmp_path / "test-only", {}, 0.70)
+    plain = CliRunner().invoke(app, ["report", "--runs-dir", str(tmp_path / "test-only")])
+    assert "set target_val" not in plain.stdout
 
 
 def test_report_row_with_other_settings_says_which_and_has_no_delta(tmp_path):

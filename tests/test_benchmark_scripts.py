@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from dabench.config import resolve
+from dabench.tasks.catalog import load_catalog
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -37,9 +40,12 @@ def test_throughput_script_runs_and_writes_json(tmp_path):
                                            "eager fp32 reference step"}
     assert result["ratio_dabench_over_bare_time"] > 0
     assert set(result["end_to_end_images_per_s"]) == {"jpeg_loader", "image_cache"}
-    assert result["projected_office31_a_to_w_s"]["tllib"]["steps"] == 20000
-    digits = result["digits"]
-    assert digits["backbone"] == "lenet" and digits["batch"] == 64
+    # the projection and the digits step use the task files' recipes, not constants of the script
+    catalog = load_catalog()
+    tllib = resolve(catalog.task("office31-a-to-w"), "revgrad", 0, {"recipe": "tllib"})
+    assert result["projected_office31_a_to_w_s"]["tllib"]["steps"] == tllib.steps
+    digits, cfg = result["digits"], resolve(catalog.task("mnist-to-mnistm"), "revgrad", 0, {})
+    assert (digits["backbone"], digits["batch"]) == (cfg.backbone.name, cfg.batch_size)
     assert set(digits["ms_per_step"]) == {"channels_last", "nchw"}
     assert all(v > 0 for v in digits["ms_per_step"].values())
     assert "channels_last off" in " ".join(result["extra_ms_per_step"])

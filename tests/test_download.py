@@ -32,6 +32,12 @@ def _jpeg() -> bytes:
     return buf.getvalue()
 
 
+def office31_counts() -> dict[str, int]:
+    """The complete domains' image counts, as the task file states them."""
+    task = load_catalog().task("office31-a-to-dw")
+    return {d.key: d.options["expected_images"] for d in (task.source, *task.targets)}
+
+
 def office31_members(counts: dict[str, int]) -> dict[str, bytes]:
     """An Office-31 style archive: <domain>/images/<class>/frame_NNNN.jpg, spread over classes."""
     classes = list(load_catalog().task("office31-a-to-w").classes)
@@ -240,7 +246,8 @@ def test_download_extract_and_data_check_verdict_incomplete(tmp_path, monkeypatc
         office31_registry(monkeypatch, [f"{srv.url}/o31.tar.gz"])
         out = download("office31", "--data-root", str(data))
     assert out.exit_code == 1, out.output  # downloaded, but the counts are not the real ones
-    assert re.search(r"amazon\s+PROBLEM\s+40 images \(expected 2817\), 31/31 classes", out.stdout)
+    full = office31_counts()["amazon"]
+    assert re.search(rf"amazon\s+PROBLEM\s+40 images \(expected {full}\), 31/31 classes", out.stdout)
     assert "INCOMPLETE" in out.stdout and "found the problems above" in out.stdout
     marker = json.loads((data / "office31" / MARKER).read_text())
     assert marker["parts"]["images"]["sha256"] == sha256(archive.read_bytes())
@@ -259,14 +266,15 @@ def test_download_extract_and_data_check_verdict_incomplete(tmp_path, monkeypatc
 @pytest.mark.slow
 def test_download_of_a_complete_dataset_passes_data_check(tmp_path, monkeypatch):
     archive = make_tar(tmp_path / "o31.tar.gz",
-                       office31_members({"amazon": 2817, "dslr": 498, "webcam": 795}))
+                       office31_members(office31_counts()))
     data = tmp_path / "data"
     with Server() as srv:
         srv.routes = {"/o31.tar.gz": (archive.read_bytes(), "ok")}
         office31_registry(monkeypatch, [f"{srv.url}/o31.tar.gz"], sha=sha256(archive.read_bytes()))
         out = download("office31", "--data-root", str(data))
         assert out.exit_code == 0, out.output
-        assert re.search(r"dslr\s+ok\s+498 images \(expected 498\)", out.stdout)
+        n = office31_counts()["dslr"]
+        assert re.search(rf"dslr\s+ok\s+{n} images \(expected {n}\)", out.stdout)
         assert out.stdout.strip().endswith("Office31: downloaded and complete")
         # Again: nothing downloaded, nothing extracted.
         sent = dict(srv.sent)

@@ -102,3 +102,35 @@ def test_emit_sbatch_array_task_runs_exactly_its_run(tmp_path):
     assert out.exit_code == 0, out.output
     done = [json.loads((d / "result.json").read_text()) for d in runs.glob("*/*/*")]
     assert [(r["method"], r["seed"]) for r in done] == [("revgrad", 1)]
+
+
+def test_slurm_command_stopped_by_slurm_stops_its_command_and_leaves_no_result(tmp_path):
+    """SIGTERM (scancel, preemption, `scontrol requeue`) reaches the command, and the task exits
+    130 without returning, so submitit keeps no result and the requeued task runs it again;
+    left alone, the task returns the command's outcome."""
+    import signal
+    import time
+
+    log = tmp_path / "shard.log"
+    ticket = {"argv": ["extract-features", "video", "--data-root", str(tmp_path / "none")],
+              "log": str(log)}
+    code = ("import sys; from dabench.runs.launch.slurm import SlurmCommand; "
+            f"print('result', SlurmCommand()({ticket!r}))")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                            text=True)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    end = time.time() + 60
+    while time.time() < end and not children.read_text().split():
+        time.sleep(0.01)
+    child = int(children.read_text().split()[0])  # `python -m dabench ...`, still starting
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "result" not in out
+    assert not Path(f"/proc/{child}").exists()
+    assert "data folder" not in log.read_text()  # stopped before it got anywhere
+
+    alone = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, timeout=60)
+    assert alone.returncode == 0 and alone.stdout.split() == ["result", "error"]
+    assert log.read_text().splitlines()[-1].startswith("dabench: error: data folder")

@@ -41,7 +41,8 @@ def test_ticket_round_trip_and_drift():
     (["--launcher", "local", "--gpus", "0,0"], "names a GPU twice"),
     (["--launcher", "local", "--gpus", "0,1", "--workers", "3"], "with --gpus, set runs per GPU"),
     (["--workers", "2"], "belong to --launcher local"),
-    (["--launcher", "local", "--wait"], "belong to --launcher slurm"),
+    (["--launcher", "local", "--wait"], "--wait belongs to --launcher slurm"),
+    (["--max-parallel", "3", "--qos", "high"], "--max-parallel, --qos belong to --launcher slurm"),
     (["--launcher", "local", "--force"], "--force works with the serial launcher only"),
     (["--launcher", "slurm", "--emit-sbatch", "x.sh", "--shard", "0/2"], "leave --shard out"),
 ])

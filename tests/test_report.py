@@ -20,6 +20,12 @@ from dabench.runs.store import load_records
 from dabench.tasks.catalog import load_catalog
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def published(task: str, method: str) -> float:
+    """The task file's published value: the report must show that one (not a copy here)."""
+    (value,) = [p.value for p in load_catalog().task(task).published if p.method == method]
+    return value
 CASES = [(view, fmt, select) for view in ("runs", "suite", "leaderboard")
          for fmt in ("md", "csv", "json") for select in ("last", "oracle")]
 CASES += [("suite", "latex", "last"), ("leaderboard", "latex", "last")]
@@ -54,7 +60,8 @@ def test_mean_std_and_delta_values():
     rg = rows[("mnist-to-mnistm", "revgrad")]
     assert rg.n == 3 and rg.value == pytest.approx(62.0)  # (64.0 + 60.2 + 61.8) / 3
     assert rg.std == pytest.approx(1.907878, abs=1e-5)  # sample std (ddof = 1)
-    assert rg.published == 76.66 and rg.delta == pytest.approx(62.0 - 76.66)
+    paper = published("mnist-to-mnistm", "revgrad")
+    assert rg.published == paper and rg.delta == pytest.approx(62.0 - paper)
     one = rows[("mnist-to-mnistm", "target-only")]
     assert one.n == 1 and one.std is None and one.value == pytest.approx(91.0)
     nopub = rows[("mnist-to-digits", "revgrad")]
@@ -68,9 +75,10 @@ def test_gap_closed_note():
 
     records, _ = load_records(GOLDEN / "runs")
     notes = gap_notes(aggregate(records, load_catalog(), "last"))
-    # (62.00 - 49.37) / (91.00 - 49.37) = 30%; published (76.66 - 52.25) / (95.96 - 52.25) = 56%
+    # (62.00 - 49.37) / (91.00 - 49.37) = 30%; published: the same from the task file's values
+    so, rg, to = (published("mnist-to-mnistm", m) for m in ("source-only", "revgrad", "target-only"))
     assert notes == ["MNIST-to-MNIST-M: RevGrad closes 30% of the source-only -> target-only "
-                     "gap (published: 56%)."]
+                     f"gap (published: {100 * (rg - so) / (to - so):.0f}%)."]
 
 
 def test_table_names_the_selection_rule_and_shows_missing_as_dash():
@@ -98,7 +106,8 @@ def test_suite_view_cells_avg_and_published_rows():
     assert rows["RevGrad"][1] == "62.00 ± 1.91" and rows["RevGrad"][2] == "70.10"
     assert rows["RevGrad"][3] == "66.05"  # (62.00 + 70.10) / 2
     assert rows["Source only"][2] == "—" and rows["Source only"][3] == "—"  # missing cell
-    assert rows["RevGrad — published (paper)"][1:4] == ["76.66", "—", "—"]
+    paper = f"{published('mnist-to-mnistm', 'revgrad'):.2f}"
+    assert rows["RevGrad — published (paper)"][1:4] == [paper, "—", "—"]
 
 
 def test_leaderboard_rows_are_dataset_means_per_seed():
@@ -106,13 +115,14 @@ def test_leaderboard_rows_are_dataset_means_per_seed():
 
     records, _ = load_records(GOLDEN / "board_runs")
     rows = {r.dataset: r for r in board_rows(records, load_catalog(), "last")}
+    board = {r.dataset: r.value for r in load_catalog().board}  # the task files' row values
     o31 = rows["Office-31"]
     # seed 0: (78.1 + 71.5 + 69.0) / 3 = 72.8667; seed 1: (77.2 + 70.9 + 70.2) / 3 = 72.7667
     assert o31.n == 2 and o31.value == pytest.approx(72.81667, abs=1e-4)
     assert o31.std == pytest.approx(0.070711, abs=1e-5)
-    assert o31.published == 73.4 and o31.task == "Multi-target Domain Adaptation"
+    assert o31.published == board["Office-31"] and o31.task == "Multi-target Domain Adaptation"
     home = rows["Office-Home"]  # Rw->ArClPr has no run: the row stays empty
-    assert home.n == 0 and home.value is None and home.published == 57.9
+    assert home.n == 0 and home.value is None and home.published == board["Office-Home"]
     assert build(records, load_catalog())[0].title.startswith("Leaderboard rows")  # auto view
 
 

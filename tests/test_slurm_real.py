@@ -1,6 +1,7 @@
 """`--launcher slurm` on a real single-node Slurm cluster (tests/slurm_cluster.py): a small sweep
 where every run finishes once, one task requeued mid-run (as preemption does) resuming to the
-same result as an uninterrupted run. Skipped, with the reason, where the cluster cannot start."""
+same result as an uninterrupted run; and `extract-features --launcher slurm` on a tiny video tree.
+Skipped, with the reason, where the cluster cannot start."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from dabench.runs.lock import read_owner
 from dabench.tasks.catalog import load_catalog
 from launch_common import LONG, reference, sets
 from slurm_cluster import Cluster, Unavailable
+from test_features_shard import base_args
+from test_video_tasks import tiny_task_file, tree  # noqa: F401 (fixture)
 
 
 
@@ -73,3 +76,21 @@ def test_sweep_on_real_slurm_with_a_requeued_task(slurm, tmp_path):
     for key in ("target_acc_last", "target_acc_best", "best_step", "source_acc_last"):
         assert got[key] == ref[key], key
     assert tuple((r["kind"], r["step"]) for r in store.read_jsonl(metrics)) == ref_steps
+
+
+@pytest.mark.slow
+def test_feature_extraction_shards_on_real_slurm(slurm, tree, tmp_path):  # noqa: F811
+    cache = tmp_path / "cache"
+    env = {**slurm, "PYTHONPATH": str(REPO), "DABENCH_TASK_PATH": str(tiny_task_file(tmp_path))}
+    out = subprocess.run(
+        [sys.executable, "-m", "dabench", *base_args(tree, cache), "--launcher", "slurm",
+         "--shards", "2", "--max-parallel", "2", "--cpus-per-job", "1", "--mem-gb", "1",
+         "--time-min", "5"], env=env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr
+    assert "2 shard(s): 2 done" in out.stderr
+    assert "feature cache complete" in out.stdout and "15 of 15 videos cached" in out.stdout
+    # 15 videos per dataset, sorted and dealt out: 8 to shard 0 and 7 to shard 1, per dataset
+    for k, n in ((0, 16), (1, 14)):
+        log = (cache / "logs" / f"shard-{k}-of-2.log").read_text()
+        assert f"total: {n} videos, 0 cached, {n} extracted (shard {k}/2)" in log
+        assert "started (Slurm job " in log and "_None)" not in log  # ran as an array task

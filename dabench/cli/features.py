@@ -12,8 +12,13 @@ from typing import List, Optional
 import typer
 
 from dabench.cli.app import DATA_ROOT
+from dabench.cli.feature_shards import (check_options, emit_sbatch as write_sbatch, finish,
+                                        launch_local, launch_slurm, shard_argv, verify_cache)
+from dabench.cli.launch import (ACCOUNT, CPUS_PER_JOB, EMIT_SBATCH, GPUS_PER_JOB, MAX_PARALLEL,
+                                MEM_GB, PARTITION, QOS, TIME_MIN, Launcher)
 from dabench.data.paths import data_root_or_env
 from dabench.errors import DabenchError
+from dabench.runs.launch.slurm import SlurmOptions
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
@@ -32,12 +37,24 @@ def extract_features(
                                         help="i/N: extract only slice i of N of the videos"),
     verify: bool = typer.Option(False, "--verify",
                                 help="extract nothing; check every video has cached features"),
-    launcher: str = typer.Option("serial", "--launcher",
-                                 help="serial, or local: --shards processes (or one per GPU "
-                                      "slot), then --verify"),
-    shards: int = typer.Option(2, "--shards", min=1, help="local: shard processes on the CPU"),
+    launcher: Launcher = typer.Option("serial", "--launcher",
+                                      help="serial (this process), local (shard processes "
+                                           "here) or slurm (a job array of --shards tasks); "
+                                           "local and slurm then --verify"),
+    shards: Optional[int] = typer.Option(None, "--shards", min=1,
+                                         help="local (CPU) and slurm: number of shards "
+                                              "[local default: 2]"),
     gpus: Optional[str] = typer.Option(None, "--gpus", help="local: GPU ids, e.g. 0,1"),
     jobs_per_gpu: int = typer.Option(1, "--jobs-per-gpu", min=1, help="local: shards per GPU"),
+    max_parallel: int = MAX_PARALLEL,
+    gpus_per_job: int = GPUS_PER_JOB,
+    cpus_per_job: int = CPUS_PER_JOB,
+    mem_gb: float = MEM_GB,
+    time_min: int = TIME_MIN,
+    partition: Optional[str] = PARTITION,
+    account: Optional[str] = ACCOUNT,
+    qos: Optional[str] = QOS,
+    emit_sbatch: Optional[Path] = EMIT_SBATCH,
 ) -> None:
     """Extract and cache the frame features of video tasks (what `dabench run` would extract).
 
@@ -48,6 +65,8 @@ def extract_features(
       dabench extract-features ucf-to-hmdbfull --set video.cache_dir=/scratch/features
 
       dabench extract-features video --launcher local --gpus 0,1,2,3
+
+      dabench extract-features video --launcher slurm --shards 16 --gpus-per-job 1
 
       dabench extract-features video --shard 2/8   (then, once all 8 are done: --verify)
 
@@ -64,6 +83,13 @@ def extract_features(
     from dabench.runs.plan import parse_shard
     from dabench.tasks.catalog import load_catalog
 
+    slurm_opts = SlurmOptions(max_parallel, gpus_per_job, cpus_per_job, mem_gb, time_min,
+                              partition, account, qos)
+    check_options(launcher, shard, verify, shards, gpus, jobs_per_gpu, slurm_opts, emit_sbatch)
+    if launcher is Launcher.slurm and not emit_sbatch:
+        from dabench.runs.launch.slurm import require_submitit
+
+        require_submitit()  # a missing package is reported before anything is read
     catalog = load_catalog()
     specs = catalog.expand(tasks)
     not_video = [s.name for s in specs if s.modality != "video"]
@@ -87,19 +113,17 @@ def extract_features(
                 rels.update(dict.fromkeys(it.relpath for it in vs.items))
 
     index, count = parse_shard(shard) if shard else (0, 1)
-    if launcher not in ("serial", "local"):
-        raise DabenchError(f"--launcher '{launcher}' is not one of serial, local; on a cluster "
-                           "run one --shard i/N per array task, then --verify (docs: README)")
     if verify:
-        return _verify(jobs)
-    if launcher == "local":
-        if shard:
-            raise DabenchError("--launcher local makes its own shards; leave --shard out")
-        argv = ["extract-features", *tasks, "--device", device, "--batch-size", str(batch_size),
-                "--workers", str(workers)] + [x for s_ in sets for x in ("--set", s_)] + \
-            (["--data-root", str(root)] if root else [])
-        _launch_local(argv, jobs, gpus, jobs_per_gpu, shards)
-        return _verify(jobs)
+        return verify_cache(jobs)
+    if launcher is not Launcher.serial:
+        argv = shard_argv(tasks, device, batch_size, workers, sets, root)
+        if launcher is Launcher.local:
+            outcomes = launch_local(argv, jobs, gpus, jobs_per_gpu, shards or 2)
+        elif emit_sbatch:
+            return write_sbatch(emit_sbatch, argv, jobs, shards, slurm_opts)
+        else:
+            outcomes = launch_slurm(argv, jobs, shards, slurm_opts)
+        return finish(outcomes, jobs)
 
     console = Console(stderr=True)
     totals = [0, 0]
@@ -128,44 +152,3 @@ def extract_features(
     if shard:
         typer.echo("when every shard has finished, check the cache is complete: the same "
                    "command with --verify instead of --shard", err=True)
-
-
-def _verify(jobs: dict) -> None:
-    """The final pass: every video of every job has a usable cache entry, else exit 1."""
-    from dabench.data.video.frame_features import missing_features
-
-    short = []
-    for (store_dir, video_dir), (display, _, rels) in jobs.items():
-        missing = missing_features(video_dir, list(rels), store_dir)
-        typer.echo(f"{display}: {len(rels) - len(missing)} of {len(rels)} videos cached in "
-                   f"{store_dir}")
-        short += [f"{display} {rel}" for rel in missing]
-    if short:
-        raise DabenchError(f"{len(short)} video(s) have no cached features (first: {short[0]}); "
-                           "run the extraction again (without --verify) to fill them in",
-                           exit_code=1)
-    typer.echo("feature cache complete")
-
-
-def _launch_local(argv: List[str], jobs: dict, gpus: Optional[str], jobs_per_gpu: int,
-                  shards: int) -> None:
-    """One `dabench extract-features ... --shard k/N` process per slot; logs beside the cache."""
-    import sys
-
-    from dabench.runs.launch.local import make_slots, parse_gpus, run_pool
-    from dabench.runs.launch.outcomes import summary
-
-    slots = make_slots(parse_gpus(gpus), jobs_per_gpu, shards)
-    n = len(slots)
-    store_dir = next(iter(jobs))[0]
-    logs = store_dir.parent.parent / "logs"
-    tickets = [{"label": f"extract-features shard {k}/{n}",
-                "argv": [*argv, "--shard", f"{k}/{n}"], "log": str(logs / f"shard-{k}-of-{n}.log")}
-               for k in range(n)]
-    outcomes = run_pool(tickets, logs, None, slots,
-                        command=lambda t, *_: [sys.executable, "-m", "dabench", *t["argv"]],
-                        log_for=lambda t: Path(t["log"]))
-    typer.echo(summary(outcomes), err=True)
-    if any(o.result != "done" for o in outcomes):
-        raise DabenchError("a shard of the extraction did not finish (see its log above); run "
-                           "the same command again: what is cached is kept", exit_code=1)

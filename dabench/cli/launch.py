@@ -26,6 +26,38 @@ class Launcher(str, Enum):
     slurm = "slurm"
 
 
+# The Slurm options, one definition for `dabench run` and `dabench extract-features`
+_SLURM = SlurmOptions()
+MAX_PARALLEL = typer.Option(_SLURM.max_parallel, "--max-parallel",
+                            help="slurm: array tasks at once")
+GPUS_PER_JOB = typer.Option(_SLURM.gpus_per_job, "--gpus-per-job",
+                            help="slurm: GPUs per array task (0 or 1)")
+CPUS_PER_JOB = typer.Option(_SLURM.cpus_per_job, "--cpus-per-job",
+                            help="slurm: CPU cores per array task")
+MEM_GB = typer.Option(_SLURM.mem_gb, "--mem-gb", help="slurm: memory per array task (GB)")
+TIME_MIN = typer.Option(_SLURM.time_min, "--time-min",
+                        help="slurm: time limit per job (minutes); a task that needs longer is "
+                             "requeued and resumes (a run from its checkpoint)")
+PARTITION = typer.Option(None, "--partition", help="slurm: partition")
+ACCOUNT = typer.Option(None, "--account", help="slurm: account")
+QOS = typer.Option(None, "--qos", help="slurm: quality of service")
+EMIT_SBATCH = typer.Option(None, "--emit-sbatch",
+                           help="slurm: write a plain array script to FILE instead of submitting")
+
+
+def check_slurm_only(launcher: Launcher, slurm: SlurmOptions, extra: list[str] = ()) -> None:
+    """The Slurm options (those set away from their defaults, and `extra` option names given)
+    are errors with another launcher."""
+    from dataclasses import fields
+
+    given = [f"--{f.name.replace('_', '-')}" for f in fields(slurm)
+             if getattr(slurm, f.name) != f.default] + list(extra)
+    if launcher is not Launcher.slurm and given:
+        one = len(given) == 1
+        raise DabenchError(f"{', '.join(given)} {'belongs' if one else 'belong'} to --launcher "
+                           f"slurm; add --launcher slurm or leave {'it' if one else 'them'} out")
+
+
 @dataclass
 class LaunchOptions:
     launcher: Launcher = Launcher.serial
@@ -47,8 +79,8 @@ class LaunchOptions:
         if self.gpus and self.workers != 1:
             raise DabenchError("--workers is for CPU-only machines; with --gpus, set runs per "
                                "GPU with --jobs-per-gpu N")
-        if self.launcher is not Launcher.slurm and (self.emit_sbatch or self.wait):
-            raise DabenchError("--emit-sbatch and --wait belong to --launcher slurm")
+        check_slurm_only(self.launcher, self.slurm, ["--emit-sbatch"] * bool(self.emit_sbatch)
+                         + ["--wait"] * self.wait)
         if self.launcher is Launcher.local:
             from dabench.runs.launch.local import make_slots, parse_gpus
 
@@ -138,7 +170,9 @@ def _emit_sbatch(opts: LaunchOptions, rerun: list[str], pending: list[int], coun
     from dabench.atomic import write_atomic
     from dabench.runs.launch.slurm import sbatch_script
 
-    text = sbatch_script(rerun, pending, count, opts.slurm, root.resolve() / ".slurm")
+    log_dir = root.resolve() / ".slurm"
+    text = sbatch_script(rerun, pending, count, opts.slurm, log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)  # sbatch does not make the --output folder
     write_atomic(opts.emit_sbatch, text)
     typer.echo(f"wrote {opts.emit_sbatch} ({len(pending)} array task(s)); submit it with: "
                f"sbatch {shlex.quote(str(opts.emit_sbatch))}", err=True)

@@ -8,7 +8,9 @@ from typing import List, Optional
 import typer
 
 from dabench.cli.app import DATA_ROOT, Device, _err, app
-from dabench.cli.launch import LaunchOptions, Launcher, dispatch
+from dabench.cli.launch import (ACCOUNT, CPUS_PER_JOB, EMIT_SBATCH, GPUS_PER_JOB, MAX_PARALLEL,
+                                MEM_GB, PARTITION, QOS, TIME_MIN, LaunchOptions, Launcher,
+                                dispatch)
 from dabench.runs.launch.slurm import SlurmOptions
 from dabench.data.paths import data_root_or_env
 from dabench.errors import DabenchError
@@ -52,19 +54,15 @@ def run(
     gpus: Optional[str] = typer.Option(None, "--gpus", help="local: GPU ids, e.g. 0,1,2,3"),
     jobs_per_gpu: int = typer.Option(1, "--jobs-per-gpu", help="local: runs per GPU at once"),
     workers: int = typer.Option(1, "--workers", help="local, CPU only: runs at once"),
-    max_parallel: int = typer.Option(64, "--max-parallel", help="slurm: array tasks at once"),
-    gpus_per_job: int = typer.Option(0, "--gpus-per-job", help="slurm: GPUs per run (0 or 1)"),
-    cpus_per_job: int = typer.Option(4, "--cpus-per-job", help="slurm: CPU cores per run"),
-    mem_gb: float = typer.Option(16, "--mem-gb", help="slurm: memory per run (GB)"),
-    time_min: int = typer.Option(120, "--time-min",
-                                 help="slurm: time limit per job; a run that needs longer is "
-                                      "requeued and resumes from its checkpoint"),
-    partition: Optional[str] = typer.Option(None, "--partition", help="slurm: partition"),
-    account: Optional[str] = typer.Option(None, "--account", help="slurm: account"),
-    qos: Optional[str] = typer.Option(None, "--qos", help="slurm: quality of service"),
-    emit_sbatch: Optional[Path] = typer.Option(None, "--emit-sbatch",
-                                               help="slurm: write a plain array script to "
-                                                    "FILE instead of submitting"),
+    max_parallel: int = MAX_PARALLEL,
+    gpus_per_job: int = GPUS_PER_JOB,
+    cpus_per_job: int = CPUS_PER_JOB,
+    mem_gb: float = MEM_GB,
+    time_min: int = TIME_MIN,
+    partition: Optional[str] = PARTITION,
+    account: Optional[str] = ACCOUNT,
+    qos: Optional[str] = QOS,
+    emit_sbatch: Optional[Path] = EMIT_SBATCH,
     wait: bool = typer.Option(False, "--wait", help="slurm: wait for the jobs to end"),
 ) -> None:
     """Train and evaluate every (task, method, seed), then print what ran.

@@ -21,11 +21,7 @@ import typer
 
 from dabench.cli.app import _err, app
 from dabench.runs.launch.outcomes import EXIT_CODES
-
-try:  # a Slurm job that is preempted or runs out of time is requeued by submitit
-    from submitit.helpers import Checkpointable as _Requeueable
-except ImportError:  # pragma: no cover - submitit is the optional [slurm] extra
-    _Requeueable = object
+from dabench.runs.launch.slurm import Requeueable
 
 
 def execute(ticket: dict[str, Any], runs_dir: str, data_root: Optional[str] = None,
@@ -73,7 +69,7 @@ def execute(ticket: dict[str, Any], runs_dir: str, data_root: Optional[str] = No
     return result
 
 
-class SlurmRun(_Requeueable):
+class SlurmRun(Requeueable):
     """The callable a Slurm array task runs (pickled by submitit). On preemption or time-out
     submitit calls `checkpoint`, which requeues the same ticket: the run resumes from its last
     checkpoint, and the lock, owned by this same array task, is taken over at once."""

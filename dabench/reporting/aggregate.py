@@ -342,12 +342,23 @@ def resolve_view(records: list[dict], catalog, select: str, view: str) -> str:
     return "leaderboard" if any(r.n for r in board_rows(records, catalog, select)) else "runs"
 
 
+def validation_note(records: list[dict]) -> list[str]:
+    """A caption line when some values are accuracies on a labelled target validation split
+    (`--set target_val=...`, for screening), not on the target test set."""
+    n = sum(r.get("target_eval") == "val" for r in records)
+    if not n:
+        return []
+    return [f"{n} run(s) set target_val: their values are accuracies on a labelled validation "
+            "split held out of the target's training data (for screening settings), not on the "
+            "target test set; they are not comparable with the published test values (no Δ)."]
+
+
 def build(records: list[dict], catalog, select: str = "last", view: str = "auto",
           notes: list[str] = ()) -> list[Table]:
     """The report tables for `view`; "auto" is the leaderboard when any of its rows has runs.
     The selection rule first picks one configuration per (task, method, seed) of a sweep."""
     records, picked = select_runs(records, select)
-    notes = [*picked, *notes]
+    notes = [*picked, *validation_note(records), *notes]
     view = resolve_view(records, catalog, select, view)
     if view == "suite":
         return suite_view(records, catalog, select, list(notes))

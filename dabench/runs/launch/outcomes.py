@@ -49,15 +49,16 @@ def last_error(log: Optional[Path]) -> str:
     return line.removeprefix("dabench: error:").strip()[:300]
 
 
-def summary(outcomes: list[Outcome]) -> str:
-    """Counts per outcome, then one line per run that did not finish (with its log)."""
+def summary(outcomes: list[Outcome], noun: str = "run") -> str:
+    """Counts per outcome, then one line per run (or shard: `noun`) that did not finish, with
+    its log."""
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.result] = counts.get(o.result, 0) + 1
     order = ["done", "skipped", "busy", "failed", "error", "crashed", "interrupted"]
     words = {"skipped": "finished before", "busy": "running elsewhere"}
     head = ", ".join(f"{counts[k]} {words.get(k, k)}" for k in order if counts.get(k))
-    lines = [f"{len(outcomes)} run(s): {head or 'nothing to do'}"]
+    lines = [f"{len(outcomes)} {noun}(s): {head or 'nothing to do'}"]
     for o in outcomes:
         if o.result not in ("done", "skipped"):
             where = f" [log: {o.log}]" if o.log else ""

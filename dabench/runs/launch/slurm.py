@@ -1,23 +1,36 @@
-"""The Slurm launcher: one job array for the pending runs, through submitit, or a plain script.
+"""The Slurm launcher: one job array, through submitit, or a plain script.
 
-`submit` hands every ticket to submitit's `SlurmExecutor.map_array`: one array task per run,
-`--array=0-(n-1)%max_parallel`, each task running `dabench.cli.worker.SlurmRun`, which submitit
-requeues on preemption or time-out (it signals the job `signal_delay_s` before the end); the
-requeued task resumes the run from its checkpoint. `sbatch_script` writes the same array as a plain
-script for clusters where submitit cannot be installed: array task k runs
-`dabench run ... --shard k/N`, one run of the plan each.
+`submit_array` hands one argument tuple per array task to submitit's `SlurmExecutor.map_array`
+(`--array=0-(n-1)%max_parallel`); the callable is `Requeueable`, so submitit requeues the task on
+preemption or time-out (it signals the job `signal_delay_s` before the end) and the requeued task
+starts the callable again, which resumes what it does. `dabench run` submits one task per pending
+run (`submit`, each running `dabench.cli.worker.SlurmRun`, which resumes the run from its
+checkpoint); `dabench extract-features` one task per shard (`SlurmCommand`: a `dabench` command
+line, which skips what the cache holds already). `array_script` writes the same kind of array as a
+plain script for clusters where submitit cannot be installed: array task k runs
+`COMMAND --shard k/N`.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
+import subprocess
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from dabench.errors import DabenchError
-from dabench.runs.launch.outcomes import Outcome
+from dabench.runs.launch.outcomes import EXIT_CODES, Outcome, from_returncode, last_error
+
+try:  # a Slurm job that is preempted or runs out of time is requeued by submitit
+    from submitit.helpers import Checkpointable as Requeueable
+except ImportError:  # pragma: no cover - submitit is the optional [slurm] extra
+    Requeueable = object
 
 SIGNAL_DELAY_S = 120  # warn a job this long before its time limit: time to checkpoint
 
@@ -59,29 +72,80 @@ def require_submitit():
     return submitit
 
 
-def submit(tickets: list[dict[str, Any]], root: Path, data_root: Optional[Path],
-           opts: SlurmOptions, fn: Callable[..., str]) -> list[Any]:
-    """Submit one array job (one task per ticket); returns submitit's jobs. Logs go to
-    `<runs>/.slurm/`."""
+def submit_array(fn: Callable[..., str], args: list[list[Any]], folder: Path,
+                 opts: SlurmOptions) -> list[Any]:
+    """Submit one array job whose task k calls `fn(args[0][k], args[1][k], ...)`; returns
+    submitit's jobs, one per task. submitit's files and logs go to `folder/<job id>/`."""
     submitit = require_submitit()
-    executor = submitit.SlurmExecutor(folder=root / ".slurm" / "%j", max_num_timeout=20)
-    flags = opts.sbatch_flags()
+    executor = submitit.SlurmExecutor(folder=folder / "%j", max_num_timeout=20)
     executor.update_parameters(
-        job_name="dabench", cpus_per_task=opts.cpus_per_job, mem=flags["mem"],
+        job_name="dabench", cpus_per_task=opts.cpus_per_job, mem=opts.sbatch_flags()["mem"],
         time=opts.time_min, array_parallelism=opts.max_parallel, stderr_to_stdout=True,
         signal_delay_s=SIGNAL_DELAY_S, partition=opts.partition, account=opts.account,
         qos=opts.qos, gpus_per_node=opts.gpus_per_job or None,
         additional_parameters={"requeue": True})
+    return executor.map_array(fn, *args)
+
+
+def submit(tickets: list[dict[str, Any]], root: Path, data_root: Optional[Path],
+           opts: SlurmOptions, fn: Callable[..., str]) -> list[Any]:
+    """One array task per run ticket, each calling `fn(ticket, runs dir, data root, threads)`.
+    Logs go to `<runs>/.slurm/`."""
     n = len(tickets)
-    threads = opts.cpus_per_job
     data = str(data_root) if data_root else None
-    return executor.map_array(fn, tickets, [str(root)] * n, [data] * n, [threads] * n)
+    return submit_array(fn, [tickets, [str(root)] * n, [data] * n, [opts.cpus_per_job] * n],
+                        root / ".slurm", opts)
+
+
+class SlurmCommand(Requeueable):
+    """An array task that runs one `dabench` command line (the ticket's `argv`) in a child
+    process, its output appended to the ticket's `log`; returns the outcome's name
+    (EXIT_CODES). When Slurm stops the task (requeue, preemption, time limit), the child is
+    stopped and this task exits leaving no result, so the result submitit reads is that of the
+    requeued task, which runs the command again."""
+
+    def __call__(self, ticket: dict[str, Any]) -> str:
+        from dabench.runs.lock import slurm_job
+
+        log = Path(ticket["log"])
+        log.parent.mkdir(parents=True, exist_ok=True)
+        stopping: list[int] = []
+        proc: Optional[subprocess.Popen] = None
+
+        def stop(signum: int, _frame: object) -> None:
+            stopping.append(signum)
+            if proc is not None:
+                proc.terminate()
+
+        if threading.current_thread() is threading.main_thread():
+            # scancel, preemption and `scontrol requeue` send SIGTERM: pass it on
+            signal.signal(signal.SIGTERM, stop)
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} started (Slurm job "
+                     f"{slurm_job()})\n")
+            fh.flush()
+            proc = subprocess.Popen([sys.executable, "-m", "dabench", *ticket["argv"]],
+                                    stdout=fh, stderr=subprocess.STDOUT)
+            if stopping:  # the signal came before the command started
+                proc.terminate()
+            try:
+                code = proc.wait()
+            except BaseException:  # submitit's time-limit handler requeues the task and exits
+                proc.terminate()
+                proc.wait()
+                raise
+        if stopping:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_CODES["interrupted"])
+        return from_returncode(ticket, code, log).result
 
 
 def wait(jobs: list[Any], tickets: list[dict[str, Any]], poll_s: float = 2.0,
          sacct_every_s: float = 30.0) -> list[Outcome]:
     """Block until every job has ended (a result file, or an end state in sacct, which is
-    asked once every `sacct_every_s` for the whole array); one outcome per ticket."""
+    asked once every `sacct_every_s` for the whole array); one outcome per ticket (with the
+    last error of the ticket's `log`, when it has one, for what did not finish)."""
     asked = 0.0
     while True:
         if jobs and time.time() - asked > sacct_every_s:
@@ -92,12 +156,16 @@ def wait(jobs: list[Any], tickets: list[dict[str, Any]], poll_s: float = 2.0,
         time.sleep(poll_s)
     out = []
     for job, ticket in zip(jobs, tickets):
+        log = Path(ticket["log"]) if "log" in ticket else None
         try:
-            out.append(Outcome(ticket, job.result()))
+            result = job.result()
         except Exception as exc:  # submitit raises the job's failure, whatever its type
             reason = str(exc).strip().splitlines()
             out.append(Outcome(ticket, "crashed", (reason[-1] if reason else type(exc).__name__)
-                               [:300] + f" (job {job.job_id})"))
+                               [:300] + f" (job {job.job_id})", log))
+            continue
+        reason = "" if result in ("done", "skipped") else last_error(log)
+        out.append(Outcome(ticket, result, reason, log))
     return out
 
 
@@ -113,21 +181,16 @@ def array_ranges(indices: list[int]) -> str:
     return ",".join(parts)
 
 
-def sbatch_script(command: list[str], pending: list[int], count: int, opts: SlurmOptions,
-                  log_dir: Path) -> str:
-    """A plain array script: task k runs `command --shard k/count` (one run of the plan each);
-    only the indices of `pending` runs are submitted. On the time-limit warning the script
-    stops the run (it checkpoints) and requeues its own task, which then resumes the run."""
-    if not pending:
-        raise DabenchError("every run of this plan has finished; nothing to put in the script "
-                           "(use --force with the serial launcher to redo runs)")
+def array_script(command: list[str], indices: list[int], count: int, opts: SlurmOptions,
+                 log_dir: Path, header: list[str], comment: str, unit: str) -> str:
+    """A plain array script: task k runs `command --shard k/count`, only the tasks of `indices`
+    are submitted. `header` and `comment` are comment lines (without '# '). On the time-limit
+    warning the script stops the command (SIGTERM: a run checkpoints, a shard keeps what it has
+    cached) and requeues its own task, which then resumes it."""
     flags = {**opts.sbatch_flags(), "job-name": "dabench",
-             "array": f"{array_ranges(pending)}%{opts.max_parallel}",
+             "array": f"{array_ranges(indices)}%{opts.max_parallel}",
              "output": str(log_dir / "%A_%a.log"), "signal": f"B:USR1@{SIGNAL_DELAY_S}"}
-    lines = ["#!/bin/bash", "# Written by `dabench run --launcher slurm --emit-sbatch`: "
-             f"{len(pending)} pending of {count} planned runs.",
-             "# Submit with: sbatch THIS_FILE. Run it where `dabench` is on PATH (activate its",
-             "# environment first); progress: dabench status --runs-dir RUNS."]
+    lines = ["#!/bin/bash", *(f"# {line}" for line in header)]
     for key in sorted(flags):
         value = flags[key]
         lines.append(f"#SBATCH --{key}" if value is True else
@@ -135,10 +198,11 @@ def sbatch_script(command: list[str], pending: list[int], count: int, opts: Slur
     run = " ".join(shlex.quote(c) for c in command)
     lines += [
         "",
-        "# one run of the plan per array task; finished runs are skipped, unfinished ones resume",
+        f"# {comment}",
         f'{run} --shard "${{SLURM_ARRAY_TASK_ID}}/{count}" &',
         "child=$!",
-        "requeue() {  # time limit near: stop the run (SIGTERM), then put this task back in the queue",
+        f"requeue() {{  # time limit near: stop the {unit} (SIGTERM), then put this task back in "
+        "the queue",
         '    kill -TERM "$child"; wait "$child"',
         '    scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"',
         "}",
@@ -147,3 +211,19 @@ def sbatch_script(command: list[str], pending: list[int], count: int, opts: Slur
         "",
     ]
     return "\n".join(lines)
+
+
+def sbatch_script(command: list[str], pending: list[int], count: int, opts: SlurmOptions,
+                  log_dir: Path) -> str:
+    """`dabench run`'s plain array script: task k runs `command --shard k/count` (one run of
+    the plan each); only the indices of `pending` runs are submitted."""
+    if not pending:
+        raise DabenchError("every run of this plan has finished; nothing to put in the script "
+                           "(use --force with the serial launcher to redo runs)")
+    header = ["Written by `dabench run --launcher slurm --emit-sbatch`: "
+              f"{len(pending)} pending of {count} planned runs.",
+              "Submit with: sbatch THIS_FILE. Run it where `dabench` is on PATH (activate its",
+              "environment first); progress: dabench status --runs-dir RUNS."]
+    return array_script(command, pending, count, opts, log_dir, header,
+                        "one run of the plan per array task; finished runs are skipped, "
+                        "unfinished ones resume", "run")
