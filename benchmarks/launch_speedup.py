@@ -24,6 +24,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_times(runs: Path) -> dict[str, list[float]]:
+    """method -> the wall time of each finished run (`wall_time_s` of its result.json), sorted."""
+    times: dict[str, list[float]] = {}
+    for result in sorted(runs.glob("*/*/*/result.json")):
+        record = json.loads(result.read_text())
+        times.setdefault(record["method"], []).append(float(record["wall_time_s"]))
+    return {m: sorted(v) for m, v in sorted(times.items())}
+
+
+def describe(times: dict[str, list[float]]) -> str:
+    """e.g. "revgrad 72-85 s, source-only 36-41 s per run; 688 s of runs in all"."""
+    spans = ", ".join(f"{m} {min(v):.0f}-{max(v):.0f} s" for m, v in times.items())
+    total = sum(sum(v) for v in times.values())
+    return f"{spans} per run; {total:.0f} s of runs in all"
+
+
 def timed(args: list[str], runs: Path, steps: int | None) -> float:
     cmd = [sys.executable, "-m", "dabench", "run", "digits", "--seeds", "0,1,2",
            "--runs-dir", str(runs), "--device", "cpu", *args]
@@ -53,8 +69,11 @@ def main() -> None:
         serial = timed([], Path(tmp) / "serial", a.steps)
         local = timed(["--launcher", "local", "--workers", str(a.workers)], Path(tmp) / "local",
                       a.steps)
+        per_run = {"serial": run_times(Path(tmp) / "serial"),
+                   "local": run_times(Path(tmp) / "local")}
     result = {"cores": cores, "workers": a.workers, "steps": a.steps or "task default",
               "runs": 12, "serial_s": round(serial, 1), "local_s": round(local, 1),
+              "per_run_s": per_run,
               "speedup": round(serial / local, 2), "load_before": load_before,
               "load_after": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC",
                                                                     time.gmtime())}
@@ -65,6 +84,8 @@ def main() -> None:
           f"{serial:.1f} s, --launcher local --workers {a.workers} {local:.1f} s, "
           f"speed-up {serial / local:.2f}x (load average before {load_before[0]:.1f}, "
           f"after {result['load_after'][0]:.1f})")
+    for name, times in per_run.items():
+        print(f"  {name}: {describe(times)}")
 
 
 if __name__ == "__main__":

@@ -71,3 +71,22 @@ def test_amazon_suite_script_times_the_runs_and_prints_the_table(tmp_path):
     assert "chosen by reverse validation: {0.2: 1}" in done.stdout
     # an ordinary runs folder: both methods' runs, each with its reverse validation
     assert len(list((tmp_path / "runs" / "books-to-dvd").glob("*/*/reverse.json"))) == 2
+
+
+def test_launch_speedup_reads_the_per_run_times_of_each_half(tmp_path):
+    """The per-run times that benchmarks/RESULTS.md quotes come from each run's result.json."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "launch_speedup", Path(__file__).resolve().parents[1] / "benchmarks" / "launch_speedup.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for i, (method, wall) in enumerate([("revgrad", 85.4), ("source-only", 36.2),
+                                        ("revgrad", 72.1)]):
+        run = tmp_path / "mnist-to-mnistm" / method / f"run{i}"
+        run.mkdir(parents=True)
+        (run / "result.json").write_text(json.dumps({"method": method, "wall_time_s": wall}))
+    times = script.run_times(tmp_path)
+    assert times == {"revgrad": [72.1, 85.4], "source-only": [36.2]}
+    assert script.describe(times) == ("revgrad 72-85 s, source-only 36-36 s per run; "
+                                      "194 s of runs in all")

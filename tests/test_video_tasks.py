@@ -519,8 +519,8 @@ def olympic_task_file(tmp_path: Path, *, ta3n: bool = True) -> Path:
     raw["family"] = "tiny-ucf-olympic"
     for key in ("ucf", "olympic"):
         raw["domains"][key]["options"]["expected"] = {"train": 12, "test": 6}
-    raw["tasks"] = {f"tiny-{k}": {kk: vv for kk, vv in v.items() if kk == "title" or
-                                  kk in ("source", "targets")} for k, v in raw["tasks"].items()}
+    raw["tasks"] = {f"tiny-{k}": {kk: v[kk] for kk in ("title", "source", "targets")}
+                    for k, v in raw["tasks"].items()}
     raw.pop("leaderboard", None)
     raw["suites"] = {"tiny-olympic": list(raw["tasks"])}
     if not ta3n:
