@@ -23,7 +23,7 @@ pipeline against the step, the video step rate, and the projected Office-31 A->W
 3. Video: RevGrad steps/s of TemPooling and TemRelation on cached-feature-shaped tensors
    (B, 5, 2048) (skipped with a message when `dabench.models.temporal` does not import).
 4. The projected wall time of the full Office-31 A->W recipes (steps, batch, evaluation
-   schedule from dabench/tasks/office31.yaml) from the measured step and evaluation rates. On the
+   schedule from tasks/office31.yaml) from the measured step and evaluation rates. On the
    CPU the main measurement uses a small model, so the recipe's own model (ResNet-50 at
    224 px) is also timed for a few steps at a small batch and projected per image.
 5. Digits: the RevGrad step of the embedded `mnist-to-mnistm` task (LeNet, 64 + 64 images of

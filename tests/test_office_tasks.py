@@ -150,7 +150,7 @@ def check(*args: str):
 
 def test_office_task_files_validate_and_list_18_single_and_7_multi_target_tasks(catalog):
     for name in ("office31.yaml", "officehome.yaml"):
-        parse_task_file(REPO / "dabench" / "tasks" / name)  # strict schema check, raises on any problem
+        parse_task_file(REPO / "tasks" / name)  # strict schema check, raises on any problem
     office = {n: t for n, t in catalog.tasks.items() if t.family in ("office31", "officehome")}
     single = sorted(n for n, t in office.items() if len(t.targets) == 1)
     multi = sorted(n for n, t in office.items() if len(t.targets) > 1)

@@ -1,4 +1,4 @@
-"""Task files are found in an editable install (dabench/tasks/ in the checkout) and in a built wheel."""
+"""Task files are found in an editable install (the top-level tasks/ of the checkout) and in a built wheel."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_editable_install_reads_repo_tasks():
-    assert builtin_task_dir() == REPO / "dabench" / "tasks"
+    assert builtin_task_dir() == REPO / "tasks"
     assert (builtin_task_dir() / "digits.yaml").is_file()
 
 
@@ -29,9 +29,9 @@ def test_wheel_ships_task_files_and_finds_them(tmp_path):
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next(tmp_path.glob("dabench-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    yamls = sorted(n for n in names if n.startswith("dabench/tasks/") and n.endswith(".yaml"))
-    assert "dabench/tasks/digits.yaml" in yamls
-    assert len(yamls) == len(list((REPO / "dabench" / "tasks").glob("*.yaml")))
+    yamls = sorted(n for n in names if n.startswith("dabench/tasks/builtin/") and n.endswith(".yaml"))
+    assert "dabench/tasks/builtin/digits.yaml" in yamls
+    assert len(yamls) == len(list((REPO / "tasks").glob("*.yaml")))
     amazon = [n for n in names if n.startswith("dabench/data/vectors/amazon/")]
     assert sum(n.endswith(".svmlight.xz") for n in amazon) == 8  # `dabench run amazon` offline
     assert {"dabench/data/vectors/amazon/LICENSE", "dabench/data/vectors/amazon/README.md"} <= set(amazon)
@@ -41,7 +41,7 @@ def test_wheel_ships_task_files_and_finds_them(tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = ("from dabench.tasks.catalog import builtin_task_dir, load_catalog; "
-            "d = builtin_task_dir(); assert d.parent.name == 'dabench', d; "
+            "d = builtin_task_dir(); assert d.name == 'builtin' and d.parent.parent.name == 'dabench', d; "
             "print(len(load_catalog().tasks))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})

@@ -104,4 +104,4 @@ def test_user_task_path(tmp_path, monkeypatch):
 
 
 def test_builtin_dir_in_source_checkout_is_repo_tasks():
-    assert builtin_task_dir() == Path(__file__).resolve().parents[1] / "dabench" / "tasks"
+    assert builtin_task_dir() == Path(__file__).resolve().parents[1] / "tasks"

@@ -1,4 +1,4 @@
-"""Task definitions: `dabench/tasks/*.yaml` (beside this module) -> validated `TaskSpec`s, suites and lookup.
+"""Task definitions: the built-in task files (`tasks/*.yaml`) -> validated `TaskSpec`s, suites and lookup.
 
 A task file describes one dataset family: its classes, domains, default run settings, named
 recipes, tasks (source -> targets) with published reference values, and suites. A file is read
@@ -34,9 +34,20 @@ __all__ = ["BoardRow", "Catalog", "Domain", "LEADERBOARD_SUITE", "MODALITIES", "
 TASK_PATH_ENV = "DABENCH_TASK_PATH"
 
 
+BUILTIN_IN_WHEEL = "builtin"  # the wheel maps the repository's top-level tasks/ to dabench/tasks/builtin/
+
+
 def builtin_task_dir() -> Path:
-    """The built-in task files: the YAML beside this module (one copy, in the wheel too)."""
-    return Path(__file__).resolve().parent
+    """The built-in task files, one copy read the same way by every install.
+
+    In a wheel they are `dabench/tasks/builtin/` (pyproject maps the repository's `tasks/` there);
+    in a source checkout or an editable install they are the repository's top-level `tasks/`.
+    """
+    here = Path(__file__).resolve().parent
+    packaged = here / BUILTIN_IN_WHEEL
+    if packaged.is_dir():
+        return packaged
+    return here.parents[1] / "tasks"
 
 
 def read_task_file(path: Path) -> TaskFile:

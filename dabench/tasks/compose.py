@@ -5,7 +5,7 @@ read, merged in order, and the including file is merged over them. Mappings merg
 every depth (so a file can override one setting of an included recipe); any other value (a
 list, a number, a string) is replaced whole. Shared files may include others.
 
-Convention: a shared file's name starts with `_` (e.g. `dabench/tasks/_office.yaml`). Such files
+Convention: a shared file's name starts with `_` (e.g. `tasks/_office.yaml`). Such files
 are never read as task files themselves, and only they can be included. A name is looked up
 beside the including file, then among the built-in task files, so a user's task file can
 include a built-in shared file (e.g. the Office recipes).
