@@ -34,7 +34,9 @@ EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "amp", 
 # Settings added after run ids were fixed, with their defaults: left out of the run id while at
 # the default, so the ids of runs that do not use them stay what they were.
 LATER_KEYS = {"backbone.width": 100, "selection.holdout": 0.0, "selection.reverse": False,
-              "selection.patience": 0}
+              "selection.patience": 0, "selection.reverse_start": "warm",
+              "selection.stop": "patience", "selection.source_val": "random",
+              "target_sampling": "epochs"}
 # Renamed settings, old key -> new key: the old key is still accepted everywhere (an alias), and
 # the run id hashes the first name, so renaming changes no run id.
 RENAMED = {"pad_samples": "proxy_a_distance_items"}
@@ -123,11 +125,21 @@ class SelectionConfig:
     also train the reverse classifier of JMLR 2016 Section 5.1.2 after the run (its accuracy on
     S_V is what `report --select reverse` maximises). patience > 0 stops a run after that many
     evaluations without a better S_V accuracy (early stopping on the source validation set).
+    stop = "release": the DANN authors' rule instead (DANN.py 96, 156-164 of
+    GRAAL-Research/domain_adversarial_neural_network at 74eec5e): stop at the first evaluation t
+    (counted from 0) that is not a new best and lies past max(patience, floor(1.5 t_best)).
+    reverse_start: eta_r starts from eta's weights ("warm") or from a fresh initialisation
+    ("scratch", the release's `fit(..., do_random_init=True)`). source_val: S_V is a seeded
+    random share of the source ("random") or the last items of its file ("last", the release's
+    experiments_amazon.py 40-42).
     """
 
     holdout: float = field(default=0.0, metadata=between(0, 1, high_open=True))
     reverse: bool = False
     patience: int = 0
+    stop: str = field(default="patience", metadata=choice("patience", "release"))
+    reverse_start: str = field(default="warm", metadata=choice("warm", "scratch"))
+    source_val: str = field(default="random", metadata=choice("random", "last"))
 
 
 @dataclass
@@ -143,6 +155,9 @@ class CoreConfig:
     # proportional: floor(batch_size x N_target_train / N_source_train), TA3N's target batch
     target_batch: str = field(default="same", metadata=choice("same", "proportional"))
     target_batch_size: int = 0  # > 0: this many target items per step (overrides target_batch)
+    # "epochs": each epoch a fresh permutation of the target; "replacement": every target item
+    # drawn uniformly with replacement (the DANN release, DANN.py 128)
+    target_sampling: str = field(default="epochs", metadata=choice("epochs", "replacement"))
     # > 0: hold out this share of each class of the target's training items (seeded) as a
     # labelled validation split; evaluations read it instead of the test set (screening)
     target_val: float = field(default=0.0, metadata=_FRACTION)

@@ -573,3 +573,53 @@ def test_imagefolder_task_from_the_docs_runs(tmp_path, monkeypatch):
     out = check(name, "--data-root", str(data_root))
     assert out.exit_code == 0, out.output
     assert f"{PER_CLASS * n_classes} images (expected {PER_CLASS * n_classes})" in out.stdout
+
+
+# ---------------------------------------------------------------- held-out splits
+
+def _scored_inputs(dataset, cfg):
+    """What an evaluation feeds the network for `dataset`, batch by batch (the real path:
+    predict_dataset + DevicePath.put with train=False)."""
+    import torch
+
+    from dabench.training.device import DevicePath
+    from dabench.training.evaluate import predict_dataset
+
+    path, seen = DevicePath.for_run(torch.device("cpu"), cfg), []
+
+    def predict(x):
+        x = path.put(x, dataset)
+        seen.append(x.float().clone())
+        return torch.zeros(len(x), 2)
+
+    predict_dataset(predict, dataset, 16)
+    return torch.cat(seen)
+
+
+@pytest.mark.parametrize("image_cache", [False, True])
+def test_held_out_splits_are_scored_with_the_test_transform(tiny, catalog, image_cache):
+    """S_V, T_V (reverse validation) and target-only's held-out test are carved out of training
+    domains; scoring one twice must read the same inputs (no random crop or flip), on the JPEG
+    path and on the decoded-image cache."""
+    import torch
+
+    from dabench.data import load_task_data
+    from dabench.data.holdout import hold_out
+
+    from PIL import Image
+
+    data_root, _ = tiny
+    for k, jpeg in enumerate(sorted(data_root.rglob("*.jpg"))):  # textured: a crop shows
+        noise = torch.Generator().manual_seed(k)
+        pixels = torch.randint(0, 256, (30, 40, 3), generator=noise, dtype=torch.uint8)
+        Image.fromarray(pixels.numpy()).save(jpeg, "JPEG")
+    task = small(catalog.task("office31-a-to-w"))
+    sets = [*TINY_SETS, f"image_cache={str(image_cache).lower()}", "recipe=tllib"]
+    cfg = resolve(task, "revgrad", 0, parse_sets(sets))
+    data, target_val = hold_out(load_task_data(task, data_root, config=cfg), 0.2, 0)
+    upper = resolve(task, "target-only", 0, parse_sets(sets))
+    held_test = load_task_data(task, data_root, config=upper).target_test
+    for split in (data.source_test, target_val, held_test):
+        first, second = _scored_inputs(split, cfg), _scored_inputs(split, cfg)
+        assert first.shape[1:] == (3, 32, 32)
+        assert torch.equal(first, second)

@@ -81,7 +81,7 @@ def split_target(data: TaskData, config) -> TaskData:
     """
     import torch
 
-    from dabench.data.holdout import subset
+    from dabench.data.holdout import held_out, subset
     from dabench.data.target_splits import dataset_labels, same_images, stratified_split
 
     from dabench.methods import method_role
@@ -101,4 +101,4 @@ def split_target(data: TaskData, config) -> TaskData:
     what = "val" if getattr(config, "target_val", 0.0) else "held-out test"
     kept, held = torch.as_tensor(kept), torch.as_tensor(held)
     return TaskData(data.source_train, data.source_test, subset(data.target_train, kept),
-                    subset(data.target_train, held), groups[held], data.target_names, what)
+                    held_out(data.target_train, held), groups[held], data.target_names, what)

@@ -28,10 +28,11 @@ def target_batch_size(batch_size: int, rule: str, explicit: int, n_source: int,
 
 
 class BatchStream:
-    """Infinite (inputs, labels) batches; epoch e shuffles with seed (seed, e)."""
+    """Infinite (inputs, labels) batches; epoch e shuffles with seed (seed, e), or with
+    `replacement` draws as many items uniformly with replacement."""
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, num_workers: int = 0,
-                 pin_memory: bool = False) -> None:
+                 pin_memory: bool = False, replacement: bool = False) -> None:
         if len(dataset) == 0:
             raise ValueError("cannot draw batches from an empty dataset")
         self.dataset = dataset
@@ -39,6 +40,7 @@ class BatchStream:
         self.seed = seed
         self.num_workers = num_workers
         self.pin_memory = pin_memory
+        self.replacement = replacement  # items drawn uniformly with replacement, not permuted
         self.epoch = 0
         self.offset = 0  # batches already drawn in this epoch
         self._it: Iterator | None = None
@@ -46,6 +48,8 @@ class BatchStream:
     def _order(self) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         n_batches = len(self.dataset) // self.batch_size  # drop the last, ragged batch
+        if self.replacement:  # an "epoch" is as many draws as a permutation would give
+            return torch.randint(len(self.dataset), (n_batches * self.batch_size,), generator=g)
         return torch.randperm(len(self.dataset), generator=g)[: n_batches * self.batch_size]
 
     def _start_epoch(self) -> None:

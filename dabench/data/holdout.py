@@ -3,7 +3,8 @@
 `hold_out` splits the labelled source S into S' (training) and S_V, and the unlabelled target T
 into T' and T_V, as reverse validation needs (Ganin et al., JMLR 2016, Section 5.1.2: 90/10
 splits). The split depends only on the run's seed, so every configuration of a sweep sees the
-same S_V and T_V. `subset` and `relabel` work on any dataset: TensorDatasets and feature-vector
+same S_V and T_V, read with the test transform (`held_out`). `subset` and `relabel` work on
+any dataset: TensorDatasets and feature-vector
 domains natively, anything else through small wrappers.
 """
 
@@ -43,6 +44,29 @@ def subset(dataset: Any, idx: torch.Tensor) -> Any:
     return _Subset(dataset, idx)
 
 
+def for_evaluation(dataset: Any) -> Any:
+    """`dataset` as an evaluation reads it: a training domain's JPEG images with the test
+    transform instead of the random crop and flip (a decoded-image cache needs nothing: the
+    caller passes train=False to its device transform). Other datasets are returned as they are."""
+    from torch.utils.data import ConcatDataset
+
+    if hasattr(dataset, "for_evaluation"):
+        return dataset.for_evaluation()
+    if isinstance(dataset, ConcatDataset):
+        parts = [for_evaluation(d) for d in dataset.datasets]
+        return dataset if all(a is b for a, b in zip(parts, dataset.datasets)) else \
+            ConcatDataset(parts)
+    if isinstance(dataset, _Subset):
+        base = for_evaluation(dataset.base)
+        return dataset if base is dataset.base else _Subset(base, dataset.idx, dataset.labels)
+    return dataset
+
+
+def held_out(dataset: Any, idx: torch.Tensor) -> Any:
+    """The items `idx` of a training dataset as a split that is only ever evaluated."""
+    return for_evaluation(subset(dataset, idx))
+
+
 def relabel(dataset: Any, labels: torch.Tensor) -> Any:
     """The same inputs with `labels` (N,) instead of their own (e.g. self-labelled targets)."""
     if hasattr(dataset, "with_labels"):
@@ -68,11 +92,25 @@ def split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tenso
     return order[held:].sort().values, order[:held].sort().values
 
 
-def hold_out(data: Any, fraction: float, seed: int) -> tuple[Any, Any]:
-    """(TaskData with source_train = S', source_test = S_V, target_train = T'; T_V)."""
-    s_train, s_val = split(len(data.source_train), fraction, seed)
+def last_split(n: int, fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(first items, the last int(fraction * n) items) of range(n): the DANN release's S_V
+    (experiments_amazon.py 40-42 at 74eec5e: nb_valid = int(0.1 * len(ys)), the tail)."""
+    held = int(fraction * n)
+    if not 0 < held < n:
+        raise DabenchError(f"selection.holdout={fraction} holds out {held} of {n} items with "
+                           "selection.source_val=last; choose a share that leaves both non-empty")
+    return torch.arange(n - held), torch.arange(n - held, n)
+
+
+def hold_out(data: Any, fraction: float, seed: int,
+             source_val: str = "random") -> tuple[Any, Any]:
+    """(TaskData with source_train = S', source_test = S_V, target_train = T'; T_V).
+    `source_val` "last": S_V is the tail of the source file, else a seeded random share."""
+    n = len(data.source_train)
+    s_train, s_val = last_split(n, fraction) if source_val == "last" else \
+        split(n, fraction, seed)
     t_train, t_val = split(len(data.target_train), fraction, seed + 1)
     out = replace(data, source_train=subset(data.source_train, s_train),
-                  source_test=subset(data.source_train, s_val),
+                  source_test=held_out(data.source_train, s_val),
                   target_train=subset(data.target_train, t_train))
-    return out, subset(data.target_train, t_val)
+    return out, held_out(data.target_train, t_val)

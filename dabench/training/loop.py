@@ -34,7 +34,7 @@ from dabench.config import RunConfig
 from dabench.training.device import DevicePath, select_device
 from dabench.data import TaskData, load_task_data
 from dabench.data.batches import BatchStream, target_batch_size
-from dabench.data.holdout import hold_out
+from dabench.data.holdout import for_evaluation, hold_out
 from dabench.errors import DabenchError
 from dabench.training.evaluate import accuracy, group_accuracy, predict_dataset
 from dabench.methods import METHODS, Method
@@ -154,10 +154,15 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     data = load_task_data(task, data_root, config=cfg)
     target_val = None
     if cfg.selection.holdout > 0:  # S -> S' + S_V, T -> T' + T_V (JMLR 2016 Section 5.1.2)
-        data, target_val = hold_out(data, cfg.selection.holdout, cfg.seed)
+        data, target_val = hold_out(data, cfg.selection.holdout, cfg.seed,
+                                    cfg.selection.source_val)
     path = DevicePath.for_run(device, cfg)
-    method = method_cls(path.prepare(build_network(
-        task.num_classes, cfg, getattr(data.source_train, "feature_dim", None))), cfg)
+
+    def fresh_net() -> torch.nn.Module:  # also reverse validation's start from scratch
+        return path.prepare(build_network(task.num_classes, cfg,
+                                          getattr(data.source_train, "feature_dim", None)))
+
+    method = method_cls(fresh_net(), cfg)
     method.autocast = path.autocast  # forward passes in bf16 on CUDA; backward outside it
     pin = device.type == "cuda"
     first = data.source_train if method.uses_source else data.target_train
@@ -166,7 +171,8 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                     if method.uses_source else cfg.batch_size)
     state = _State(method, [
         BatchStream(first, cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, pin),
-        BatchStream(data.target_train, target_batch, cfg.seed * 2 + 2, cfg.num_workers, pin)])
+        BatchStream(data.target_train, target_batch, cfg.seed * 2 + 2, cfg.num_workers, pin,
+                    replacement=cfg.target_sampling == "replacement")])
     with RunLock(directory):
         if results.is_done(directory) and not force:  # finished by another process meanwhile
             return RunOutcome(directory, results.read_result(directory), True)
@@ -195,7 +201,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
 
                     try:  # Ctrl-C here: the run resumes from its last checkpoint
                         record["reverse"] = reverse_validate(cfg, data, target_val, path, state,
-                                                             directory, interrupts)
+                                                             directory, interrupts, fresh_net)
                     except StopAtBoundary:
                         raise KeyboardInterrupt from None
                     record["reverse_acc"] = record["reverse"]["reverse_acc"]
@@ -208,8 +214,8 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
         # with a holdout: on S' and T' (the paper's Figure 3b), with the weights early stopping
         # on S_V chose (the model the selection rules report)
         if cfg.proxy_a_distance_items > 0:
-            pair = (data.source_train, data.target_train) if target_val is not None else \
-                (data.source_test, data.target_test)
+            pair = (for_evaluation(data.source_train), for_evaluation(data.target_train)) \
+                if target_val is not None else (data.source_test, data.target_test)
             if state.val_weights is not None:
                 method.net.load_state_dict(state.val_weights)
             record["pad"] = _export_features(method, pair, cfg, path, directory)
@@ -293,7 +299,16 @@ def _early_stopping(cfg: RunConfig, state: _State) -> bool:
                              state.method.net.state_dict().items()}
         return False
     state.since_val_best += 1
+    if cfg.selection.stop == "release":  # counted in evaluations (the release: passes)
+        index = _eval_index(cfg, last["step"])
+        return schedules.release_stop(index, _eval_index(cfg, state.val_best["step"]),
+                                      cfg.selection.patience)
     return 0 < cfg.selection.patience <= state.since_val_best
+
+
+def _eval_index(cfg: RunConfig, step: int) -> int:
+    """0-based index of the evaluation after `step` steps (one every `eval_every`)."""
+    return math.ceil(step / cfg.eval_every) - 1
 
 
 def _export_features(method: Method, pair: tuple, cfg: RunConfig, path: DevicePath,

@@ -27,3 +27,11 @@ def progress(step: int, total_steps: int) -> float:
     if total_steps <= 1:
         return 1.0
     return min(1.0, step / (total_steps - 1))
+
+
+def release_stop(t: int, t_best: int, floor: int, factor: float = 1.5) -> bool:
+    """The DANN authors' early stopping (GRAAL-Research/domain_adversarial_neural_network at
+    74eec5e, DANN.py 96, 157-167): after evaluation t (counted from 0) that was not a new best,
+    stop when t > max(floor, int(factor * t_best)); t_best is the index of the best one. With
+    floor 30 a run makes at least 32 evaluations and goes on 1.5 x as long as its best."""
+    return t > max(floor, int(factor * t_best))

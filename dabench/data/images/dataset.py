@@ -58,11 +58,15 @@ def load_rgb(path: Path) -> Image.Image:
 
 class ImageListDataset(Dataset):
     """(path, label) pairs -> (transform(RGB image), label); a [3, H, W] float tensor with the
-    transforms of `build_transforms`."""
+    transforms of `build_transforms`. `eval_transform` (the test transform) is what
+    `for_evaluation()` scores with: a held-out split of a training domain is evaluated with it,
+    never with the training augmentation."""
 
-    def __init__(self, items: Sequence[Item], transform: Callable | None = None) -> None:
+    def __init__(self, items: Sequence[Item], transform: Callable | None = None,
+                 eval_transform: Callable | None = None) -> None:
         self.items = [(Path(p), int(label)) for p, label in items]
         self.transform = transform
+        self.eval_transform = eval_transform if eval_transform is not None else transform
 
     def __len__(self) -> int:
         return len(self.items)
@@ -78,8 +82,13 @@ class ImageListDataset(Dataset):
         return [label for _, label in self.items]
 
     def subset(self, index) -> "ImageListDataset":
-        """The items `index` (a held-out split), same transform."""
-        return ImageListDataset([self.items[i] for i in index.tolist()], self.transform)
+        """The items `index` (a held-out split), same transforms."""
+        return ImageListDataset([self.items[i] for i in index.tolist()], self.transform,
+                                self.eval_transform)
+
+    def for_evaluation(self) -> "ImageListDataset":
+        """The same items read with the test transform (deterministic)."""
+        return ImageListDataset(self.items, self.eval_transform, self.eval_transform)
 
 
 def build_transforms(train: bool, augmentation: str, image_size: int = 224,

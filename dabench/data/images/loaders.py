@@ -311,10 +311,11 @@ def load_domain(domain, task, data_root: Optional[Path], split: str, config=None
     if config is not None and config.image_cache:
         return _decoded(tuple(files.items), size, crop, augmentation(opts, task, config),
                         config.seed)
-    transform = build_transforms(train=(split == "train"),
-                                 augmentation=augmentation(opts, task, config),
-                                 image_size=crop, resize=size)
-    return ImageListDataset(files.items, transform)
+    augment = augmentation(opts, task, config)
+    test = build_transforms(train=False, augmentation=augment, image_size=crop, resize=size)
+    transform = build_transforms(train=True, augmentation=augment, image_size=crop,
+                                 resize=size) if split == "train" else test
+    return ImageListDataset(files.items, transform, eval_transform=test)
 
 
 @lru_cache(maxsize=16)
