@@ -27,7 +27,7 @@ from dabench.methods import config_sections
 from dabench.registry import suggest
 
 # Keys that say where/how a run executes, not what it computes: not part of the run id.
-EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "amp", "channels_last",
+EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "channels_last",
                             "compile", "threads",
                             "video.cache_dir", "video.decode_workers",
                             "video.extract_batch_size"})
@@ -36,7 +36,9 @@ EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "amp", 
 LATER_KEYS = {"backbone.width": 100, "selection.holdout": 0.0, "selection.reverse": False,
               "selection.patience": 0, "selection.reverse_start": "warm",
               "selection.stop": "patience", "selection.source_val": "random",
-              "target_sampling": "epochs"}
+              "target_sampling": "epochs", "amp": True, "test_crops": "centre",
+              "model.forward": "joint", "model.init": "default", "model.bottleneck_relu": True,
+              "model.domain_output": "logit", "optim.lr_update": "before"}
 # Renamed settings, old key -> new key: the old key is still accepted everywhere (an alias), and
 # the run id hashes the first name, so renaming changes no run id.
 RENAMED = {"pad_samples": "proxy_a_distance_items"}
@@ -66,6 +68,18 @@ class ModelConfig:
     domain_dropout: float = field(default=0.0, metadata=_FRACTION)
     domain_bn: bool = False
     temporal: str = field(default="none", metadata=choice("none", "tempooling", "temrelation"))
+    # "joint": source and target in one forward pass (BatchNorm normalises the mixed batch;
+    # TLlib); "per-domain": one pass per domain, each normalised with its own batch statistics
+    # (thuml/CDAN at c904cd3, pytorch/train_image.py 175-176)
+    forward: str = field(default="joint", metadata=choice("joint", "per-domain"))
+    # "xavier": Xavier-normal weights and zero biases on the new layers (bottleneck, classifier,
+    # domain classifiers; CDAN network.py 13-24, 208-209, 376); "default": PyTorch's own
+    init: str = field(default="default", metadata=choice("default", "xavier"))
+    bottleneck_relu: bool = True  # false: a purely linear bottleneck (CDAN network.py 206, 222-223)
+    # "logit": one logit per row and a sigmoid cross-entropy (the Caffe release); "softmax":
+    # two outputs and a softmax cross-entropy (TA3N at 2c65b5d: models.py 170, 281, 292;
+    # main.py 206, 521-533)
+    domain_output: str = field(default="logit", metadata=choice("logit", "softmax"))
 
 
 @dataclass
@@ -83,6 +97,10 @@ class OptimConfig:
     lr_step_offset: int = 0  # p_lr = (step + offset) / horizon (TA3N: one epoch, p from 1/30)
     backbone_lr_mult: float = 1.0  # pretrained backbones train at a fraction of the head lr
     clip_grad_norm: float = 0.0  # 0 = off
+    # "before": step i trains at the factor of p_i; "after": the factor is updated after each
+    # step, so step i trains at p_(i-1)'s and step 0 at the base rate (TA3N at 2c65b5d, main.py
+    # 619-621, 800-802)
+    lr_update: str = field(default="before", metadata=choice("before", "after"))
 
 
 @dataclass
@@ -179,7 +197,12 @@ class CoreConfig:
     # and `plot features`; 0 = off. Was `pad_samples` (still accepted).
     proxy_a_distance_items: int = 1000
     compile: bool = False  # torch.compile the backbone (in place: checkpoints are unchanged)
-    amp: bool = True  # bf16 autocast on CUDA (the CPU path always stays exact fp32)
+    # bf16 autocast on CUDA (the CPU path always stays exact fp32); false: fp32 throughout, as
+    # the reference code ran (part of the run id; result.json records the precision used)
+    amp: bool = True
+    # evaluation of image tasks: the centre crop, or the mean softmax over ten crops (four
+    # corners and the centre, each also flipped; thuml/CDAN c904cd3 pre_process.py 169-240)
+    test_crops: str = field(default="centre", metadata=choice("centre", "ten"))
     channels_last: bool = True  # NHWC memory format for image batches and networks
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -382,7 +405,8 @@ def resolve(task: Any, method: str, seed: int, overrides: dict[str, Any]) -> Run
 
 # Settings that mean something for one modality of task only: given to another they are an
 # error (a suite of several modalities passes each task only its own; runs/plan.py).
-MODALITY_KEYS = {"video.": "video", "model.temporal": "video", "image_cache": "image"}
+MODALITY_KEYS = {"video.": "video", "model.temporal": "video", "image_cache": "image",
+                 "test_crops": "image"}
 
 
 def modality_of(key: str) -> str | None:

@@ -7,13 +7,15 @@ from typing import List, Optional
 
 import typer
 
-from dabench.cli.app import DATA_ROOT, Device, _err, app
+from dabench.cli.app import DATA_ROOT, Device, _choices, _err, app
 from dabench.cli.launch import (ACCOUNT, CPUS_PER_JOB, EMIT_SBATCH, GPUS_PER_JOB, MAX_PARALLEL,
                                 MEM_GB, PARTITION, QOS, TIME_MIN, LaunchOptions, Launcher,
                                 dispatch)
 from dabench.runs.launch.slurm import SlurmOptions
 from dabench.data.paths import data_root_or_env
 from dabench.errors import DabenchError
+
+DryRunFormat = _choices("DryRunFormat", ("text", "json"))
 
 
 def _parse_seeds(seeds: List[int], seed_list: Optional[str]) -> List[int]:
@@ -64,6 +66,10 @@ def run(
     qos: Optional[str] = QOS,
     emit_sbatch: Optional[Path] = EMIT_SBATCH,
     wait: bool = typer.Option(False, "--wait", help="slurm: wait for the jobs to end"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print every planned (task, method, "
+                                 "seed) with its run id and resolved settings; read no data, "
+                                 "write nothing"),
+    fmt: DryRunFormat = typer.Option("text", "--format", help="with --dry-run: text or json"),
 ) -> None:
     """Train and evaluate every (task, method, seed), then print what ran.
 
@@ -84,6 +90,8 @@ def run(
       dabench run office31 --launcher slurm --gpus-per-job 1 --partition gpu
 
       dabench run office31 --shard 3/8
+
+      dabench run office31-a-to-d --set recipe=cdan --dry-run --format json
 
     A finished run (same resolved config) is skipped unless --force.
     """
@@ -110,6 +118,11 @@ def run(
     opts.check(force, shard)
     # every setting is checked (resolved into the plan) before anything is created
     entries = plan_entries(catalog, tasks, method, seed_list, overrides, grids)
+    if dry_run:
+        _print_plan(take_shard(entries, *parse_shard(shard)) if shard else entries, fmt.value)
+        return
+    if fmt.value != "text":
+        raise DabenchError("--format applies to --dry-run only; add --dry-run or drop --format")
     root = results.runs_root(runs_dir)
     results.ensure_writable(root)
     data = data_root_or_env(data_root)
@@ -125,6 +138,17 @@ def run(
             return
     typer.echo(render(build(records, catalog, view="runs"), "table"), nl=False)
     typer.echo(f"results in {root}", err=True)
+
+
+def _print_plan(entries: list, fmt: str) -> None:
+    """--dry-run: the plan, described (dabench.runs.plan.describe), on stdout."""
+    import json
+
+    from dabench.runs.plan import describe, describe_text
+
+    described = describe(entries)
+    typer.echo(json.dumps(described, indent=2, sort_keys=True) if fmt == "json" else
+               describe_text(described), nl=fmt == "json")
 
 
 def _command_line(tasks: List[str], methods: List[str], seeds: List[int], sets: List[str],

@@ -57,7 +57,11 @@ class RevGrad(Method):
 
         (xs, ys), (xt, _) = src, tgt
         n_src = xs.shape[0]
-        feats = self.net.features(cat_rows([xs, xt]))  # one pass: BN sees both domains
+        if self.cfg.model.forward == "per-domain":  # BN: each domain its own batch statistics
+            fs, ft = self.net.features(xs), self.net.features(xt)
+            feats = {k: torch.cat([fs[k], ft[k]]) for k in fs}  # source rows first
+        else:
+            feats = self.net.features(cat_rows([xs, xt]))  # one pass: BN sees both domains
         logits = self.net.classify({k: v[:n_src] for k, v in feats.items()})  # (Bs, C)
         terms = {"cls": F.cross_entropy(logits, ys)}
         for level, head in self.net.domain_heads.items():
@@ -65,9 +69,11 @@ class RevGrad(Method):
             per = f.shape[0] // (n_src + xt.shape[0])  # rows per sample (T for frames)
             domain = torch.cat([f.new_zeros(n_src * per), f.new_ones(f.shape[0] - n_src * per)])
             beta = self.net.domain_weights[level]
-            out = head(grad_reverse(f, lam * beta)).squeeze(1)  # (N,)
-            terms[f"domain_{level}"] = self.cfg.grl.weight * F.binary_cross_entropy_with_logits(
-                out, domain)  # one mean over all rows of the level (all relation scales)
+            out = head(grad_reverse(f, lam * beta))  # (N, 1) logit or (N, 2) for a softmax
+            # one mean over all rows of the level (all relation scales)
+            loss = F.cross_entropy(out, domain.long()) if out.shape[1] == 2 else \
+                F.binary_cross_entropy_with_logits(out.squeeze(1), domain)
+            terms[f"domain_{level}"] = self.cfg.grl.weight * loss
         for level, same_as in getattr(self.net, "domain_aliases", {}).items():
             terms[f"domain_{level}"] = terms[f"domain_{same_as}"]  # TA3N's TemPooling slot
         return terms

@@ -6,7 +6,7 @@ from torch import nn
 
 from dabench.config import RunConfig
 from dabench.models.backbones import build_backbone
-from dabench.models.heads import DANNNet, bottleneck, mlp
+from dabench.models.heads import DANNNet, bottleneck, mlp, xavier_init
 
 
 def build_network(num_classes: int, cfg: RunConfig, input_dim: int | None = None) -> DANNNet:
@@ -25,13 +25,24 @@ def build_network(num_classes: int, cfg: RunConfig, input_dim: int | None = None
                                    cfg.backbone.width)
     neck: nn.Module = nn.Identity()
     if m.bottleneck_dim > 0:
-        neck, dim = bottleneck(dim, m.bottleneck_dim, m.bottleneck_bn), m.bottleneck_dim
+        neck = bottleneck(dim, m.bottleneck_dim, m.bottleneck_bn, m.bottleneck_relu)
+        dim = m.bottleneck_dim
     classifier = mlp(dim, m.hidden_dim, m.classifier_layers, num_classes)
-    # One logit per sample: source 0, target 1 (sigmoid cross-entropy, as in the Caffe release).
-    domain = mlp(dim, m.domain_hidden, m.domain_layers, 1, m.domain_dropout, m.domain_bn)
+    # One logit per sample: source 0, target 1 (sigmoid cross-entropy, as in the Caffe release),
+    # or two (softmax cross-entropy) with model.domain_output = softmax.
+    domain = mlp(dim, m.domain_hidden, m.domain_layers, domain_outputs(cfg), m.domain_dropout,
+                 m.domain_bn)
+    if m.init == "xavier":
+        for new in (neck, classifier, domain):
+            xavier_init(new)
     if cfg.backbone.name == "shallow":  # Algorithm 1's initialisation (models/shallow.py)
         for layer in (classifier[-1], domain[-1]):
             nn.init.zeros_(layer.bias)
         nn.init.xavier_uniform_(classifier[-1].weight)
         nn.init.zeros_(domain[-1].weight)
     return DANNNet(backbone, neck, classifier, {"feature": domain}, {"feature": 1.0})
+
+
+def domain_outputs(cfg: RunConfig) -> int:
+    """Outputs of each domain classifier: 1 logit, or 2 for a softmax (model.domain_output)."""
+    return 2 if cfg.model.domain_output == "softmax" else 1

@@ -27,13 +27,23 @@ def mlp(in_dim: int, hidden: int, layers: int, out_dim: int, dropout: float = 0.
     return nn.Sequential(*blocks)
 
 
-def bottleneck(in_dim: int, out_dim: int, bn: bool) -> nn.Module:
-    """Linear(in -> out) [-> BN] -> ReLU; the 256-d layer of the Office recipes."""
+def bottleneck(in_dim: int, out_dim: int, bn: bool, relu: bool = True) -> nn.Module:
+    """Linear(in -> out) [-> BN] [-> ReLU]; the 256-d layer of the Office recipes."""
     layers: list[nn.Module] = [nn.Linear(in_dim, out_dim)]
     if bn:
         layers.append(nn.BatchNorm1d(out_dim))
-    layers.append(nn.ReLU(inplace=True))
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
+
+
+def xavier_init(module: nn.Module) -> None:
+    """Xavier-normal weights and zero biases on every Linear layer of `module` (CDAN's
+    init_weights, thuml/CDAN at c904cd3, pytorch/network.py 13-24)."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_normal_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
 
 class DANNNet(nn.Module):

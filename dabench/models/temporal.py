@@ -97,25 +97,28 @@ class TemRelation(nn.Module):
         return out
 
 
-def _domain_head(dim: int) -> nn.Sequential:
-    """TA3N's domain classifier: Linear(d -> d) -> ReLU -> Linear(d -> 1 logit)."""
-    return nn.Sequential(nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, 1))
+def _domain_head(dim: int, outputs: int = 1) -> nn.Sequential:
+    """TA3N's domain classifier: Linear(d -> d) -> ReLU -> Linear(d -> 1 logit, or 2 for a
+    softmax as TA3N's own, models.py 170, 281, 292)."""
+    return nn.Sequential(nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, outputs))
 
 
 class ScaleHeads(nn.Module):
-    """One domain classifier per relation scale on stacked rows: (B*K, R) -> (B*K, 1).
+    """One domain classifier per relation scale on stacked rows: (B*K, R) -> (B*K, O), O = 1
+    logit or 2 (softmax).
 
     Row i*K + j is scale j of sample i (the order of `VideoDANN.features()["relation"]`)."""
 
-    def __init__(self, num_scales: int, dim: int) -> None:
+    def __init__(self, num_scales: int, dim: int, outputs: int = 1) -> None:
         super().__init__()
-        self.heads = nn.ModuleList(_domain_head(dim) for _ in range(num_scales))
+        self.outputs = outputs
+        self.heads = nn.ModuleList(_domain_head(dim, outputs) for _ in range(num_scales))
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         k = len(self.heads)
         per_scale = rows.view(-1, k, rows.shape[-1])  # (B, K, R)
-        out = [head(per_scale[:, j]) for j, head in enumerate(self.heads)]  # K x (B, 1)
-        return torch.stack(out, 1).reshape(-1, 1)  # (B*K, 1), sample-major
+        out = [head(per_scale[:, j]) for j, head in enumerate(self.heads)]  # K x (B, O)
+        return torch.stack(out, 1).reshape(-1, self.outputs)  # (B*K, O), sample-major
 
 
 class VideoDANN(DANNNet):
@@ -134,7 +137,8 @@ class VideoDANN(DANNNet):
 
     def __init__(self, num_classes: int, in_dim: int, num_frames: int, temporal: str,
                  spatial_dim: int = 512, relation_dim: int = 256, dropout: float = 0.5,
-                 levels: dict[str, float] | None = None, relation_slot: bool = True) -> None:
+                 levels: dict[str, float] | None = None, relation_slot: bool = True,
+                 domain_outputs: int = 1) -> None:
         if temporal not in ("tempooling", "temrelation"):
             raise DabenchError(f"unknown temporal module '{temporal}'; use tempooling or "
                                "temrelation")
@@ -154,8 +158,9 @@ class VideoDANN(DANNNet):
         unknown = sorted(set(levels) - set(dims))
         if unknown:
             raise DabenchError(f"no feature level(s) {unknown} in a {temporal} network")
-        heads = {name: (ScaleHeads(num_frames - 1, dims[name]) if name == "relation"
-                        else _domain_head(dims[name])) for name in levels}
+        heads = {name: (ScaleHeads(num_frames - 1, dims[name], domain_outputs)
+                        if name == "relation" else _domain_head(dims[name], domain_outputs))
+                 for name in levels}
         super().__init__(nn.Identity(), spatial, classifier, heads, levels)
         self.domain_aliases = aliases
         self.dropout_v = nn.Dropout(dropout)
@@ -210,4 +215,5 @@ def build_video_network(num_classes: int, cfg: RunConfig) -> VideoDANN:
     v = cfg.video
     return VideoDANN(num_classes, feature_dim(cfg.backbone.name), v.segments,
                      cfg.model.temporal, v.spatial_dim, v.relation_dim, v.dropout,
-                     domain_levels(cfg), v.relation_slot)
+                     domain_levels(cfg), v.relation_slot,
+                     2 if cfg.model.domain_output == "softmax" else 1)

@@ -5,7 +5,9 @@ variant its leaderboard row names (e.g. TemRelation + RevGrad for UCF-to-HMDBful
 
 A plan entry keeps the overrides it was resolved with, so a launcher can hand it to another
 process as a small JSON ticket (`ticket()`), which that process resolves again (`from_ticket`)
-to the same run id. `--shard i/N` keeps a fixed slice of the plan (`shard`).
+to the same run id. `--shard i/N` keeps a fixed slice of the plan (`shard`). `describe` is what
+`dabench run --dry-run` prints: every planned run with its resolved settings, nothing read or
+written.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dabench.config import RunConfig, check_applies, modality_of, resolve
+from dabench.config import RunConfig, check_applies, flatten, modality_of, resolve
 from dabench.errors import DabenchError
 from dabench.runs.sweep import Grid, expand, grid_for
 from dabench.tasks.catalog import LEADERBOARD_SUITE, Catalog, TaskSpec
@@ -112,3 +114,39 @@ def shard(items: list, index: int, count: int) -> list:
     gets a mix of tasks). Fixed by the plan alone, so N processes started at different times
     agree on it; finished runs inside a slice are then skipped as usual."""
     return items[index::count]
+
+
+def describe(entries: list[PlanEntry]) -> list[dict[str, Any]]:
+    """What each planned run will compute, in plan order (pure; `dabench run --dry-run`):
+    task, method, seed, run id, recipe, the base learning rates of the backbone and of the new
+    layers, the swept keys, the fully resolved settings, and those
+    of them that differ from dabench's defaults (task file, recipe, --set and sweep together)."""
+    defaults = flatten(RunConfig())
+    out = []
+    for e in entries:
+        flat = e.cfg.flat()
+        o = e.cfg.optim
+        out.append({"task": e.spec.name, "method": e.cfg.method, "seed": e.cfg.seed,
+                    "run_id": e.cfg.run_id(), "recipe": e.cfg.recipe,
+                    # the base rates before the schedule: optim.lr trains the new layers, the
+                    # backbone trains at optim.lr x optim.backbone_lr_mult
+                    "learning_rates": {"backbone": round(o.lr * o.backbone_lr_mult, 12),
+                                       "new_layers": o.lr},
+                    "sweep": {k: flat[k] for k in e.cfg.sweep},
+                    "changed": {k: v for k, v in flat.items()
+                                if k not in ("task", "method", "seed") and v != defaults.get(k)},
+                    "settings": flat})
+    return out
+
+
+def describe_text(described: list[dict[str, Any]]) -> str:
+    """`describe` as lines for a terminal: one header per run, then its non-default settings."""
+    lines = [f"{len(described)} run(s) planned; nothing was run (--dry-run)"]
+    for d in described:
+        swept = ", ".join(f"{k}={v}" for k, v in d["sweep"].items())
+        lr = d["learning_rates"]
+        lines.append(f"{d['task']} {d['method']} seed {d['seed']} run {d['run_id']} "
+                     f"recipe {d['recipe']} (lr: backbone {lr['backbone']:g}, new layers "
+                     f"{lr['new_layers']:g})" + (f" [sweep: {swept}]" if swept else ""))
+        lines += [f"    {k} = {v}" for k, v in sorted(d["changed"].items())]
+    return "\n".join(lines) + "\n"

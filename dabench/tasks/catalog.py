@@ -94,6 +94,14 @@ def parse_task_file_full(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[st
         at = f"tasks.{name}"
         _check_methods(fail, f"{at}.methods", t.methods or [])
         config = {**f.defaults, **t.config}
+        for recipe, body in t.recipes.items():
+            if recipe not in recipes:
+                raise fail(f"{at}.recipes", f"unknown recipe '{clip(recipe)}'."
+                           f"{suggest(recipe, sorted(recipes))} Known: "
+                           f"{', '.join(sorted(recipes)) or 'none (the file defines none)'}")
+            if "recipe" in body:
+                raise fail(f"{at}.recipes.{recipe}", "a recipe cannot select a recipe; "
+                           "remove 'recipe'")
         if "recipe" in t.config:
             _check_recipe(fail, f"{at}.config.recipe", t.config["recipe"], recipes)
         elif "recipe" in f.defaults:
@@ -114,7 +122,7 @@ def parse_task_file_full(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[st
             source=domain(t.source, f"{at}.source"),
             targets=tuple(domain(key, f"{at}.targets") for key in t.targets),
             config=config,
-            recipes=recipes,
+            recipes={name: {**body, **t.recipes.get(name, {})} for name, body in recipes.items()},
             methods=tuple(f.methods if t.methods is None else t.methods),
             published=tuple(t.published),
             aliases=tuple(t.aliases),

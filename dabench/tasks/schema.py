@@ -114,6 +114,9 @@ class TaskEntry(_Strict):
     targets: Annotated[list[str], Field(min_length=1)] = Field(
         description="keys of `domains`; several = a blended multi-target task")
     config: Settings = Field(default_factory=dict, description="over the file's `defaults`")
+    recipes: dict[Name, Settings] = Field(
+        default_factory=dict, description="this task's settings under a recipe of the file, "
+        "merged over that recipe's (e.g. the reference's per-task learning rate)")
     published: list[Published] = Field(default_factory=list)
     aliases: list[Name] = Field(default_factory=list)
     methods: list[Name] | None = None

@@ -45,3 +45,18 @@ def predict_dataset(predict: Callable[[torch.Tensor], torch.Tensor], dataset: Da
         preds.append(predict(x).argmax(1).cpu())
         labels.append(y)
     return torch.cat(preds), torch.cat(labels)
+
+
+def crop_averaged(logits: Callable[[torch.Tensor], torch.Tensor]) -> Callable:
+    """`logits` for (B, C, H, W) batches -> a predictor that also takes (B, K, C, H, W) batches
+    of K test crops per item and returns the mean softmax over the crops (B, classes); CDAN's
+    ten-crop test (thuml/CDAN c904cd3, pytorch/train_image.py 25-38: the sum of the softmaxes,
+    same argmax)."""
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 5:
+            return logits(x)
+        b, k = x.shape[:2]
+        out = logits(x.flatten(0, 1)).float().softmax(1)  # (B*K, classes)
+        return out.view(b, k, -1).mean(1)
+
+    return predict

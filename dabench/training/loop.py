@@ -36,7 +36,8 @@ from dabench.data import TaskData, load_task_data
 from dabench.data.batches import BatchStream, target_batch_size
 from dabench.data.holdout import for_evaluation, hold_out
 from dabench.errors import DabenchError
-from dabench.training.evaluate import accuracy, group_accuracy, predict_dataset
+from dabench.training.evaluate import (accuracy, crop_averaged, group_accuracy,
+                                       predict_dataset)
 from dabench.methods import METHODS, Method
 from dabench.models.build import build_network
 from dabench.reporting.labels import model_label
@@ -66,6 +67,10 @@ def _lr_factor(cfg: RunConfig, step: int) -> float:
     """The learning-rate factor at `step`, from the pure schedules; p runs over the whole run
     unless a horizon (in steps) is set."""
     o = cfg.optim
+    if o.lr_update == "after":  # set after each step (TA3N): step i trains at p_(i-1)'s rate
+        if step == 0:
+            return 1.0
+        step -= 1
     at = step + o.lr_step_offset  # TA3N: p starts one epoch in (optim.lr_step_offset)
     p_lr = at / o.lr_horizon if o.lr_horizon else schedules.progress(at, cfg.steps)
     return 1.0 if o.lr_schedule == "constant" else schedules.lr_factor(p_lr, o.lr_alpha, o.lr_beta)
@@ -73,10 +78,12 @@ def _lr_factor(cfg: RunConfig, step: int) -> float:
 
 def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath) -> dict:
     def predictor(dataset) -> Callable[[torch.Tensor], torch.Tensor]:
-        def predict(x: torch.Tensor) -> torch.Tensor:
+        def logits(x: torch.Tensor) -> torch.Tensor:
             with path.autocast():
-                return method.predict(path.put(x, dataset)).float()
-        return predict
+                return method.predict(x).float()
+
+        ten_crop_aware = crop_averaged(logits)  # (B, 10, ...) batches of test_crops=ten
+        return lambda x: ten_crop_aware(path.put(x, dataset))
 
     pred, labels = predict_dataset(predictor(data.target_test), data.target_test,
                                    cfg.eval_batch_size, cfg.num_workers)
@@ -331,7 +338,12 @@ def _export_features(method: Method, pair: tuple, cfg: RunConfig, path: DevicePa
         feats, labels = [], []
         with torch.no_grad(), path.autocast():
             for x, y in batches:
-                feats.append(net.embed(path.put(x, dataset)).float().cpu())  # (B, D)
+                x = path.put(x, dataset)
+                if x.ndim == 5:  # ten test crops per item (test_crops=ten): mean embedding
+                    feats.append(net.embed(x.flatten(0, 1)).float().unflatten(
+                        0, x.shape[:2]).mean(1).cpu())  # (B, D)
+                else:
+                    feats.append(net.embed(x).float().cpu())  # (B, D)
                 labels.append(y)
         out[f"{name}_features"] = torch.cat(feats).numpy()
         out[f"{name}_labels"] = torch.cat(labels).numpy()
@@ -362,6 +374,7 @@ def _result_record(task: TaskSpec, cfg: RunConfig, state: _State, device: torch.
         "best_step": best["step"], "source_acc_last": last["source_acc"],
         "target_correct_last": last["target_correct"], "target_total": last["target_total"],
         "wall_time_s": round(wall, 3), "device": _device_name(device),
+        "precision": "bf16" if cfg.amp and device.type == "cuda" else "fp32",
         "versions": {"dabench": dabench.__version__, "torch": torch.__version__,
                      "python": platform.python_version()},
         "git_commit": results.git_commit(), "config": cfg.flat(), "sweep": list(cfg.sweep),

@@ -24,7 +24,7 @@ from dabench.data import TaskData
 from dabench.data.batches import BatchStream
 from dabench.data.holdout import for_evaluation, relabel
 from dabench.runs import store as results
-from dabench.training.evaluate import predict_dataset
+from dabench.training.evaluate import crop_averaged, predict_dataset
 from dabench.methods import METHODS
 
 
@@ -33,11 +33,13 @@ def self_label(method, dataset, cfg: RunConfig, path) -> Any:
     predicted as an evaluation reads the inputs (the test transform)."""
     scored = for_evaluation(dataset)
 
-    def predict(x):
+    def logits(x):
         with path.autocast():
-            return method.predict(path.put(x, scored)).float()
+            return method.predict(x).float()
 
-    pred, _ = predict_dataset(predict, scored, cfg.eval_batch_size, cfg.num_workers)
+    ten_crop_aware = crop_averaged(logits)
+    pred, _ = predict_dataset(lambda x: ten_crop_aware(path.put(x, scored)), scored,
+                              cfg.eval_batch_size, cfg.num_workers)
     return relabel(dataset, pred)
 
 

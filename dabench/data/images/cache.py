@@ -108,7 +108,8 @@ class DecodedImages(TensorDataset):
 
     augment (train only): "dann-paper" / "crop" = random `crop` x `crop` window + horizontal flip;
     "tllib" / "resized-crop" = RandomResizedCrop(crop, scale (0.08, 1), ratio (3/4, 4/3)) +
-    flip. Test: the centre `crop` x `crop` window. `seed` seeds the generator of the crop
+    flip. Test: the centre `crop` x `crop` window, or with `ten_crop` CDAN's ten crops (B, 10,
+    3, crop, crop). `seed` seeds the generator of the crop
     positions and flips. `device` (e.g. "cuda") keeps the images on the GPU (labels stay on the
     CPU, where the evaluation compares them): batches are then gathered on the device and no
     host-to-device copy of images happens at all.
@@ -116,11 +117,13 @@ class DecodedImages(TensorDataset):
 
     def __init__(self, items: Sequence[tuple[Any, int]], size: int = 256, workers: Optional[int] = None,
                  *, crop: int = 224, augment: str = "dann-paper", seed: int = 0,
-                 fit: str = "stretch", device: Optional[torch.device | str] = None) -> None:
+                 fit: str = "stretch", device: Optional[torch.device | str] = None,
+                 ten_crop: bool = False) -> None:
         self.items = [(Path(p), int(label)) for p, label in items]
         images = decode_images([p for p, _ in self.items], size, workers, fit)
         labels = torch.tensor([label for _, label in self.items], dtype=torch.long)
         self._setup(images, labels, crop, augment, seed, device)
+        self.ten_crop = ten_crop
 
     @classmethod
     def from_tensors(cls, images: torch.Tensor, labels: torch.Tensor, *, crop: int = 224,
@@ -131,6 +134,7 @@ class DecodedImages(TensorDataset):
         self.items = []
         self._setup(images, torch.as_tensor(labels, dtype=torch.long), crop, augment, seed,
                     device)
+        self.ten_crop = False
         return self
 
     @classmethod
@@ -144,6 +148,7 @@ class DecodedImages(TensorDataset):
                                augment=first.augment, seed=first.seed,
                                device=first.images.device)
         out.items = [item for p in parts for item in p.items]
+        out.ten_crop = first.ten_crop
         return out
 
     def subset(self, index: torch.Tensor) -> "DecodedImages":
@@ -152,6 +157,7 @@ class DecodedImages(TensorDataset):
                                       augment=self.augment, seed=self.seed,
                                       device=self.images.device)
         out.items = [self.items[i] for i in index.tolist()] if self.items else []
+        out.ten_crop = self.ten_crop
         return out
 
     def _setup(self, images: torch.Tensor, labels: torch.Tensor, crop: int, augment: str,
@@ -209,6 +215,9 @@ class DecodedImages(TensorDataset):
             raise DabenchError(f"device_transform takes (B, 3, S, S) uint8 batches of this cache, "
                                f"got {tuple(x.shape)} {x.dtype}")
         with torch.autocast(x.device.type, enabled=False):  # the evaluation calls it in autocast
+            if not train and self.ten_crop:
+                return self._normalise(self._ten_crops(x).flatten(0, 1)).unflatten(
+                    0, (x.shape[0], 10))  # (B, 10, 3, crop, crop)
             if not train:
                 out = self._centre(x)
             elif AUGMENTS[self.augment] == "crop":
@@ -229,6 +238,14 @@ class DecodedImages(TensorDataset):
         top = int(round((h - self.crop) / 2.0))  # as torchvision's CenterCrop
         left = int(round((w - self.crop) / 2.0))
         return x[:, :, top:top + self.crop, left:left + self.crop]
+
+    def _ten_crops(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, 10, 3, c, c): `dataset.ten_crop_boxes`, CDAN's test crops."""
+        from dabench.data.images.dataset import ten_crop_boxes
+
+        c, mirrored = self.crop, x.flip(-1)
+        return torch.stack([(mirrored if flip else x)[:, :, y:y + c, l:l + c]
+                            for l, y, flip in ten_crop_boxes(x.shape[3], x.shape[2], c)], 1)
 
     def draw_crops(self, b: int, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Random `crop` windows and flips for a batch: top (B,), left (B,), flip (B,) bool."""

@@ -91,8 +91,36 @@ class ImageListDataset(Dataset):
         return ImageListDataset(self.items, self.eval_transform, self.eval_transform)
 
 
+def ten_crop_boxes(width: int, height: int, crop: int) -> list[tuple[int, int, bool]]:
+    """(left, top, flipped) of CDAN's ten test crops of a width x height image, in its order:
+    the five flipped crops, then the same five unflipped (thuml/CDAN at c904cd3, pytorch/
+    pre_process.py 169-240: corners at 0 and side - crop - 1, the centre at (side - crop - 1)
+    / 2, which Pillow's crop rounds)."""
+    def starts(side: int) -> tuple[int, int, int]:
+        last = max(0, side - crop - 1)
+        return 0, last, int(round(last / 2))
+
+    (x0, x1, xc), (y0, y1, yc) = starts(width), starts(height)
+    corners = [(x0, y0), (x1, y1), (x1, y0), (x0, y1), (xc, yc)]
+    return [(x, y, flip) for flip in (True, False) for x, y in corners]
+
+
+class TenCrop:
+    """PIL image -> (10, 3, crop, crop) tensor: `ten_crop_boxes`, each crop through `finish`
+    (ToTensor + normalisation). A flipped crop is the crop of the mirrored image."""
+
+    def __init__(self, crop: int, finish: Callable) -> None:
+        self.crop, self.finish = crop, finish
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        mirrored = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        c = self.crop
+        return torch.stack([self.finish((mirrored if flip else image).crop((x, y, x + c, y + c)))
+                            for x, y, flip in ten_crop_boxes(*image.size, c)])
+
+
 def build_transforms(train: bool, augmentation: str, image_size: int = 224,
-                     resize: int = 256) -> T.Compose:
+                     resize: int = 256, ten_crop: bool = False) -> T.Compose:
     """PIL image -> normalised [3, image_size, image_size] tensor.
 
     train, "tllib":      Resize((resize, resize)) + RandomResizedCrop(image_size) + flip
@@ -104,6 +132,7 @@ def build_transforms(train: bool, augmentation: str, image_size: int = 224,
     c4aa59e: examples/domain_adaptation/image_classification/utils.py 154-157 and 203-207, its
     ResizeImage in tllib/vision/transforms/__init__.py 9-26), which keeps the whole width of a
     non-square image (Office-Home, webcam) at test time.
+    test, `ten_crop`: the test resize, then `TenCrop` -> (10, 3, image_size, image_size).
     """
     if augmentation not in AUGMENTATIONS:
         raise DabenchError(f"unknown augmentation '{augmentation}'; "
@@ -111,12 +140,15 @@ def build_transforms(train: bool, augmentation: str, image_size: int = 224,
     if not 0 < image_size <= resize:
         raise DabenchError(f"image_size {image_size} must be positive and at most resize "
                            f"{resize}; fix: adjust the task")
+    finish = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
     if not train:
         side = (resize, resize) if augmentation == "tllib" else resize
+        if ten_crop:
+            return T.Compose([T.Resize(side), TenCrop(image_size, T.Compose(finish))])
         head = [T.Resize(side), T.CenterCrop(image_size)]
     elif augmentation == "tllib":
         head = [T.Resize((resize, resize)), T.RandomResizedCrop(image_size),
                 T.RandomHorizontalFlip()]
     else:
         head = [T.Resize(resize), T.RandomCrop(image_size), T.RandomHorizontalFlip()]
-    return T.Compose(head + [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    return T.Compose(head + finish)

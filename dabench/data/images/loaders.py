@@ -308,23 +308,25 @@ def load_domain(domain, task, data_root: Optional[Path], split: str, config=None
         ensure_readable([p for p, _ in files.items],
                         f"domain '{domain.name}' ({files.image_list or files.root})", check_hint)
     size, crop = opts.get("resize", 256), opts.get("image_size", 224)
+    ten = getattr(config, "test_crops", "centre") == "ten"
     if config is not None and config.image_cache:
         return _decoded(tuple(files.items), size, crop, augmentation(opts, task, config),
-                        config.seed)
+                        config.seed, ten)
     augment = augmentation(opts, task, config)
-    test = build_transforms(train=False, augmentation=augment, image_size=crop, resize=size)
+    test = build_transforms(train=False, augmentation=augment, image_size=crop, resize=size,
+                            ten_crop=ten)
     transform = build_transforms(train=True, augmentation=augment, image_size=crop,
                                  resize=size) if split == "train" else test
     return ImageListDataset(files.items, transform, eval_transform=test)
 
 
 @lru_cache(maxsize=16)
-def _decoded(items: tuple, size: int, crop: int, augment: str, seed: int):
+def _decoded(items: tuple, size: int, crop: int, augment: str, seed: int, ten_crop: bool = False):
     """One decoded uint8 cache per domain, shared by its train and test splits (the loop asks
     for random crops with train=True, the evaluation for the centre crop with train=False)."""
     from dabench.data.images.cache import DecodedImages
 
-    return DecodedImages(items, size, crop=crop, augment=augment, seed=seed)
+    return DecodedImages(items, size, crop=crop, augment=augment, seed=seed, ten_crop=ten_crop)
 
 
 @LOADERS.register("office31")
