@@ -623,3 +623,21 @@ def test_held_out_splits_are_scored_with_the_test_transform(tiny, catalog, image
         first, second = _scored_inputs(split, cfg), _scored_inputs(split, cfg)
         assert first.shape[1:] == (3, 32, 32)
         assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize("image_cache", [False, True])
+def test_cdan_recipe_runs_with_ten_crops_and_reverse_validation(tiny, catalog, tmp_path,
+                                                                 image_cache):
+    """The `cdan` recipe end to end on the tiny tree: per-domain forward, ten-crop evaluation
+    (also of S_V, the self-labelling of T' and the features for the PAD), fp32 recorded."""
+    from dabench.training import loop as train
+
+    data_root, counts = tiny
+    task = small(catalog.task("office31-a-to-w"))
+    sets = [*TINY_SETS, "recipe=cdan", f"image_cache={str(image_cache).lower()}",
+            "selection.holdout=0.2", "selection.reverse=true", "proxy_a_distance_items=8"]
+    record = train.run(task, resolve(task, "revgrad", 0, parse_sets(sets)), tmp_path / "runs",
+                       data_root).record
+    assert record["config"]["test_crops"] == "ten" and record["precision"] == "fp32"
+    assert record["target_total"] == counts["webcam"]
+    assert 0.0 <= record["reverse_acc"] <= 1.0 and record["pad"] is not None

@@ -90,3 +90,109 @@ def test_short_amazon_run_from_the_shipped_files(tmp_path):
     assert rec["target_total"] == 3586  # dvd_test.svmlight
     assert rec["target_acc_source_val"] > 0.6 and rec["source_val_acc"] > 0.6
     assert 0.5 <= rec["reverse_acc"] <= 1.0 and rec["pad"] is not None
+
+
+# ---------------------------------------------------------------- starts and the release's rules
+
+def _gauss_catalog(tmp_path):
+    gaussians(tmp_path)
+    (tmp_path / "gauss.yaml").write_text(TASK)
+    return build_catalog([tmp_path / "gauss.yaml"])
+
+
+def test_reverse_start_scratch_trains_eta_r_from_fresh_weights(tmp_path, monkeypatch):
+    """warm: eta_r starts from eta's weights; scratch: from a fresh initialisation drawn from the
+    run's seed (the release's do_random_init); eta itself is the same either way."""
+    import torch
+
+    from dabench.methods.base import Method
+    from dabench.models.build import build_network
+
+    catalog = _gauss_catalog(tmp_path)
+    task = catalog.task("s-to-t")
+    built: list[list] = []  # the weights every Method starts from, in order
+    real = Method.__init__
+
+    def spy(self, net, cfg):
+        built.append([p.detach().clone() for p in net.parameters()])
+        real(self, net, cfg)
+
+    monkeypatch.setattr(Method, "__init__", spy)
+    records, starts = {}, {}
+    for start in ("warm", "scratch"):
+        built.clear()
+        cfg = resolve(task, "revgrad", 0, {"steps": 50, "selection.reverse_start": start})
+        records[start] = train.run(task, cfg, tmp_path / "runs").record
+        eta, starts[start] = built[-2], built[-1]  # eta (labelling T'), then eta_r's start
+        assert all(torch.equal(a, b) for a, b in zip(eta, starts[start])) == (start == "warm")
+    assert records["warm"]["target_acc_source_val"] == records["scratch"]["target_acc_source_val"]
+    assert records["warm"]["run_id"] == resolve(task, "revgrad", 0, {"steps": 50}).run_id()
+    assert records["warm"]["reverse"] != records["scratch"]["reverse"]
+    torch.manual_seed(0)
+    fresh = list(build_network(2, resolve(task, "revgrad", 0, {}), 5).parameters())
+    assert all(torch.equal(a, b) for a, b in zip(starts["scratch"], fresh))
+
+
+def test_release_stop_rule_matches_the_release_loop():
+    """DANN.py 95-167 at 74eec5e, replayed: the pass at which the release breaks."""
+    from dabench.training.schedules import release_stop
+
+    def release(risks):  # the release's loop over validation risks, one per pass
+        best, continue_until = 2.0, 30
+        for t, risk in enumerate(risks):
+            if risk <= best:
+                best, best_t = risk, t
+                continue_until = max(continue_until, int(1.5 * t))
+            elif t > continue_until:
+                return t
+        return len(risks)
+
+    def ours(risks):
+        best, best_t = 2.0, 0
+        for t, risk in enumerate(risks):
+            if risk <= best:
+                best, best_t = risk, t
+            elif release_stop(t, best_t, 30):
+                return t
+        return len(risks)
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        risks = list(np.round(rng.uniform(0.1, 0.3, 200) - np.linspace(0, rng.uniform(0, 0.2),
+                                                                         200), 2))
+        assert ours(risks) == release(risks)
+    assert ours([0.5] + [0.6] * 199) == 31  # never better after pass 0: stops at t = 31
+
+
+def test_release_recipe_holds_out_the_tail_and_draws_targets_with_replacement():
+    import torch
+
+    from dabench.data.batches import BatchStream
+    from dabench.data.holdout import last_split
+
+    train_idx, val_idx = last_split(2000, 0.1)
+    assert val_idx.tolist() == list(range(1800, 2000)) and train_idx.tolist() == list(range(1800))
+    data = torch.utils.data.TensorDataset(torch.arange(100).float()[:, None], torch.zeros(100))
+    stream = BatchStream(data, 10, seed=3, replacement=True)
+    drawn = torch.cat([next(stream)[0][:, 0] for _ in range(10)])  # one "epoch"
+    assert len(drawn) == 100 and len(set(drawn.tolist())) < 100  # repeats: with replacement
+    perm = BatchStream(data, 10, seed=3)
+    assert sorted(torch.cat([next(perm)[0][:, 0] for _ in range(10)]).tolist()) == \
+        list(range(100))
+    cfg = resolve(load_catalog().task("books-to-dvd"), "revgrad", 0, {"recipe": "release"})
+    assert (cfg.selection.stop, cfg.selection.patience, cfg.steps // cfg.eval_every) == \
+        ("release", 30, 200)
+    assert (cfg.selection.source_val, cfg.target_sampling) == ("last", "replacement")
+
+
+def test_release_recipe_run_stops_by_the_release_rule(tmp_path):
+    catalog = _gauss_catalog(tmp_path)
+    task = catalog.task("s-to-t")
+    cfg = resolve(task, "revgrad", 0, {"selection.stop": "release", "selection.patience": 3,
+                                       "steps": 2000, "selection.source_val": "last",
+                                       "target_sampling": "replacement"})
+    record = train.run(task, cfg, tmp_path / "runs").record
+    evals = record["steps_run"] // cfg.eval_every
+    best = record["source_val_step"] // cfg.eval_every - 1
+    assert record["steps_run"] < 2000
+    assert evals - 1 == max(3, int(1.5 * best)) + 1  # the first pass past the window

@@ -160,6 +160,14 @@ class DecodedImages(TensorDataset):
         out.ten_crop = self.ten_crop
         return out
 
+    def with_labels(self, labels: torch.Tensor) -> "DecodedImages":
+        """The same images with other labels (reverse validation's self-labelled target), same
+        settings: still augmented and normalised on the device."""
+        out = type(self).from_tensors(self.images, labels, crop=self.crop, augment=self.augment,
+                                      seed=self.seed, device=self.images.device)
+        out.items, out.ten_crop = list(self.items), self.ten_crop
+        return out
+
     def _setup(self, images: torch.Tensor, labels: torch.Tensor, crop: int, augment: str,
                seed: int, device) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
