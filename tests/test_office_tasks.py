@@ -641,3 +641,60 @@ def test_cdan_recipe_runs_with_ten_crops_and_reverse_validation(tiny, catalog, t
     assert record["config"]["test_crops"] == "ten" and record["precision"] == "fp32"
     assert record["target_total"] == counts["webcam"]
     assert 0.0 <= record["reverse_acc"] <= 1.0 and record["pad"] is not None
+
+
+# ---------------------------------------------------------------- augmentation owned by the run
+
+def _textured(data_root: Path) -> None:
+    """Noise JPEGs, so a different crop or flip gives different pixels."""
+    import torch
+    from PIL import Image
+
+    for k, jpeg in enumerate(sorted(data_root.rglob("*.jpg"))):
+        noise = torch.randint(0, 256, (30, 40, 3), generator=torch.Generator().manual_seed(k),
+                              dtype=torch.uint8)
+        Image.fromarray(noise.numpy()).save(jpeg, "JPEG")
+
+
+def _losses(directory: Path) -> list:
+    rows = [json.loads(line) for line in (directory / "metrics.jsonl").read_text().splitlines()]
+    return [(r["step"], r["cls"], r["domain_feature"]) for r in rows if r["kind"] == "train"]
+
+
+def test_image_cache_augmentation_belongs_to_the_run(tiny, catalog, tmp_path):
+    """With image_cache on, a run's crops and flips depend on the run alone: run after another
+    in the same process (serial) = run alone in a fresh process (a pool worker), and
+    interrupted + resumed = uninterrupted."""
+    import signal
+
+    from dabench.data.images import loaders
+    from dabench.training import loop as train
+
+    data_root, _ = tiny
+    _textured(data_root)
+    task = small(catalog.task("office31-a-to-w"))
+    sets = [*TINY_SETS, "image_cache=true", "steps=4", "log_every=1", "eval_every=2",
+            "proxy_a_distance_items=0"]
+    first = resolve(task, "revgrad", 0, parse_sets([*sets, "grl.weight=0.5"]))
+    cfg = resolve(task, "revgrad", 0, parse_sets(sets))
+
+    def fresh_process() -> None:
+        loaders._decoded.cache_clear()  # what a new process (pool worker, restart) starts with
+
+    fresh_process()
+    alone = train.run(task, cfg, tmp_path / "alone", data_root).directory
+    fresh_process()
+    train.run(task, first, tmp_path / "serial", data_root)  # same seed: the same cached images
+    serial = train.run(task, cfg, tmp_path / "serial", data_root).directory
+    assert _losses(serial) == _losses(alone)
+
+    def interrupt(step, total, numbers):
+        if step == 2:
+            signal.raise_signal(signal.SIGINT)
+
+    fresh_process()
+    with pytest.raises(KeyboardInterrupt):
+        train.run(task, cfg, tmp_path / "resumed", data_root, on_progress=interrupt)
+    fresh_process()
+    resumed = train.run(task, cfg, tmp_path / "resumed", data_root).directory
+    assert _losses(resumed) == _losses(alone)

@@ -27,6 +27,11 @@ def target_batch_size(batch_size: int, rule: str, explicit: int, n_source: int,
     return batch_size
 
 
+def augment_seed(stream_seed: int) -> int:
+    """The seed of a stream's own augmentation generator, from the stream's (run-derived) seed."""
+    return (stream_seed * 1_000_003 + 7_919) % 2**63
+
+
 class BatchStream:
     """Infinite (inputs, labels) batches; epoch e shuffles with seed (seed, e), or with
     `replacement` draws as many items uniformly with replacement."""
@@ -35,6 +40,8 @@ class BatchStream:
                  pin_memory: bool = False, replacement: bool = False) -> None:
         if len(dataset) == 0:
             raise ValueError("cannot draw batches from an empty dataset")
+        if hasattr(dataset, "reseeded"):  # a decoded-image cache: this stream's own crops/flips
+            dataset = dataset.reseeded(augment_seed(seed))
         self.dataset = dataset
         self.batch_size = min(batch_size, len(dataset))
         self.seed = seed
@@ -81,11 +88,19 @@ class BatchStream:
                 return batch[0], batch[1]
             self.epoch, self.offset, self._it = self.epoch + 1, 0, None
 
-    def position(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "offset": self.offset}
+    def position(self) -> dict:
+        """Where the stream is, and the state of its augmentation generator if it has one."""
+        out: dict = {"epoch": self.epoch, "offset": self.offset}
+        generator = getattr(self.dataset, "generator", None)
+        if generator is not None:
+            out["augment"] = generator.get_state()  # (N,) uint8 tensor
+        return out
 
-    def restore(self, position: dict[str, int]) -> None:
+    def restore(self, position: dict) -> None:
         self.epoch, self.offset, self._it = position["epoch"], position["offset"], None
+        generator = getattr(self.dataset, "generator", None)
+        if generator is not None and "augment" in position:
+            generator.set_state(position["augment"])
 
 
 def cat_rows(parts: list[torch.Tensor]) -> torch.Tensor:

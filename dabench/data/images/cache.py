@@ -25,11 +25,14 @@ Differences from the per-image JPEG path (`images.build_transforms`), by constru
   torchvision on PIL resamples with Pillow and rounds to uint8; at Office sizes (256 -> 224)
   the scale factor is at most 256/224, so the difference is small;
 - the random numbers come from the dataset's own torch.Generator (seeded by `seed`), not from
-  torch's global generator: the augmentation sequence is the same on every device.
+  torch's global generator: the augmentation sequence is the same on every device. A training
+  stream draws from a `reseeded` view seeded from the run, whose generator state is saved in the
+  run's checkpoints: serial, pooled and resumed runs augment alike.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -214,6 +217,15 @@ class DecodedImages(TensorDataset):
     def reseed(self, seed: int) -> None:
         self.seed = seed
         self.generator.manual_seed(seed)
+
+    def reseeded(self, seed: int) -> "DecodedImages":
+        """A view of the same decoded images with a generator of its own, seeded `seed`: a
+        training stream draws its crops and flips from it, so the cache a process keeps (and
+        shares between runs) is never advanced, and each run's augmentation depends on that run
+        alone (`BatchStream` makes one per stream and checkpoints its state)."""
+        out = copy.copy(self)
+        out.seed, out.generator = seed, torch.Generator().manual_seed(seed)
+        return out
 
     def device_transform(self, x: torch.Tensor, train: bool) -> torch.Tensor:
         """(B, 3, S, S) uint8 on any device -> (B, 3, crop, crop) float32 on the same device:
