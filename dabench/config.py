@@ -283,6 +283,15 @@ def identity(flat: dict[str, Any]) -> dict[str, Any]:
             if k not in EXECUTION_KEYS and not (k in _LATER and v == _LATER[k])}
 
 
+def group_key(flat: dict[str, Any], leave_out: Any = ()) -> str:
+    """The one grouping of runs, for model selection and for every table: the SHA-256 of the
+    run's `identity` (so execution keys such as `device` never split a group) without the keys
+    in `leave_out` (the seed for a row of seeds; the swept keys for a choice between sweep
+    points)."""
+    body = {k: v for k, v in identity(flat).items() if k not in set(leave_out)}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def upgrade_keys(flat: dict[str, Any]) -> dict[str, Any]:
     """A stored flat config with renamed keys under their current names."""
     return {RENAMED.get(k, k): v for k, v in flat.items()}

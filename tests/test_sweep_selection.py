@@ -109,3 +109,20 @@ def test_sweep_summary_rows_and_markdown_mean():
                 if p.method == "revgrad"]
     assert f"| Books-to-DVD (n=2) | 77.0 ± 1.4 | 79.5 ± 0.7 | {paper:.1f} | 0.55 |" in text
     assert f"| **mean** | **77.00** | **79.50** | **{paper:.2f}** | **0.55** |" in text
+
+
+def test_selection_and_tables_group_runs_alike_execution_keys_never_split_a_group():
+    """Sweep points of one seed that differ only in an execution key (here `device`: half the
+    grid ran on a GPU) are one choice, and the table row holds one record per seed."""
+    from dabench.config import group_key
+
+    mixed = [dict(r, config={**r["config"], "device": "cuda" if r["config"]["grl.weight"] == 0.5
+                             else "cpu"}) for r in RECORDS]
+    chosen, _ = select(mixed, "reverse")
+    assert sorted(r["seed"] for r in chosen) == [0, 1]  # one choice per seed, not per device
+    assert [r["selected"]["candidates"] for r in chosen] == [2, 2]
+    rows = aggregate(chosen, load_catalog(), "reverse")
+    assert len(rows) == 1 and rows[0].n == 2 and rows[0].seeds == [0, 1]
+    a, b = (dict(RECORDS[0]["config"], device=d) for d in ("cpu", "cuda"))
+    assert group_key(a) == group_key(b) != group_key(dict(a, steps=11))
+    assert group_key(a, leave_out=["seed"]) == group_key(dict(a, seed=7), leave_out=["seed"])

@@ -14,10 +14,11 @@ of a run stand for a (task, method, seed). Pure functions over run records; no t
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, Optional
+
+from dabench.config import group_key
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,10 @@ RULES = {
 
 
 def _base(record: dict[str, Any]) -> str:
-    """(task, method, seed) and the config without its swept keys: one choice per value."""
-    swept = set(record.get("sweep", []))
-    body = {k: v for k, v in record["config"].items() if k not in swept}
-    text = json.dumps([record["task"], record["method"], record["seed"], body], sort_keys=True,
-                      default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """(task, method, seed) and the run's group without its swept keys (dabench.config.
+    group_key, the grouping the tables use: execution keys never split it): one choice each."""
+    group = group_key(record["config"], leave_out=record.get("sweep", []))
+    return json.dumps([record["task"], record["method"], record["seed"], group])
 
 
 def select(records: list[dict[str, Any]], rule: str) -> tuple[list[dict[str, Any]], list[str]]:

@@ -15,14 +15,12 @@ golden report files pin their output together.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from dabench.analysis.selection import RULES, select as select_runs
-from dabench.config import identity
+from dabench.config import group_key
 from dabench.methods import method_order, method_role
 from dabench.reporting.published import board_runs, board_selection, selection_note, selection_of
 from dabench.reporting.labels import model_label, non_default_settings, with_settings
@@ -69,9 +67,9 @@ class Table:
 
 
 def config_group(config: dict[str, Any]) -> str:
-    """Hash of a run's config without its seed: runs that differ only by seed share it."""
-    body = {k: v for k, v in identity(config).items() if k != "seed"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:6]
+    """A run's group without its seed (dabench.config.group_key, the grouping selection uses
+    too): runs that differ only by seed or by execution keys share it."""
+    return group_key(config, leave_out=("seed",))[:6]
 
 
 def title(select: str, view: str = "runs") -> str:
