@@ -698,3 +698,34 @@ def test_image_cache_augmentation_belongs_to_the_run(tiny, catalog, tmp_path):
     fresh_process()
     resumed = train.run(task, cfg, tmp_path / "resumed", data_root).directory
     assert _losses(resumed) == _losses(alone)
+
+
+def test_incomplete_domains_warn_are_recorded_and_get_no_delta(tiny, catalog, tmp_path, caplog):
+    """The tiny tree holds 46 of amazon's 2,817 images: the run says so in one line, records
+    the counts, and the report marks its row and gives it no delta to the published value."""
+    from dabench.reporting.aggregate import aggregate
+    from dabench.training import loop as train
+
+    data_root, counts = tiny
+    task = small(catalog.task("office31-a-to-w"))
+    cfg = resolve(task, "revgrad", 0, parse_sets([*TINY_SETS, "recipe=tllib"]))
+    with caplog.at_level("WARNING", logger="dabench"):
+        record = train.run(task, cfg, tmp_path / "runs", data_root).record
+    warned = [r.getMessage() for r in caplog.records if "complete dataset" in r.getMessage()]
+    assert len(warned) == 2 and "domain 'amazon' of office31-a-to-w has 46 images where the " \
+        "complete dataset has 2817" in warned[0]
+    assert record["domain_items"] == {"amazon": counts["amazon"], "webcam": counts["webcam"]}
+    assert record["incomplete_data"] == {
+        "amazon": {"found": counts["amazon"], "expected": FULL_COUNTS["amazon"]},
+        "webcam": {"found": counts["webcam"], "expected": FULL_COUNTS["webcam"]}}
+    # the report, on the record with the task's own settings (the tiny ones differ anyway)
+    own = resolve(catalog.task("office31-a-to-w"), "revgrad", 0, {"recipe": "tllib"}).flat()
+    complete = {k: v for k, v in record.items() if k != "incomplete_data"}
+    complete["config"] = own
+    marked = dict(complete, incomplete_data=record["incomplete_data"])
+    mark = f"incomplete data: amazon {counts['amazon']}/2817, webcam {counts['webcam']}/795"
+    for rec, incomplete in ((marked, True), (complete, False)):
+        (row,) = [r for r in aggregate([rec], catalog, "last") if r.metric == "Accuracy (%)"]
+        assert row.published == 91.4  # the tllib recipe's published value
+        assert (row.delta is None) == incomplete
+        assert (mark in row.model) == incomplete

@@ -10,7 +10,7 @@ count). A loader registers itself with `@LOADERS.register("name")` in any module
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -34,6 +34,8 @@ class TaskData:
     target_groups: Optional[object] = None  # (N_test,) long tensor of sub-target indices
     target_names: tuple[str, ...] = ()
     target_eval: str = "test"  # what the evaluations read: "test", "val" or "held-out test"
+    # items of each domain's training split as loaded, by domain key (before any split)
+    domain_counts: dict = field(default_factory=dict)
 
 
 def load_task_data(task, data_root: Optional[Path], config=None) -> TaskData:
@@ -57,13 +59,17 @@ def load_task_data(task, data_root: Optional[Path], config=None) -> TaskData:
             return concat(parts)
         return ConcatDataset(parts)
 
+    source_train = load(task.source, "train")
+    counts = {task.source.key: len(source_train)}
+    counts.update({d.key: len(ds) for d, ds in zip(task.targets, targets_train)})
     data = TaskData(
-        source_train=load(task.source, "train"),
+        source_train=source_train,
         source_test=load(task.source, "test"),
         target_train=join(targets_train),
         target_test=join(targets_test),
         target_groups=groups,
         target_names=tuple(d.name for d in task.targets),
+        domain_counts=counts,
     )
     if config is not None:
         data = split_target(data, config)
@@ -101,4 +107,17 @@ def split_target(data: TaskData, config) -> TaskData:
     what = "val" if getattr(config, "target_val", 0.0) else "held-out test"
     kept, held = torch.as_tensor(kept), torch.as_tensor(held)
     return TaskData(data.source_train, data.source_test, subset(data.target_train, kept),
-                    held_out(data.target_train, held), groups[held], data.target_names, what)
+                    held_out(data.target_train, held), groups[held], data.target_names, what,
+                    data.domain_counts)
+
+
+def incomplete_domains(task, counts: dict) -> dict[str, dict[str, int]]:
+    """{domain key: {"found", "expected"}} for the task's domains whose item count differs from
+    the `expected_images` their task file states (a partly downloaded or extracted dataset)."""
+    out = {}
+    for domain in (task.source, *task.targets):
+        expected = domain.options.get("expected_images")
+        found = counts.get(domain.key)
+        if expected and found is not None and found != expected:
+            out[domain.key] = {"found": found, "expected": expected}
+    return out

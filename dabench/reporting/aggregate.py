@@ -23,7 +23,8 @@ from dabench.analysis.selection import RULES, select as select_runs
 from dabench.config import group_key
 from dabench.methods import method_order, method_role
 from dabench.reporting.published import board_runs, board_selection, selection_note, selection_of
-from dabench.reporting.labels import model_label, non_default_settings, with_settings
+from dabench.reporting.labels import (data_marks, model_label, non_default_settings,
+                                      not_as_published, with_settings)
 
 # rule -> (the record field reported, the caption's words); the rules: analysis/selection.py
 SELECTIONS = {name: (rule.value, rule.caption) for name, rule in RULES.items()}
@@ -109,7 +110,8 @@ def aggregate(records: list[dict[str, Any]], catalog=None, select: str = "last")
     Blended multi-target runs also get a row with the mean of the per-sub-target accuracies."""
     key = SELECTIONS[select][0]
     groups = _by_config_group(records)
-    changes = {g: non_default_settings(catalog, recs[0]) for g, recs in groups.items()}
+    changes = {g: sorted({m for r in recs for m in data_marks(r)}) +  # marks first: shown
+               non_default_settings(catalog, recs[0]) for g, recs in groups.items()}
     count: dict[tuple[str, str], int] = {}  # groups per (task, model) not told apart by changes
     for (task, model, group), changed in changes.items():
         if not changed:
@@ -228,10 +230,11 @@ def board_rows(records: list[dict], catalog, select: str) -> list[Row]:
     rows = []
     for b in catalog.board:
         chosen, left_out = board_runs(records, b, config_group,  # one recipe, never a mix
-                                      own=lambda r: not non_default_settings(catalog, r))
+                                      own=lambda r: not not_as_published(catalog, r))
         per_task = [{r["seed"]: r for r in runs} for runs in chosen]
-        changed = sorted({c for runs in chosen if runs for c in non_default_settings(catalog,
-                                                                                     runs[0])})
+        changed = sorted({c for runs in chosen for r in runs[:1] for c in
+                          non_default_settings(catalog, r)} |
+                         {m for runs in chosen for r in runs for m in data_marks(r)})
         seeds = sorted(set.intersection(*(set(p) for p in per_task))) if per_task else []
         values = [statistics.fmean(100.0 * p[s][key] for p in per_task) for s in seeds]
         mean, std = _stats(values)

@@ -68,3 +68,19 @@ def with_settings(label: str, settings: list[str], most: int = 3) -> str:
     more = f", +{len(settings) - most} more" if len(settings) > most else ""
     return f"{label} ({', '.join(settings[:most])}{more})"
 
+
+
+def data_marks(record: dict[str, Any]) -> list[str]:
+    """"incomplete data: amazon 1000/2817" for a run trained on fewer (or more) items than its
+    task file expects of a domain (result.json `incomplete_data`); [] for a complete one."""
+    gaps = record.get("incomplete_data") or {}
+    if not gaps:
+        return []
+    return ["incomplete data: " + ", ".join(f"{k} {v['found']}/{v['expected']}"
+                                            for k, v in sorted(gaps.items()))]
+
+
+def not_as_published(catalog: Any, record: dict[str, Any]) -> list[str]:
+    """Why a run's number may not sit beside the published value with a delta: its settings
+    that differ from the task's own, and incomplete data. [] when it may."""
+    return non_default_settings(catalog, record) + data_marks(record)

@@ -32,7 +32,7 @@ from dabench.training import schedules
 from dabench.training.checkpoint import Checkpoint, Interrupts, StopAtBoundary
 from dabench.config import RunConfig
 from dabench.training.device import DevicePath, select_device
-from dabench.data import TaskData, load_task_data
+from dabench.data import TaskData, incomplete_domains, load_task_data
 from dabench.data.batches import BatchStream, target_batch_size
 from dabench.data.holdout import for_evaluation, hold_out
 from dabench.errors import DabenchError
@@ -159,6 +159,11 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     data = load_task_data(task, data_root, config=cfg)
+    incomplete = incomplete_domains(task, data.domain_counts)
+    for key, n in incomplete.items():
+        log.warning("domain '%s' of %s has %d images where the complete dataset has %d: the run "
+                    "is not comparable with published values (see `dabench data check %s`)",
+                    key, task.name, n["found"], n["expected"], task.name)
     target_val = None
     if cfg.selection.holdout > 0:  # S -> S' + S_V, T -> T' + T_V (JMLR 2016 Section 5.1.2)
         data, target_val = hold_out(data, cfg.selection.holdout, cfg.seed,
@@ -203,6 +208,9 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                 # A second Ctrl-C (a plain KeyboardInterrupt) may land inside a step: that
                 # state is mixed and never saved; the last boundary checkpoint stays.
                 record = _result_record(task, cfg, state, device, time.perf_counter() - t0)
+                record["domain_items"] = dict(data.domain_counts)
+                if incomplete:  # the report marks the row and gives it no delta
+                    record["incomplete_data"] = incomplete
                 if cfg.selection.reverse and target_val is not None:
                     from dabench.training.reverse import reverse_validate
 
