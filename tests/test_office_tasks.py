@@ -729,3 +729,38 @@ def test_incomplete_domains_warn_are_recorded_and_get_no_delta(tiny, catalog, tm
         assert row.published == 91.4  # the tllib recipe's published value
         assert (row.delta is None) == incomplete
         assert (mark in row.model) == incomplete
+
+
+MIXED_TASK = """family: mixed
+dataset: Mixed
+version: 1
+modality: image
+classes: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+domains:
+  mnist: {name: MNIST, loader: mnist5k}
+  photos: {name: Photos, loader: imagefolder, options: {path: photos, image_size: 28, resize: 32}}
+defaults: {backbone.name: lenet, steps: 2, batch_size: 4, eval_every: 2, device: cpu}
+tasks:
+  mnist-to-photos: {title: MNIST-to-Photos, source: mnist, targets: [photos]}
+"""
+
+
+def test_a_task_mixing_normalisations_is_refused_in_one_line(tmp_path, monkeypatch):
+    """MNIST (mean subtraction) as source, an image folder (ImageNet mean/std) as target: the
+    run refuses before reading any file, naming both domains and the fix."""
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "mixed.yaml").write_text(MIXED_TASK)
+    for digit in range(10):
+        write_jpeg(tmp_path / "data" / "photos" / str(digit) / "0.jpg", seed=digit)
+    monkeypatch.setenv("DABENCH_TASK_PATH", str(tmp_path / "tasks"))
+    done = subprocess.run([sys.executable, "-m", "dabench", "run", "mnist-to-photos", "-m",
+                           "revgrad", "--data-root", str(tmp_path / "data"), "--runs-dir",
+                           str(tmp_path / "runs")], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dabench: error: task 'mnist-to-photos' "
+                                                   "normalises its domains differently")
+    assert "'mnist' (loader mnist5k: mean subtraction" in lines[0]
+    assert "'photos' (loader imagefolder: ImageNet mean/std" in lines[0] and "fix:" in lines[0]
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.json"))

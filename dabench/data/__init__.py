@@ -23,6 +23,33 @@ def get_loader(name: str) -> Callable:
     return LOADERS.get(name)
 
 
+def normalises(how: str) -> Callable[[Callable], Callable]:
+    """Declare how a loader normalises the inputs it returns (e.g. "ImageNet mean/std"); a
+    task's domains must all be normalised alike (`check_normalisation`)."""
+    def mark(fn: Callable) -> Callable:
+        fn.normalisation = how
+        return fn
+    return mark
+
+
+def check_normalisation(task) -> None:
+    """One input normalisation per task: a DabenchError naming two domains whose loaders
+    normalise differently (the network would see one domain on another scale)."""
+    from dabench.errors import DabenchError
+
+    domains = (task.source, *task.targets)
+    how = {d.key: getattr(get_loader(d.loader), "normalisation", None) for d in domains}
+    first = domains[0]
+    for d in domains[1:]:
+        if how[d.key] and how[first.key] and how[d.key] != how[first.key]:
+            raise DabenchError(
+                f"task '{task.name}' normalises its domains differently: '{first.key}' "
+                f"(loader {first.loader}: {how[first.key]}) and '{d.key}' (loader {d.loader}: "
+                f"{how[d.key]}); fix: give all its domains loaders that normalise alike (each "
+                "loader's is listed in docs/datasets.md), e.g. the digits as an imagefolder "
+                "domain of image files")
+
+
 @dataclass
 class TaskData:
     """The four splits a run needs. `target_groups` maps target-test items to sub-targets."""
@@ -45,6 +72,8 @@ def load_task_data(task, data_root: Optional[Path], config=None) -> TaskData:
 
     def load(domain, split):
         return get_loader(domain.loader)(domain, task, data_root, split, config=config)
+
+    check_normalisation(task)  # before any file is read
 
     targets_train = [load(d, "train") for d in task.targets]
     targets_test = [load(d, "test") for d in task.targets]

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from dabench.data import LOADERS
+from dabench.data import LOADERS, normalises
 from dabench.errors import DabenchError
 
 DEFAULT_PHOTOS = (
@@ -173,16 +173,22 @@ def _load(kind: str, domain, task, split: str) -> TensorDataset:
     return to_dataset(*splits[split], mean)
 
 
+MEAN_SUBTRACTION = "mean subtraction: pixels in [0, 1] minus the domain's own per-channel training mean"
+
+
 @LOADERS.register("mnist5k")
+@normalises(MEAN_SUBTRACTION)
 def load_mnist5k(domain, task, data_root, split: str, config=None) -> TensorDataset:
     return _load("mnist5k", domain, task, split)
 
 
 @LOADERS.register("mnistm5k")
+@normalises(MEAN_SUBTRACTION)
 def load_mnistm5k(domain, task, data_root, split: str, config=None) -> TensorDataset:
     return _load("mnistm5k", domain, task, split)
 
 
 @LOADERS.register("sklearn-digits")
+@normalises(MEAN_SUBTRACTION)
 def load_sklearn_digits(domain, task, data_root, split: str, config=None) -> TensorDataset:
     return _load("sklearn-digits", domain, task, split)

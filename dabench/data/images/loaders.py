@@ -44,7 +44,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-from dabench.data import LOADERS
+from dabench.data import LOADERS, normalises
 from dabench.data.images.layout import (
     OFFICE31_URL,
     OFFICEHOME_URL,
@@ -64,6 +64,7 @@ AUGMENTATIONS = ("tllib", "dann-paper")
 # 138-167 squashes to 256x256, then RandomResizedCrop 224 + flip / the centre crop, as TLlib
 RECIPE_AUGMENTATION = {"cdan": "tllib"}
 DEFAULT_AUGMENT = "dann-paper"
+IMAGENET = "ImageNet mean/std: (pixels in [0, 1] - mean) / std per channel"
 OPTION_KEYS = ("folders", "expected_images", "image_list", "image_size", "resize", "augment",
                "verify", "path")
 _MAX_NAMED = 5  # unreadable files named in one error line
@@ -330,18 +331,21 @@ def _decoded(items: tuple, size: int, crop: int, augment: str, seed: int, ten_cr
 
 
 @LOADERS.register("office31")
+@normalises(IMAGENET)
 def office31(domain, task, data_root, split, config=None):
     """An Office-31 domain (amazon, dslr, webcam) from `<data root>/office31`."""
     return load_domain(domain, task, data_root, split, config)
 
 
 @LOADERS.register("officehome")
+@normalises(IMAGENET)
 def officehome(domain, task, data_root, split, config=None):
     """An Office-Home domain (Art, Clipart, Product, Real_World) from `<data root>/officehome`."""
     return load_domain(domain, task, data_root, split, config)
 
 
 @LOADERS.register("imagefolder")
+@normalises(IMAGENET)
 def imagefolder(domain, task, data_root, split, config=None):
     """Any `<path>/<class>/*.jpg` folder; classes from the task YAML, labels by folder name."""
     return load_domain(domain, task, data_root, split, config)

@@ -27,7 +27,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from dabench.data import LOADERS
+from dabench.data import LOADERS, normalises
 from dabench.data.vectors import formats
 from dabench.data.vectors.dataset import VectorDataset
 from dabench.errors import DabenchError
@@ -141,6 +141,7 @@ def _task_dim(task) -> int:
 
 
 @LOADERS.register("vectors")
+@normalises("none: the file's feature values as they are")
 def load_vectors(domain, task, data_root: Optional[Path], split: str,
                  config=None) -> VectorDataset:
     """One split of a feature-vector domain (sparse input stays a scipy CSR matrix)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from dabench.data import LOADERS
+from dabench.data import LOADERS, normalises
 from dabench.data.video.splits import (
     VideoItem,
     apply_class_map,
@@ -182,6 +182,7 @@ def _stderr_progress(label: str) -> Callable[[int, int], None]:
     return report
 
 
+@normalises("frame features of the ImageNet-normalised frames (video.* settings)")
 def load_video_features(domain, task, data_root, split: str, config=None, on_progress=None):
     """The loader: TensorDataset of (features (T, D) float32, label) in split-file order."""
     import torch
