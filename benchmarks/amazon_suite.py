@@ -40,7 +40,29 @@ def summary(root: Path) -> str:
     for row in rows:
         for value, times in row["revgrad.reverse"]["chosen"].get("grl.weight", {}).items():
             chosen[value] = chosen.get(value, 0) + times
-    return text + f"\ngrl.weight (= 2 lambda) chosen by reverse validation: {chosen}\n"
+    text += f"\ngrl.weight (= 2 lambda) chosen by reverse validation: {chosen}\n"
+    for method, label in (("revgrad", "DANN"), ("source-only", "NN")):
+        text += f"\n{label} (reverse validation) vs Table 1a, 95% intervals over seeds:\n\n"
+        text += paper_gap_table(records, load_catalog(), method)
+    return text
+
+
+def paper_gap_table(records: list, catalog, method: str, rule: str = "reverse") -> str:
+    """Per pair: the selected accuracy's difference to the published value with its 95%
+    interval over seeds, and the mean over pairs (dabench/analysis/paper_gap.py)."""
+    from dabench.analysis.paper_gap import markdown, paper_comparison
+    from dabench.analysis.selection import RULES, select
+
+    per_task: dict = {}
+    for rec in select(records, rule)[0]:
+        if rec["method"] == method:
+            per_task.setdefault(rec["task"], {})[rec["seed"]] = 100.0 * rec[RULES[rule].value]
+    order = [t for t in catalog.tasks if t in per_task]
+    per_task = {t: per_task[t] for t in order}
+    published = {t: p.value for t in order for p in catalog.tasks[t].published
+                 if p.method == method}
+    tasks, overall, _ = paper_comparison(per_task, published)
+    return markdown(tasks, overall, {t: catalog.tasks[t].title for t in order})
 
 
 def main() -> None:
