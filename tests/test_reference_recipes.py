@@ -141,7 +141,7 @@ def test_ta3n_domain_classifiers_are_two_way_softmax_heads():
 
 
 def test_lr_updated_after_each_step_trains_step_i_at_the_rate_of_step_i_minus_1():
-    from dabench.training.loop import _lr_factor
+    from dabench.training.phase import lr_factor as _lr_factor
 
     task = CATALOG.task("ucf-to-hmdbsmall")
     after = resolve(task, "revgrad", 0, {})
