@@ -320,7 +320,8 @@ def test_augmentation_follows_the_run_recipe_when_the_config_is_passed(tiny, cat
     train_ops = [type(t).__name__ for t in data.source_train.transform.transforms]
     test_ops = [type(t).__name__ for t in data.target_test.transform.transforms]
     assert crop in train_ops and "RandomHorizontalFlip" in train_ops
-    assert "CenterCrop" in test_ops and "RandomHorizontalFlip" not in test_ops
+    test_crop = "TenCrop" if recipe == "cdan" else "CenterCrop"  # CDAN tests on ten crops
+    assert test_crop in test_ops and "RandomHorizontalFlip" not in test_ops
     squash = data.target_test.transform.transforms[0].size == (36, 36)  # resize x resize
     assert squash == (recipe != "dann-paper")
 
