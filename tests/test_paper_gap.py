@@ -43,5 +43,5 @@ def test_the_mean_over_tasks_uses_only_seeds_that_ran_every_task():
     assert tasks["a"].n == 3 and tasks["b"].n == 2
     table = markdown(tasks, overall, {"a": "A-to-B"})
     assert "| A-to-B | 3 | 71.0 ± 1.0 | 71.5 | -0.5 [" in table
-    assert "| **mean over pairs** | 2 seeds | 76.0 ± 1.4 | 75.8 |" in table
+    assert "| **mean over pairs** | 2 seeds | 76.00 ± 1.41 | 75.75 | +0.25 [" in table
     assert paper_comparison({"a": {0: 1.0}, "b": {1: 2.0}}, {})[1] is None

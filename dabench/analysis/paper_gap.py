@@ -95,8 +95,8 @@ def paper_comparison(per_task: dict[str, dict[int, float]], published: dict[str,
 def markdown(tasks: dict[str, Gap], overall: Optional[Gap],
              titles: Optional[dict[str, str]] = None, digits: int = 1) -> str:
     """A Markdown table: task, n, mean ± std, published, difference [95% interval], verdict;
-    then the mean over tasks."""
-    def fmt(g: Gap, name: str) -> str:
+    then the mean over tasks (one more digit)."""
+    def fmt(g: Gap, name: str, digits: int = digits) -> str:
         spread = f" ± {g.std:.{digits}f}" if g.std is not None else ""
         pub = "—" if g.published is None else f"{g.published:.{digits}f}"
         diff = "—" if g.diff is None else f"{g.diff:+.{digits}f}"
@@ -110,6 +110,6 @@ def markdown(tasks: dict[str, Gap], overall: Optional[Gap],
              "|---|---|---|---|---|---|"]
     lines += [fmt(g, (titles or {}).get(name, name)) for name, g in tasks.items()]
     if overall is not None:
-        lines.append(fmt(overall, "**mean over pairs**").replace(f"| {overall.n} |",
+        lines.append(fmt(overall, "**mean over pairs**", digits + 1).replace(f"| {overall.n} |",
                                                                  f"| {overall.n} seeds |", 1))
     return "\n".join(lines) + "\n"
