@@ -9,6 +9,12 @@ invocation finds the runs finished and only reports. Prints the wall time, then 
     .venv/bin/python benchmarks/amazon_suite.py                      # seed 0, 2 processes
     .venv/bin/python benchmarks/amazon_suite.py --seeds 0,1,2 --runs-dir runs-amazon
     .venv/bin/python benchmarks/amazon_suite.py --tasks books-to-dvd --sweep quick  # a check
+    .venv/bin/python benchmarks/amazon_suite.py --set recipe=release --runs-dir runs-release
+    .venv/bin/python benchmarks/amazon_suite.py --set selection.reverse_start=scratch \
+        --runs-dir runs-scratch       # then: benchmarks/amazon_compare.py warm=... scratch=...
+
+After the table it prints, per method, each pair's difference to Table 1a with a 95% interval
+over the seeds and the same for the mean over pairs (dabench/analysis/paper_gap.py).
 
 The load average (1 minute) at the start and the end says whether the machine was quiet: the
 wall time counts only on otherwise idle cores.
