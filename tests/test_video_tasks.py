@@ -223,10 +223,13 @@ def test_catalog_has_the_video_tasks_with_the_ta3n_recipe():
         assert (cfg.steps, cfg.eval_every) == (30 * per_epoch, per_epoch)  # 30 epochs
         # TA3N counts epochs from 1 (main.py 228, 350): the lr schedule's p starts at 1/30 and
         # reaches 1 at the last step's end
-        lr0 = lr_factor(cfg, 0)
+        # and sets the rate after each step (main.py 619-621): the first step trains at the base
+        # rate, step i at p_(i-1)'s
+        lr0, lr1 = lr_factor(cfg, 0), lr_factor(cfg, 1)
         lr_end = lr_factor(cfg, cfg.steps)
-        assert lr0 == pytest.approx((1 + 10 / 30) ** -0.75)
-        assert lr_end == pytest.approx((1 + 10 * 31 / 30) ** -0.75)
+        assert (lr0, cfg.optim.lr_update) == (1.0, "after")
+        assert lr1 == pytest.approx((1 + 10 / 30) ** -0.75)
+        assert lr_end == pytest.approx((1 + 10 * (31 - 1 / per_epoch) / 30) ** -0.75)
 
 
 def test_published_accuracies_are_counts_of_the_target_test_videos():
