@@ -2,8 +2,8 @@
 
 Each command is run N times as a fresh process (`python -m dabench ...`, output discarded) after
 one warm-up call that fills the catalogue cache; prints the median and the range of the wall
-times, the machine's cores and load average before and after (a loaded machine inflates every
-figure), and writes them to `$OUT/startup.json` (default benchmarks/out/). `--cold` also times
+times, the median CPU time (user + system, which a loaded machine inflates much less than the
+wall time), the machine's cores and load average before and after, and writes them to `$OUT/startup.json` (default benchmarks/out/). `--cold` also times
 `list-tasks` with the catalogue cache emptied before every call (each call validates every task
 file, as before the cache).
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -29,12 +30,17 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = {"--help": ["--help"], "list-tasks": ["list-tasks"], "--version": ["--version"]}
 
 
-def wall(args: list[str], env: dict[str, str]) -> float:
-    """One call's wall time; run in the cache folder, since `-m` puts the cwd first on the path."""
+def wall(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """One call's wall time and CPU time (user + system); run in the cache folder, since `-m`
+    puts the cwd first on the path. On a loaded machine the CPU time stays close to what the
+    wall time is on an idle one; the wall time does not."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "dabench", *args], env=env, check=True,
                    cwd=env["XDG_CACHE_HOME"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    took = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return took, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def works(args: list[str], env: dict[str, str]) -> bool:
@@ -73,16 +79,18 @@ def main() -> None:
                 runs["list-tasks (no cache)"].append(wall(["list-tasks"], env))
                 shutil.rmtree(cache / "dabench", ignore_errors=True)
                 wall(["list-tasks"], env)  # the cache back for the next round
-        for name, times in runs.items():
+        for name, pairs in runs.items():
+            times, cpu = [w for w, _ in pairs], [c for _, c in pairs]
             out[name] = {"median_s": round(statistics.median(times), 3),
                          "min_s": round(min(times), 3), "max_s": round(max(times), 3),
-                         "runs": len(times)}
+                         "cpu_median_s": round(statistics.median(cpu), 3), "runs": len(times)}
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     load_after = os.getloadavg()
     for name, r in out.items():
         print(f"dabench {name:24s} median {r['median_s']:.3f} s  "
-              f"(min {r['min_s']:.3f}, max {r['max_s']:.3f}, {r['runs']} runs)")
+              f"(min {r['min_s']:.3f}, max {r['max_s']:.3f}, {r['runs']} runs); "
+              f"CPU median {r['cpu_median_s']:.3f} s")
     print(f"checkout {args.tree.resolve()}; {os.cpu_count()} cores; load average (1 min) {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after")
     folder = Path(os.environ.get("OUT", ROOT / "benchmarks" / "out"))

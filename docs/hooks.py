@@ -129,6 +129,9 @@ def tasks_page() -> str:
                 settings = ", ".join(f"`{k}={v}`" for k, v in body.items()) or "the defaults"
                 out.append(f"- `{name}`: {settings}")
             out.append("")
+        notes = list(dict.fromkeys(n for s in specs for n in s.notes))
+        if notes:
+            out += ["Notes (from the task file):", "", *(f"- {_cell(n)}" for n in notes), ""]
         published = [(s, p) for s in specs for p in s.published]
         if published:
             out += ["Published values (what `dabench report` puts beside yours):", "",
