@@ -59,6 +59,9 @@ class ModelConfig:
     bottleneck_bn: bool = False
     classifier_layers: int = 2  # hidden layers of the label predictor (LeNet: 100 -> 100 -> C)
     hidden_dim: int = field(default=100, metadata=_COUNT)  # label predictor hidden width
+    # comma-separated hidden widths of the label predictor, e.g. "3072,2048" (the DANN paper's
+    # SVHN net); replaces hidden_dim x classifier_layers when set
+    hidden_dims: str = ""
     domain_hidden: int = field(default=100, metadata=_COUNT)  # domain classifier hidden width
     domain_layers: int = 1  # hidden layers in the domain classifier
     domain_dropout: float = field(default=0.0, metadata=_FRACTION)

@@ -5,8 +5,21 @@ from __future__ import annotations
 from torch import nn
 
 from dabench.config import RunConfig
+from dabench.errors import DabenchError
 from dabench.models.backbones import build_backbone
 from dabench.models.heads import DANNNet, bottleneck, mlp
+
+
+def hidden_widths(text: str) -> tuple[int, ...]:
+    """model.hidden_dims "3072,2048" -> (3072, 2048); "" -> ()."""
+    try:
+        widths = tuple(int(w) for w in text.replace(" ", "").split(",") if w)
+    except ValueError:
+        widths = (0,)
+    if any(w <= 0 for w in widths):
+        raise DabenchError(f"model.hidden_dims: expected comma-separated positive widths such as "
+                           f"'3072,2048', got {text!r}")
+    return widths
 
 
 def build_network(num_classes: int, cfg: RunConfig, input_dim: int | None = None) -> DANNNet:
@@ -26,7 +39,8 @@ def build_network(num_classes: int, cfg: RunConfig, input_dim: int | None = None
     neck: nn.Module = nn.Identity()
     if m.bottleneck_dim > 0:
         neck, dim = bottleneck(dim, m.bottleneck_dim, m.bottleneck_bn), m.bottleneck_dim
-    classifier = mlp(dim, m.hidden_dim, m.classifier_layers, num_classes)
+    classifier = mlp(dim, m.hidden_dim, m.classifier_layers, num_classes,
+                     widths=hidden_widths(m.hidden_dims))
     # One logit per sample: source 0, target 1 (sigmoid cross-entropy, as in the Caffe release).
     domain = mlp(dim, m.domain_hidden, m.domain_layers, 1, m.domain_dropout, m.domain_bn)
     if cfg.backbone.name == "shallow":  # Algorithm 1's initialisation (models/shallow.py)
