@@ -44,7 +44,7 @@ def test_throughput_script_runs_and_writes_json(tmp_path):
     catalog = load_catalog()
     tllib = resolve(catalog.task("office31-a-to-w"), "revgrad", 0, {"recipe": "tllib"})
     assert result["projected_office31_a_to_w_s"]["tllib"]["steps"] == tllib.steps
-    digits, cfg = result["digits"], resolve(catalog.task("mnist-to-mnistm"), "revgrad", 0, {})
+    digits, cfg = result["digits"], resolve(catalog.task("mnist5k-to-mnistm5k"), "revgrad", 0, {})
     assert (digits["backbone"], digits["batch"]) == (cfg.backbone.name, cfg.batch_size)
     assert set(digits["ms_per_step"]) == {"channels_last", "nchw"}
     assert all(v > 0 for v in digits["ms_per_step"].values())
@@ -83,7 +83,7 @@ def test_launch_speedup_reads_the_per_run_times_of_each_half(tmp_path):
     spec.loader.exec_module(script)
     for i, (method, wall) in enumerate([("revgrad", 85.4), ("source-only", 36.2),
                                         ("revgrad", 72.1)]):
-        run = tmp_path / "mnist-to-mnistm" / method / f"run{i}"
+        run = tmp_path / "mnist5k-to-mnistm5k" / method / f"run{i}"
         run.mkdir(parents=True)
         (run / "result.json").write_text(json.dumps({"method": method, "wall_time_s": wall}))
     times = script.run_times(tmp_path)

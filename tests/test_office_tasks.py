@@ -421,7 +421,7 @@ def test_data_check_usage_errors_exit_2(tmp_path):
     assert "--data-root" in out.stderr
     out = check("ofice31", "--data-root", str(tmp_path))
     assert out.exit_code == 2 and "Did you mean 'office31'" in out.stderr
-    out = check("mnist-to-mnistm", "--data-root", str(tmp_path))
+    out = check("mnist5k-to-mnistm5k", "--data-root", str(tmp_path))
     assert out.exit_code == 2 and "no image folders to check" in out.stderr
     out = check("officehome", "--data-root", str(tmp_path))  # data root without officehome/
     assert out.exit_code == 1 and "Office-Home not found" in out.stdout

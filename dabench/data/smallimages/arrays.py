@@ -87,6 +87,8 @@ def dataset_folder(domain, task, data_root: Optional[Path], opts: dict[str, Any]
     hint = f" {opts['missing_hint']}" if opts.get("missing_hint") else ""
     fetch = (f"run `dabench data download {layout.download} --data-root DATA`" if layout else
              "put the files there")
+    if layout and layout.buildable:
+        fetch += f" (or regenerate it: `dabench data build {layout.loader} --data-root DATA`)"
     root = data_root_or_env(data_root)
     if opts.get("path"):
         path = Path(opts["path"]).expanduser()
@@ -123,25 +125,27 @@ def split_spec(domain, opts: dict[str, Any], split: str) -> Optional[dict[str, A
 
 
 def read_split(folder: Path, spec: dict[str, Any], num_classes: int, opts: dict[str, Any],
-               where: str) -> tuple[Any, np.ndarray, int]:
-    """(images, labels, missing): images a uint8 array (N, H, W[, 3]) for array formats, else a
-    list of Listed files (present ones; `missing` counts the absent)."""
+               where: str, warn: bool = True) -> tuple[Any, np.ndarray, int, int]:
+    """(images, labels, missing, duplicates): images a uint8 array (N, H, W[, 3]) for array
+    formats, else a list of Listed files (present ones; `missing` counts the absent,
+    `duplicates` the label-file lines that repeat a file)."""
     if "idx" in spec:
         x = read_idx(resolve_file(folder, spec["idx"][0], where))
         y = read_idx(resolve_file(folder, spec["idx"][1], where)).astype(np.int64)
         if x.ndim != 3 or len(x) != len(y):
             raise DabenchError(f"{where}: IDX images {x.shape} and labels {y.shape} disagree")
-        return x.astype(np.uint8), y, 0
+        return x.astype(np.uint8), y, 0, 0
     if "mat" in spec:
         x, y = read_digit_mat(resolve_file(folder, spec["mat"], where))
-        return x, y, 0
+        return x, y, 0, 0
     if "libsvm" in spec:
         x, y = read_libsvm_images(resolve_file(folder, spec["libsvm"], where))
-        return x, y, 0
+        return x, y, 0, 0
+    duplicates = 0
     if "labels" in spec:
         list_file = resolve_file(folder, spec["labels"], where)
         images = folder / spec["images"] if spec.get("images") else list_file.parent
-        items = read_label_file(list_file, images, num_classes)
+        items, duplicates = read_label_file(list_file, images, num_classes)
         source = str(list_file)
     else:
         items = read_roi_csvs(spec["csv"], folder, num_classes)
@@ -149,10 +153,10 @@ def read_split(folder: Path, spec: dict[str, Any], num_classes: int, opts: dict[
         if not opts.get("roi", True):
             items = [Listed(it.path, it.label) for it in items]
     present, missing = drop_missing(items, source, opts.get("skip_missing", False))
-    if missing:
+    if missing and warn:
         print(f"dabench: warning: {missing} of {len(items)} files listed by {source} are "
               "missing; training without them (skip_missing: true)", file=sys.stderr)
-    return present, np.asarray([it.label for it in present], dtype=np.int64), missing
+    return present, np.asarray([it.label for it in present], dtype=np.int64), missing, duplicates
 
 
 def decode_files(items: list[Listed], size: int) -> np.ndarray:
@@ -217,7 +221,8 @@ def _load(loader: str, folder: str, opts_json: str, num_classes: int,
         spec = split_spec(dom, opts, split)
         if spec is None:
             continue
-        x, y, missing = read_split(Path(folder), spec, num_classes, opts, f"{where} ({split})")
+        x, y, missing, _ = read_split(Path(folder), spec, num_classes, opts,
+                                      f"{where} ({split})")
         x = decode_files(x, size) if isinstance(x, list) else to_rgb_size(x, size)
         out[split] = (x, y)
         out["missing"] += missing

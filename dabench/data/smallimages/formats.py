@@ -138,9 +138,14 @@ def write_libsvm_images(path: Path, images: np.ndarray, labels: np.ndarray) -> N
         f.write(data)
 
 
-def read_label_file(list_file: Path, images_dir: Path, num_classes: int) -> list[Listed]:
-    """`<path> <label> [anything]` per line; paths relative to `images_dir`."""
-    items = []
+def read_label_file(list_file: Path, images_dir: Path,
+                    num_classes: int) -> tuple[list[Listed], int]:
+    """(items, duplicates): `<path> <label> [anything]` per line, paths relative to
+    `images_dir`; a file listed again with the same label is kept once and counted in
+    `duplicates` (the Syn Signs subset here lists 18 files twice), with another label an error."""
+    items: list[Listed] = []
+    seen: dict[str, int] = {}
+    duplicates = 0
     try:
         text = list_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -158,8 +163,16 @@ def read_label_file(list_file: Path, images_dir: Path, num_classes: int) -> list
         if not 0 <= label < num_classes:
             raise DabenchError(f"{list_file}:{number}: label {label} is outside 0..{num_classes - 1}"
                                " (the task's classes)")
+        if fields[0] in seen:
+            if seen[fields[0]] != label:
+                raise DabenchError(f"{list_file}:{number}: {fields[0]} is listed again with "
+                                   f"label {label} (before: {seen[fields[0]]}); fix: correct the "
+                                   "label file")
+            duplicates += 1
+            continue
+        seen[fields[0]] = label
         items.append(Listed(images_dir / fields[0], label))
-    return items
+    return items, duplicates
 
 
 def read_roi_csvs(pattern: str, root: Path, num_classes: int) -> list[Listed]:

@@ -36,7 +36,8 @@ class Layout:
     test: Optional[dict[str, Any]]
     expected: dict[str, int]  # split -> image count of the complete dataset
     size: int  # the side the images are stored at
-    download: str  # the `dabench data download` name, or how to make it
+    download: str  # the `dabench data download` name
+    buildable: bool = False  # `dabench data build NAME` can regenerate it
 
 
 LAYOUTS: dict[str, Layout] = {
@@ -59,7 +60,7 @@ LAYOUTS: dict[str, Layout] = {
         "mnistm", "MNIST-M", ("mnistm", "mnist_m", "MNIST-M"),
         {"labels": "mnist_m_train_labels.txt", "images": "mnist_m_train"},
         {"labels": "mnist_m_test_labels.txt", "images": "mnist_m_test"},
-        {"train": 59001, "test": 9001}, 28, "mnistm (or build it: dabench data build mnistm)"),
+        {"train": 59001, "test": 9001}, 28, "mnistm", buildable=True),
     "synsigns": Layout(
         "synsigns", "Syn Signs", ("synsigns", "SynSigns", "synthetic_data"),
         {"labels": "train_labelling.txt"}, None, {"train": 100000}, 40, "synsigns"),
