@@ -74,7 +74,7 @@ def _select(catalog, name: str) -> list:
         return family
     if name in catalog.suites:
         return catalog.expand([name])
-    loader = _video_loader(name)
+    loader = _video_loader(name) or (name.lower() if name.lower() in SMALL_LOADERS else None)
     if loader:
         return [t for t in catalog.tasks.values()
                 if any(d.loader == loader for d in (t.source, *t.targets))]
@@ -123,13 +123,15 @@ def _datasets_to_check(specs: list) -> tuple[list[_DatasetToCheck], list[str]]:
     return list(groups.values()), skipped
 
 
-def _small_domains(specs: list) -> list[tuple]:
-    """(domain, task) of the small-image domains, once per task file and domain key."""
+def _small_domains(specs: list, only: Optional[str]) -> list[tuple]:
+    """(domain, task) of the small-image domains (of loader `only` if given), once per set of
+    files (a dataset used at two image sizes is counted once)."""
     seen: dict[tuple[str, str], tuple] = {}
     for spec in specs:
         for domain in (spec.source, *spec.targets):
-            if domain.loader in SMALL_LOADERS:
-                seen.setdefault((spec.file, domain.key), (domain, spec))
+            if domain.loader in SMALL_LOADERS and only in (None, domain.loader):
+                files = {k: domain.options.get(k) for k in ("path", "train", "test")}
+                seen.setdefault((domain.loader, repr(files)), (domain, spec))
     return list(seen.values())
 
 
@@ -238,7 +240,7 @@ def _check(name: str, data_root: Optional[Path], verify: bool, per_class: bool) 
     specs = _select(load_catalog(), name)
     groups, skipped = _datasets_to_check(specs)
     videos = _video_domains(specs, _video_loader(name))
-    small = _small_domains(specs)
+    small = _small_domains(specs, name.lower() if name.lower() in SMALL_LOADERS else None)
     if not groups and not videos and not small:
         raise DabenchError(f"'{name}' has no image folders to check and no videos: "
                            f"{', '.join(skipped)}; `dabench data check` covers the loaders "

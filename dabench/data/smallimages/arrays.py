@@ -148,8 +148,9 @@ def read_split(folder: Path, spec: dict[str, Any], num_classes: int, opts: dict[
         items, duplicates = read_label_file(list_file, images, num_classes)
         source = str(list_file)
     else:
-        items = read_roi_csvs(spec["csv"], folder, num_classes)
-        source = f"{folder / spec['csv']}"
+        images = folder / spec["images"] if spec.get("images") else None
+        items = read_roi_csvs(spec["csv"], folder, num_classes, images)
+        source = f"the CSV files {spec['csv']} in {folder}"
         if not opts.get("roi", True):
             items = [Listed(it.path, it.label) for it in items]
     present, missing = drop_missing(items, source, opts.get("skip_missing", False))

@@ -175,14 +175,20 @@ def read_label_file(list_file: Path, images_dir: Path,
     return items, duplicates
 
 
-def read_roi_csvs(pattern: str, root: Path, num_classes: int) -> list[Listed]:
-    """Every semicolon CSV matching `pattern` (a glob relative to `root`), in sorted order:
-    columns Filename, Roi.X1, Roi.Y1, Roi.X2, Roi.Y2, ClassId; filenames relative to each
-    CSV's folder."""
-    files = sorted(glob.glob(os.path.join(glob.escape(str(root)), pattern)))
+def read_roi_csvs(pattern, root: Path, num_classes: int,
+                  images: Optional[Path] = None) -> list[Listed]:
+    """Every semicolon CSV matching `pattern` (a glob relative to `root`, or a list of globs of
+    which the first that matches is used), in sorted order: columns Filename, Roi.X1, Roi.Y1,
+    Roi.X2, Roi.Y2, ClassId; filenames relative to `images`, else to each CSV's folder."""
+    patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+    files: list[str] = []
+    for each in patterns:
+        files = sorted(glob.glob(os.path.join(glob.escape(str(root)), each)))
+        if files:
+            break
     if not files:
-        raise DabenchError(f"no CSV file matches {root / pattern}; fix: extract the dataset "
-                           "there or correct the task's csv pattern")
+        raise DabenchError(f"no CSV file matches {' or '.join(str(root / p) for p in patterns)};"
+                           " fix: extract the dataset there or correct the task's csv pattern")
     items = []
     for name in files:
         csv_file = Path(name)
@@ -202,7 +208,8 @@ def read_roi_csvs(pattern: str, root: Path, num_classes: int) -> list[Listed]:
                 if not 0 <= label < num_classes:
                     raise DabenchError(f"{csv_file}:{number}: ClassId {label} is outside "
                                        f"0..{num_classes - 1} (the task's classes)")
-                items.append(Listed(csv_file.parent / row["Filename"], label, roi))  # type: ignore[arg-type]
+                base = images if images is not None else csv_file.parent
+                items.append(Listed(base / row["Filename"], label, roi))  # type: ignore[arg-type]
     return items
 
 

@@ -9,8 +9,9 @@ option) and, per split, one of these specs (a task file may give its own as the 
   {libsvm: file}                        USPS libsvm text (`.bz2` optional)
   {labels: file, images: folder}        a flat folder with a `<file> <label> [extra]` list;
                                         paths relative to `images` (default: the list's folder)
-  {csv: glob}                           per-class semicolon CSVs with a region of interest
-                                        (GTSRB), filenames relative to each CSV's folder
+  {csv: glob, images: folder}           semicolon CSVs with a region of interest (GTSRB);
+                                        filenames relative to `images` (default: each CSV's
+                                        folder); a list of globs: the first that matches
 
 A layout without a test spec has one split: "train" and "test" are the same images, unless the
 domain's `holdout: N` carves a seeded test set of N images out of them (GTSRB in the DANN paper).
@@ -66,7 +67,10 @@ LAYOUTS: dict[str, Layout] = {
         {"labels": "train_labelling.txt"}, None, {"train": 100000}, 40, "synsigns"),
     "gtsrb": Layout(
         "gtsrb", "GTSRB", ("gtsrb", "GTSRB", "GTSRB/GTSRB"),
-        {"csv": "Final_Training/Images/*/GT-*.csv"}, None, {"train": 39209}, 0, "gtsrb"),
+        # the official Final_Training archive's layout, or GTSRB-Training_fixed.zip's
+        {"csv": ["Final_Training/Images/*/GT-*.csv", "Training/*/GT-*.csv",
+                 "GTSRB/Final_Training/Images/*/GT-*.csv", "GTSRB/Training/*/GT-*.csv"]},
+        None, {"train": 39209}, 0, "gtsrb"),
 }
 GENERIC = "labelled-images"  # the loader whose splits the task file gives
 
@@ -80,14 +84,17 @@ def check_spec(spec: Any, where: str) -> dict[str, Any]:
     extra = [k for k in spec if k not in (*SPEC_KINDS, "images")]
     if len(kinds) != 1 or extra:
         raise DabenchError(f"{where}: give exactly one of {', '.join(SPEC_KINDS)} (and "
-                           f"`images` with `labels`), got {', '.join(spec) or 'nothing'}")
-    if "images" in spec and kinds[0] != "labels":
-        raise DabenchError(f"{where}: `images` goes with `labels` only")
+                           f"optionally `images`), got {', '.join(spec) or 'nothing'}")
+    if "images" in spec and not isinstance(spec["images"], str):
+        raise DabenchError(f"{where}.images: expected a folder name")
     if kinds[0] == "idx":
         files = spec["idx"]
         if not (isinstance(files, list) and len(files) == 2 and all(isinstance(f, str)
                                                                     for f in files)):
             raise DabenchError(f"{where}.idx: expected [images file, labels file]")
+    elif kinds[0] == "csv" and isinstance(spec["csv"], list):
+        if not (spec["csv"] and all(isinstance(p, str) for p in spec["csv"])):
+            raise DabenchError(f"{where}.csv: expected a glob or a list of globs")
     elif not isinstance(spec[kinds[0]], str):
         raise DabenchError(f"{where}.{kinds[0]}: expected a file name or pattern")
     return dict(spec)
