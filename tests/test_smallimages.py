@@ -286,3 +286,36 @@ def test_embedded_demo_renamed_and_old_name_points_to_it(tmp_path):
     out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--runs-dir", str(tmp_path)])
     assert out.exit_code != 0 and "mnist5k-to-mnistm5k" in out.output
     assert out.output.count("\n") <= 2 and "Traceback" not in out.output
+
+
+def test_build_mnistm_is_marked_and_never_compared(tmp_path):
+    """`dabench data build mnistm` writes MNIST-M's layout with a marker; a run on it records
+    the regeneration and the report shows no published value or delta for it."""
+    from typer.testing import CliRunner
+
+    from dabench.cli.app import app
+    from dabench.reporting.aggregate import aggregate, regenerated_note
+
+    _mnist_folder(tmp_path / "data", n_train=40, n_test=20)
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(
+        tmp_path / "photos" / "p.jpg")
+    out = CliRunner().invoke(app, ["data", "build", "mnistm", "--data-root",
+                                   str(tmp_path / "data"), "--photos", str(tmp_path / "photos")])
+    assert out.exit_code == 0, out.output
+    mnistm = tmp_path / "data" / "mnistm"
+    lines = (mnistm / "mnist_m_train_labels.txt").read_text().splitlines()
+    assert len(lines) == 40 and lines[0].split()[0] == "00000000.png"
+    assert json.loads((mnistm / "DABENCH_REGENERATED.json").read_text())["regenerated"] is True
+    runs = tmp_path / "runs"
+    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "-m", "revgrad", "--data-root",
+                                   str(tmp_path / "data"), "--runs-dir", str(runs), "--set",
+                                   "steps=2", "--set", "eval_every=2", "--set", "batch_size=8"])
+    assert out.exit_code == 0, out.output
+    record = json.loads(next(runs.rglob("result.json")).read_text())
+    assert record["data_regenerated"][0]["dataset"] == "MNIST-M"
+    assert "no published value" in out.output  # the report printed after the run says so
+    [row] = [r for r in aggregate([{**record, "model": "RevGrad"}], load_catalog())
+             if r.metric == "Accuracy (%)"]
+    assert row.published is None and row.delta is None
+    assert regenerated_note([record]) and not regenerated_note([{**record, "data_regenerated": []}])

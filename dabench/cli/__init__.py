@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import signal
 
-from dabench.cli import download, report, run, status, tasks, worker  # noqa: F401  (register)
+from dabench.cli import build, download, report, run, status, tasks, worker  # noqa: F401  (register)
 from dabench.cli.app import _Group, app  # noqa: F401  (the public entry points)
 from dabench.cli.data import data_app
 from dabench.cli.features import app as features_app
