@@ -34,7 +34,7 @@ EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "amp", 
 # Settings added after run ids were fixed, with their defaults: left out of the run id while at
 # the default, so the ids of runs that do not use them stay what they were.
 LATER_KEYS = {"backbone.width": 100, "selection.holdout": 0.0, "selection.reverse": False,
-              "selection.patience": 0}
+              "selection.patience": 0, "model.hidden_dims": "", "image_cache_budget_mb": 64}
 # Renamed settings, old key -> new key: the old key is still accepted everywhere (an alias), and
 # the run id hashes the first name, so renaming changes no run id.
 RENAMED = {"pad_samples": "proxy_a_distance_items"}
@@ -162,7 +162,12 @@ class CoreConfig:
     # whose ops are too small to split (2 threads on a busy 2-core machine: 20x slower steps)
     deterministic: bool = True
     image_cache: bool = False  # image tasks: decode every image once into memory (uint8),
-    # crop/flip/normalise batches on the device (Office-31 at 256x256: ~0.8 GB)
+    # crop/flip/normalise batches on the device (Office-31 at 256x256: ~0.8 GB); true forces it,
+    # false leaves it to the budget below
+    # image folders: cache a domain anyway when its decoded pixels fit this many MiB (0: only
+    # with image_cache=true); a 9,001-image folder of 28x28 digits is 21 MiB, Office-31 webcam
+    # at 256x256 150 MiB (so the Office tasks keep their uncached default)
+    image_cache_budget_mb: int = 64
     # held-out items per domain embedded at the end (features.npz) for the proxy A-distance
     # and `plot features`; 0 = off. Was `pad_samples` (still accepted).
     proxy_a_distance_items: int = 1000
@@ -370,7 +375,8 @@ def resolve(task: Any, method: str, seed: int, overrides: dict[str, Any]) -> Run
 
 # Settings that mean something for one modality of task only: given to another they are an
 # error (a suite of several modalities passes each task only its own; runs/plan.py).
-MODALITY_KEYS = {"video.": "video", "model.temporal": "video", "image_cache": "image"}
+MODALITY_KEYS = {"video.": "video", "model.temporal": "video", "image_cache": "image",
+                 "image_cache_budget_mb": "image"}
 
 
 def modality_of(key: str) -> str | None:

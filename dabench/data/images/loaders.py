@@ -308,13 +308,20 @@ def load_domain(domain, task, data_root: Optional[Path], split: str, config=None
         ensure_readable([p for p, _ in files.items],
                         f"domain '{domain.name}' ({files.image_list or files.root})", check_hint)
     size, crop = opts.get("resize", 256), opts.get("image_size", 224)
-    if config is not None and config.image_cache:
+    if config is not None and use_cache(config, len(files.items), size):
         return _decoded(tuple(files.items), size, crop, augmentation(opts, task, config),
                         config.seed)
     transform = build_transforms(train=(split == "train"),
                                  augmentation=augmentation(opts, task, config),
                                  image_size=crop, resize=size)
     return ImageListDataset(files.items, transform)
+
+
+def use_cache(config, n_images: int, side: int) -> bool:
+    """`image_cache: true`, or the domain's decoded uint8 pixels (n x side x side x 3, the
+    cache's storage) fit `image_cache_budget_mb`."""
+    budget = getattr(config, "image_cache_budget_mb", 0)
+    return bool(config.image_cache) or n_images * side * side * 3 <= budget * 2 ** 20
 
 
 @lru_cache(maxsize=16)
