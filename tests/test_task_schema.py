@@ -240,5 +240,5 @@ def test_docs_task_file_example_is_valid(tmp_path):
     section = (REPO / "docs" / "task-files.md").read_text()
     example = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
     (spec,), suites = parse_task_file(write(tmp_path, example))
-    assert spec.name == "mnist5k-to-mnistm5k" and suites == {"my-digits": ("mnist5k-to-mnistm5k",)}
+    assert spec.name == "my-mnist-to-mnistm" and suites == {"my-digits": ("my-mnist-to-mnistm",)}
     assert resolve(spec, "revgrad", 0, {}).steps == 3000

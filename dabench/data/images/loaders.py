@@ -58,6 +58,7 @@ from dabench.data.images.layout import (
     scan_domain,
     verify_images,
 )
+from dabench.data.options import domain_options
 from dabench.data.paths import DATA_ENV, data_root_or_env
 from dabench.errors import DabenchError
 from dabench.registry import suggest
@@ -134,12 +135,7 @@ def find_dataset_dir(info: DatasetInfo, data_root: Optional[Path]) -> Path:
 
 def check_options(domain, task) -> dict[str, Any]:
     """The domain's options, with unknown keys and wrong types refused (naming the task file)."""
-    opts = dict(domain.options)
-    where = f"task file {task.file}: domains.{domain.key}.options"
-    for key in opts:
-        if key not in OPTION_KEYS:
-            raise DabenchError(f"{where}: unknown option '{key}'.{suggest(key, list(OPTION_KEYS))}"
-                               f" Known: {', '.join(OPTION_KEYS)}")
+    opts, where = domain_options(domain, task, OPTION_KEYS)
     folders = opts.get("folders", [domain.key])
     if isinstance(folders, str):
         folders = [folders]

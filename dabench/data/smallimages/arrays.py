@@ -33,6 +33,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from dabench.data.options import domain_options
 from dabench.data.paths import DATA_ENV, data_root_or_env
 from dabench.data.smallimages.formats import (
     Listed,
@@ -45,7 +46,6 @@ from dabench.data.smallimages.formats import (
 )
 from dabench.data.smallimages.layouts import GENERIC, LAYOUTS, check_spec, resolve_file
 from dabench.errors import DabenchError
-from dabench.registry import suggest
 
 OPTION_KEYS = ("path", "train", "test", "image_size", "train_size", "holdout", "data_seed",
                "skip_missing", "roi", "missing_hint")
@@ -54,12 +54,7 @@ GTSRB_SIZE = 40
 
 
 def check_options(domain, task) -> dict[str, Any]:
-    opts = dict(domain.options)
-    where = f"task file {task.file}: domains.{domain.key}.options"
-    for key in opts:
-        if key not in OPTION_KEYS:
-            raise DabenchError(f"{where}: unknown option '{key}'.{suggest(key, list(OPTION_KEYS))}"
-                               f" Known: {', '.join(OPTION_KEYS)}")
+    opts, where = domain_options(domain, task, OPTION_KEYS)
     for key in ("image_size", "train_size", "holdout"):
         value = opts.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
