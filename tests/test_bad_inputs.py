@@ -692,7 +692,7 @@ def test_list_tasks_never_cuts_a_task_name(columns, monkeypatch):
                                                                       max(map(len, names)) + 20)
 
 
-def _fake_finished_run(runs: Path, sets: dict, acc: float, task: str = "mnist5k-to-mnistm5k",
+def _fake_finished_run(runs: Path, sets: dict, acc: float, task: str = "mnist-to-mnistm",
                        **extra) -> None:
     """A finished run folder as `dabench run` writes it, with the current defaults + `sets`."""
     from dabench.config import resolve

@@ -309,7 +309,7 @@ runner = CliRunner()
 
 def test_cli_help_has_examples() -> None:
     out = runner.invoke(cli(), ["plot", "--help"])
-    assert out.exit_code == 0 and "dabench plot curves runs/mnist5k-to-mnistm5k/revgrad/*" in out.stdout
+    assert out.exit_code == 0 and "dabench plot curves runs/mnist-to-digits/revgrad/*" in out.stdout
     out = runner.invoke(cli(), ["plot", "features", "--help"])
     assert out.exit_code == 0 and "--before auto" in out.stdout and "--out" in out.stdout
 

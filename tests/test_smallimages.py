@@ -319,3 +319,21 @@ def test_build_mnistm_is_marked_and_never_compared(tmp_path):
              if r.metric == "Accuracy (%)"]
     assert row.published is None and row.delta is None
     assert regenerated_note([record]) and not regenerated_note([{**record, "data_regenerated": []}])
+
+
+def test_download_places_single_data_files(tmp_path):
+    """`format: file` sources (USPS's .bz2) are placed as they are; `data check` then counts."""
+    from typer.testing import CliRunner
+
+    from dabench.cli.app import app
+
+    x, y = digits(7291 + 2007, 16)
+    write_libsvm_images(tmp_path / "usps.bz2", x[:7291], y[:7291])
+    write_libsvm_images(tmp_path / "usps.t.bz2", x[7291:], y[7291:])
+    out = CliRunner().invoke(app, ["data", "download", "usps", "--data-root", str(tmp_path / "d"),
+                                   "--from-file", str(tmp_path / "usps.bz2"), "--from-file",
+                                   str(tmp_path / "usps.t.bz2"), "--no-verify"])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "d" / "usps" / "usps.t.bz2").read_bytes() == \
+        (tmp_path / "usps.t.bz2").read_bytes()
+    assert "train: 7291 images (expected 7291)" in out.output and "complete" in out.output
