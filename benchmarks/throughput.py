@@ -465,8 +465,10 @@ def main() -> None:
             root = Path(tmp)
             n_files = write_office_tree(root, list(task.classes), s["per_class"])
             small = sized_task(task, side, s["resize"])
-            variants = [("jpeg_loader_0_workers", {"num_workers": 0}),
-                        (f"jpeg_loader_{s['workers']}_workers", {"num_workers": s["workers"]}),
+            # the JPEG path: budget 0, or the small tree would be cached by default
+            variants = [("jpeg_loader_0_workers", {"num_workers": 0, "image_cache_budget_mb": 0}),
+                        (f"jpeg_loader_{s['workers']}_workers",
+                         {"num_workers": s["workers"], "image_cache_budget_mb": 0}),
                         ("image_cache", {"image_cache": True})]
             for name, sets in variants:
                 if quick and name == "jpeg_loader_0_workers":

@@ -27,7 +27,7 @@ def test_digits_table_script_runs_and_writes_json(tmp_path):
     summary = json.loads((tmp_path / "out" / "digits_table.json").read_text())
     assert {r["method"] for r in summary["rows"]} == {"source-only", "revgrad"}
     assert set(summary["wall_time_s"]) == {"source-only", "revgrad"}
-    assert "| Domain Adaptation | MNIST-to-MNIST-M |" in done.stdout
+    assert "| Domain Adaptation | MNIST5k-to-MNIST-M5k (embedded demo) |" in done.stdout
 
 
 def test_throughput_script_runs_and_writes_json(tmp_path):
