@@ -90,3 +90,21 @@ def test_launch_speedup_reads_the_per_run_times_of_each_half(tmp_path):
     assert times == {"revgrad": [72.1, 85.4], "source-only": [36.2]}
     assert script.describe(times) == ("revgrad 72-85 s, source-only 36-36 s per run; "
                                       "194 s of runs in all")
+
+
+def test_table2_measured_table_reads_runs_and_the_published_value(tmp_path):
+    """`table2_measured.py table`: mean ± std per (task, method) over the finished runs, the
+    seconds per step, and the built-in task's published value beside the measured one."""
+    for seed, acc in ((0, 0.10), (1, 0.20)):
+        run = tmp_path / "measured-synsigns-to-gtsrb" / "revgrad" / f"r{seed}"
+        run.mkdir(parents=True)
+        (run / "result.json").write_text(json.dumps({
+            "task": "measured-synsigns-to-gtsrb", "method": "revgrad", "seed": seed,
+            "target_acc_last": acc, "wall_time_s": 100.0, "steps": 400}))
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "table2_measured.py"),
+                           "table", "--runs-dir", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    paper = [p.value for p in load_catalog().task("synsigns-to-gtsrb").published
+             if p.method == "revgrad"][0]
+    assert (f"| measured-synsigns-to-gtsrb | revgrad | 0,1 | 15.00 ± 7.07 | 10.0 / 20.0 | "
+            f"{paper:.2f} | 0.250 |") in done.stdout
