@@ -108,3 +108,28 @@ def test_table2_measured_table_reads_runs_and_the_published_value(tmp_path):
              if p.method == "revgrad"][0]
     assert (f"| measured-synsigns-to-gtsrb | revgrad | 0,1 | 15.00 ± 7.07 | 10.0 / 20.0 | "
             f"{paper:.2f} | 0.250 |") in done.stdout
+
+
+def test_startup_script_times_each_command_and_skips_a_missing_one(tmp_path):
+    old = tmp_path / "old"  # a checkout whose dabench has no --version (as before it existed)
+    (old / "dabench").mkdir(parents=True)
+    (old / "dabench" / "__init__.py").write_text("")
+    (old / "dabench" / "__main__.py").write_text(
+        "import sys\nsys.exit(2 if '--version' in sys.argv else 0)\n")
+    for tree in (REPO, old):
+        out = tmp_path / tree.name
+        args = [sys.executable, str(REPO / "benchmarks" / "startup.py"), "-n", "1",
+                "--tree", str(tree)] + (["--cold"] if tree == REPO else [])
+        done = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path,
+                              env={**os.environ, "OUT": str(out)})
+        assert done.returncode == 0, done.stderr[-2000:]
+        result = json.loads((out / "startup.json").read_text())
+        assert result["tree"] == str(tree.resolve())
+        for r in result["commands"].values():
+            assert 0 < r["cpu_median_s"] and 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
+        names = set(result["commands"])
+        if tree == REPO:
+            assert names == {"--help", "list-tasks", "--version", "list-tasks (no cache)"}
+        else:
+            assert names == {"--help", "list-tasks"}
+            assert "dabench --version: exit 2 in this checkout; not timed" in done.stdout
