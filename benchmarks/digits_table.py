@@ -1,4 +1,4 @@
-"""Measure the embedded benchmark: mnist-to-mnistm, every method, several seeds, on this machine.
+"""Measure the embedded benchmark: mnist5k-to-mnistm5k, every method, several seeds, on this machine.
 
 Runs through the same code path as `dabench run` (results land in a runs folder, so a second
 invocation reuses finished runs), then prints the report table, the gap RevGrad closes, the wall
@@ -31,7 +31,7 @@ from dabench.tasks.catalog import load_catalog
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--task", default="mnist-to-mnistm")
+    ap.add_argument("--task", default="mnist5k-to-mnistm5k")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--methods", default="source-only,revgrad,target-only")
     ap.add_argument("--set", action="append", default=[], dest="sets")

@@ -26,7 +26,7 @@ pipeline against the step, the video step rate, and the projected Office-31 A->W
    schedule from tasks/office31.yaml) from the measured step and evaluation rates. On the
    CPU the main measurement uses a small model, so the recipe's own model (ResNet-50 at
    224 px) is also timed for a few steps at a small batch and projected per image.
-5. Digits: the RevGrad step of the embedded `mnist-to-mnistm` task (LeNet, 64 + 64 images of
+5. Digits: the RevGrad step of the embedded `mnist5k-to-mnistm5k` task (LeNet, 64 + 64 images of
    28x28, its task config) with `channels_last` on (the default, on the CPU too) and off,
    interleaved; the main step of part 1 is also timed with `channels_last` off.
 
@@ -337,8 +337,8 @@ def video_rates(device: torch.device, repeats: int, warmup: int) -> dict:
 # -- 5. digits ------------------------------------------------------------------------------------
 
 def digits_rates(device: torch.device, repeats: int, warmup: int) -> dict:
-    """ms per RevGrad step on mnist-to-mnistm, NHWC (channels_last) against NCHW."""
-    task = load_catalog().task("mnist-to-mnistm")
+    """ms per RevGrad step on mnist5k-to-mnistm5k, NHWC (channels_last) against NCHW."""
+    task = load_catalog().task("mnist5k-to-mnistm5k")
     steps = {}
     for layout, flag in (("channels_last", "true"), ("nchw", "false")):
         cfg = resolve(task, "revgrad", 0, {"device": device.type, "channels_last": flag})
@@ -465,8 +465,10 @@ def main() -> None:
             root = Path(tmp)
             n_files = write_office_tree(root, list(task.classes), s["per_class"])
             small = sized_task(task, side, s["resize"])
-            variants = [("jpeg_loader_0_workers", {"num_workers": 0}),
-                        (f"jpeg_loader_{s['workers']}_workers", {"num_workers": s["workers"]}),
+            # the JPEG path: budget 0, or the small tree would be cached by default
+            variants = [("jpeg_loader_0_workers", {"num_workers": 0, "image_cache_budget_mb": 0}),
+                        (f"jpeg_loader_{s['workers']}_workers",
+                         {"num_workers": s["workers"], "image_cache_budget_mb": 0}),
                         ("image_cache", {"image_cache": True})]
             for name, sets in variants:
                 if quick and name == "jpeg_loader_0_workers":

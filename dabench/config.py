@@ -38,7 +38,8 @@ LATER_KEYS = {"backbone.width": 100, "selection.holdout": 0.0, "selection.revers
               "selection.stop": "patience", "selection.source_val": "random",
               "target_sampling": "epochs", "amp": True, "test_crops": "centre",
               "model.forward": "joint", "model.init": "default", "model.bottleneck_relu": True,
-              "model.domain_output": "logit", "optim.lr_update": "before"}
+              "model.domain_output": "logit", "optim.lr_update": "before",
+              "model.hidden_dims": "", "image_cache_budget_mb": 64}
 # Renamed settings, old key -> new key: the old key is still accepted everywhere (an alias), and
 # the run id hashes the first name, so renaming changes no run id.
 RENAMED = {"pad_samples": "proxy_a_distance_items"}
@@ -63,6 +64,9 @@ class ModelConfig:
     bottleneck_bn: bool = False
     classifier_layers: int = 2  # hidden layers of the label predictor (LeNet: 100 -> 100 -> C)
     hidden_dim: int = field(default=100, metadata=_COUNT)  # label predictor hidden width
+    # comma-separated hidden widths of the label predictor, e.g. "3072,2048" (the DANN paper's
+    # SVHN net); replaces hidden_dim x classifier_layers when set
+    hidden_dims: str = ""
     domain_hidden: int = field(default=100, metadata=_COUNT)  # domain classifier hidden width
     domain_layers: int = 1  # hidden layers in the domain classifier
     domain_dropout: float = field(default=0.0, metadata=_FRACTION)
@@ -192,7 +196,12 @@ class CoreConfig:
     # whose ops are too small to split (2 threads on a busy 2-core machine: 20x slower steps)
     deterministic: bool = True
     image_cache: bool = False  # image tasks: decode every image once into memory (uint8),
-    # crop/flip/normalise batches on the device (Office-31 at 256x256: ~0.8 GB)
+    # crop/flip/normalise batches on the device (Office-31 at 256x256: ~0.8 GB); true forces it,
+    # false leaves it to the budget below
+    # image folders: cache a domain anyway when its decoded pixels fit this many MiB (0: only
+    # with image_cache=true); a 9,001-image folder of 28x28 digits is 21 MiB, Office-31 webcam
+    # at 256x256 150 MiB (so the Office tasks keep their uncached default)
+    image_cache_budget_mb: int = 64
     # held-out items per domain embedded at the end (features.npz) for the proxy A-distance
     # and `plot features`; 0 = off. Was `pad_samples` (still accepted).
     proxy_a_distance_items: int = 1000
@@ -415,7 +424,7 @@ def resolve(task: Any, method: str, seed: int, overrides: dict[str, Any]) -> Run
 # Settings that mean something for one modality of task only: given to another they are an
 # error (a suite of several modalities passes each task only its own; runs/plan.py).
 MODALITY_KEYS = {"video.": "video", "model.temporal": "video", "image_cache": "image",
-                 "test_crops": "image"}
+                 "test_crops": "image", "image_cache_budget_mb": "image"}
 
 
 def modality_of(key: str) -> str | None:

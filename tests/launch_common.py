@@ -26,7 +26,7 @@ def reference(method: str, seed: int, threads: int) -> tuple[dict, tuple]:
     from dabench.tasks.catalog import load_catalog
     from dabench.training import loop as train
 
-    spec = load_catalog().task("mnist-to-mnistm")
+    spec = load_catalog().task("mnist5k-to-mnistm5k")
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

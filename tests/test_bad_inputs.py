@@ -85,7 +85,7 @@ def case_weights(tmp: Path, content: bytes | None) -> list[str]:
     path = tmp / "weights.pth"
     if content is not None:
         path.write_bytes(content)
-    return ["run", "mnist-to-mnistm", "-m", "source-only", "--set", "backbone.name=resnet18",
+    return ["run", "mnist5k-to-mnistm5k", "-m", "source-only", "--set", "backbone.name=resnet18",
             "--set", f"backbone.weights={path}"]
 
 
@@ -99,16 +99,16 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "zero-byte image": (lambda t: case_corrupt_image(t, "zero"), "frame_0000.jpg"),
     "unknown task": (lambda t: ["run", "mnist-to-mnistn"], "Did you mean 'mnist-to-mnistm'"),
     "unknown suite": (lambda t: ["run", "ofice31-mt"], "Did you mean 'office31-mt'"),
-    "unknown method": (lambda t: ["run", "mnist-to-mnistm", "-m", "dann"], "unknown method"),
-    "unknown recipe": (lambda t: ["run", "mnist-to-mnistm", "--set", "recipe=tlib"],
+    "unknown method": (lambda t: ["run", "mnist5k-to-mnistm5k", "-m", "dann"], "unknown method"),
+    "unknown recipe": (lambda t: ["run", "mnist5k-to-mnistm5k", "--set", "recipe=tlib"],
                        "unknown recipe 'tlib'"),
-    "unknown option": (lambda t: ["run", "mnist-to-mnistm", "--colour", "red"],
+    "unknown option": (lambda t: ["run", "mnist5k-to-mnistm5k", "--colour", "red"],
                        "No such option: --colour"),
-    "bad --set key": (lambda t: ["run", "mnist-to-mnistm", "--set", "optim.lrr=1"],
+    "bad --set key": (lambda t: ["run", "mnist5k-to-mnistm5k", "--set", "optim.lrr=1"],
                       "Did you mean 'optim.lr'"),
-    "bad --set type": (lambda t: ["run", "mnist-to-mnistm", "--set", "steps=many"],
+    "bad --set type": (lambda t: ["run", "mnist5k-to-mnistm5k", "--set", "steps=many"],
                        "needs an integer"),
-    "bad --set value": (lambda t: ["run", "mnist-to-mnistm", "--set", "grl.schedule=linear"],
+    "bad --set value": (lambda t: ["run", "mnist5k-to-mnistm5k", "--set", "grl.schedule=linear"],
                         "must be one of dann, constant"),
     "YAML syntax": (lambda t: case_task_yaml(t, YAML_OK + "  broken: [\n"), "YAML syntax error"),
     "YAML unknown key": (lambda t: case_task_yaml(t, YAML_OK + "colour: red\n"),
@@ -116,12 +116,12 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "YAML wrong type": (lambda t: case_task_yaml(t, YAML_OK.replace("version: 1", "version: x")),
                         "version: expected int"),
     "YAML duplicate name": (lambda t: case_task_yaml(
-        t, YAML_OK.replace("toy-task:", "mnist-to-mnistm:")), "defined twice"),
-    "unwritable runs folder": (lambda t: ["run", "mnist-to-mnistm", "--runs-dir",
+        t, YAML_OK.replace("toy-task:", "mnist5k-to-mnistm5k:")), "defined twice"),
+    "unwritable runs folder": (lambda t: ["run", "mnist5k-to-mnistm5k", "--runs-dir",
                                           str(_file(t) / "runs")], "cannot write to the runs"),
     "weights file missing": (lambda t: case_weights(t, None), "does not exist"),
     "weights file corrupt": (lambda t: case_weights(t, b"not a torch file"), "is corrupt"),
-    "CUDA without a GPU": (lambda t: ["run", "mnist-to-mnistm", "--device", "cuda"],
+    "CUDA without a GPU": (lambda t: ["run", "mnist5k-to-mnistm5k", "--device", "cuda"],
                            "no CUDA GPU"),
     "report on an empty folder": (lambda t: ["report", "--runs-dir", str(t / "empty")],
                                   "no finished runs"),
@@ -129,7 +129,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
 
 
 def _set(pair: str) -> Callable[[Path], list[str]]:
-    return lambda t: ["run", "mnist-to-mnistm", "--set", pair]
+    return lambda t: ["run", "mnist5k-to-mnistm5k", "--set", pair]
 
 
 # Numeric ranges (issue 13 row 5): refused when parsed, before any run folder exists.
@@ -143,11 +143,11 @@ CASES.update({
     "lr=nan": (_set("optim.lr=nan"), "setting 'optim.lr' must be a finite number, got nan"),
     "lr=inf": (_set("optim.lr=inf"), "setting 'optim.lr' must be a finite number, got inf"),
     "lr=1e309": (_set("optim.lr=1e309"), "setting 'optim.lr' must be a finite number, got 1e309"),
-    "seed -1": (lambda t: ["run", "mnist-to-mnistm", "--seed", "-1"],
+    "seed -1": (lambda t: ["run", "mnist5k-to-mnistm5k", "--seed", "-1"],
                 "--seed -1 is out of range: seeds are integers from 0 to 4294967295"),
-    "seed 2**32": (lambda t: ["run", "mnist-to-mnistm", "--seed", "4294967296"],
+    "seed 2**32": (lambda t: ["run", "mnist5k-to-mnistm5k", "--seed", "4294967296"],
                    "--seed 4294967296 is out of range"),
-    "seeds=-3": (lambda t: ["run", "mnist-to-mnistm", "--seeds=-3"],
+    "seeds=-3": (lambda t: ["run", "mnist5k-to-mnistm5k", "--seeds=-3"],
                  "--seeds -3 is out of range"),
     "task-file default out of range": (
         lambda t: [*case_task_yaml(t, YAML_OK.replace(
@@ -190,7 +190,7 @@ CASES.update({
         "revgrad", "--seeds", "0,1"), "'seed' cannot be set by a task file"),
     "YAML alias bomb (billion laughs)": (lambda t: user_tasks(t, _laughs() + YAML_OK),
                                          "once its aliases (*name) are expanded"),
-    "100 kB --set value": (lambda t: ["run", "mnist-to-mnistm", "--set", "optim.lr=" + "9x" * 50_000],
+    "100 kB --set value": (lambda t: ["run", "mnist5k-to-mnistm5k", "--set", "optim.lr=" + "9x" * 50_000],
                            "got '" + "9x" * 40 + "... (100000 characters)'"),
     "same task key twice in one file": (lambda t: user_tasks(t, YAML_OK + _TOY_TASK),
                                         "line 10: the key 'toy-task' appears twice in one mapping"),
@@ -242,11 +242,11 @@ def damaged_copy(runs: Path, damage: str, run_id: str = "d4m4g3d00000") -> Path:
 def case_report_only(tmp: Path, what: str) -> list[str]:
     runs = tmp / "only"
     if what == "failed":
-        directory = runs / "mnist-to-mnistm" / "revgrad" / "0123456789ab"
+        directory = runs / "mnist5k-to-mnistm5k" / "revgrad" / "0123456789ab"
         directory.mkdir(parents=True)
-        (directory / "config.json").write_text(json.dumps({"task": "mnist-to-mnistm"}))
+        (directory / "config.json").write_text(json.dumps({"task": "mnist5k-to-mnistm5k"}))
         (directory / "failed.json").write_text(json.dumps({
-            "task": "mnist-to-mnistm", "method": "revgrad", "seed": 0, "step": 12,
+            "task": "mnist5k-to-mnistm5k", "method": "revgrad", "seed": 0, "step": 12,
             "error": "loss term 'cls' became nan at step 12", "status": "failed"}))
     else:
         damaged_copy(runs, "truncated")
@@ -261,7 +261,7 @@ def case_other_state_dict(tmp: Path) -> list[str]:
 
     torch.save({"features.0.weight": torch.zeros(3, 3), "classifier.bias": torch.zeros(2)},
                tmp / "other.pth")
-    return ["run", "mnist-to-mnistm", "-m", "source-only", "--set", "backbone.name=resnet18",
+    return ["run", "mnist5k-to-mnistm5k", "-m", "source-only", "--set", "backbone.name=resnet18",
             "--set", f"backbone.weights={tmp / 'other.pth'}", "--set", "steps=1"]
 
 
@@ -318,12 +318,12 @@ CASES.update({
     "weights file of another architecture": (
         case_other_state_dict, "other.pth' does not match the resnet18 architecture: it lacks "
                                "120 of resnet18's 120 keys (e.g. 'bn1.bias')"),
-    "weights path is a folder": (lambda t: ["run", "mnist-to-mnistm", "-m", "source-only", "--set",
+    "weights path is a folder": (lambda t: ["run", "mnist5k-to-mnistm5k", "-m", "source-only", "--set",
                                             "backbone.name=resnet18", "--set",
                                             f"backbone.weights={t}"], "is a folder, not a file"),
     "video setting on an image task": (_set("video.segments=3"),
                                        "setting 'video.segments' applies to video tasks only"),
-    "temporal model on an image task": (_set("model.temporal=tempooling"), "'mnist-to-mnistm' "
+    "temporal model on an image task": (_set("model.temporal=tempooling"), "'mnist5k-to-mnistm5k' "
                                         "is an image task; drop --set model.temporal=..."),
     "video task without a temporal model": (
         lambda t: ["run", "ucf-to-olympic", "--set", "model.temporal=none"],
@@ -340,11 +340,11 @@ CASES.update({
                                                     "outside the runs folder"),
     "report with only failed runs lists them": (
         lambda t: case_report_only(t, "failed"),
-        "mnist-to-mnistm revgrad seed 0 failed: loss term 'cls' became nan at step 12"),
+        "mnist5k-to-mnistm5k revgrad seed 0 failed: loss term 'cls' became nan at step 12"),
     "report with only a damaged run names it": (
         lambda t: case_report_only(t, "damaged"), "d4m4g3d00000 is damaged: result.json is "
                                                   "truncated or not JSON"),
-    "NaN run that was 1 of 1": (lambda t: ["run", "mnist-to-mnistm", "-m", "source-only",
+    "NaN run that was 1 of 1": (lambda t: ["run", "mnist5k-to-mnistm5k", "-m", "source-only",
                                            "--runs-dir", str(t / "nan"), *NAN_SETS],
                                 "loss term"),  # one line: no "the others finished"
 })
@@ -388,7 +388,7 @@ def test_full_disk_while_writing_results(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr("dabench.runs.store.write_atomic", full)
-    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--runs-dir", str(runs),
+    out = CliRunner().invoke(app, ["run", "mnist5k-to-mnistm5k", "--runs-dir", str(runs),
                                    "--set", "steps=2"])
     assert out.exit_code == 2
     assert out.stderr.count("\n") == 1 and "No space left on device" in out.stderr

@@ -27,7 +27,7 @@ def test_digits_table_script_runs_and_writes_json(tmp_path):
     summary = json.loads((tmp_path / "out" / "digits_table.json").read_text())
     assert {r["method"] for r in summary["rows"]} == {"source-only", "revgrad"}
     assert set(summary["wall_time_s"]) == {"source-only", "revgrad"}
-    assert "| Domain Adaptation | MNIST-to-MNIST-M |" in done.stdout
+    assert "| Domain Adaptation | MNIST5k-to-MNIST-M5k (embedded demo) |" in done.stdout
 
 
 def test_throughput_script_runs_and_writes_json(tmp_path):
@@ -44,7 +44,7 @@ def test_throughput_script_runs_and_writes_json(tmp_path):
     catalog = load_catalog()
     tllib = resolve(catalog.task("office31-a-to-w"), "revgrad", 0, {"recipe": "tllib"})
     assert result["projected_office31_a_to_w_s"]["tllib"]["steps"] == tllib.steps
-    digits, cfg = result["digits"], resolve(catalog.task("mnist-to-mnistm"), "revgrad", 0, {})
+    digits, cfg = result["digits"], resolve(catalog.task("mnist5k-to-mnistm5k"), "revgrad", 0, {})
     assert (digits["backbone"], digits["batch"]) == (cfg.backbone.name, cfg.batch_size)
     assert set(digits["ms_per_step"]) == {"channels_last", "nchw"}
     assert all(v > 0 for v in digits["ms_per_step"].values())
@@ -83,13 +83,31 @@ def test_launch_speedup_reads_the_per_run_times_of_each_half(tmp_path):
     spec.loader.exec_module(script)
     for i, (method, wall) in enumerate([("revgrad", 85.4), ("source-only", 36.2),
                                         ("revgrad", 72.1)]):
-        run = tmp_path / "mnist-to-mnistm" / method / f"run{i}"
+        run = tmp_path / "mnist5k-to-mnistm5k" / method / f"run{i}"
         run.mkdir(parents=True)
         (run / "result.json").write_text(json.dumps({"method": method, "wall_time_s": wall}))
     times = script.run_times(tmp_path)
     assert times == {"revgrad": [72.1, 85.4], "source-only": [36.2]}
     assert script.describe(times) == ("revgrad 72-85 s, source-only 36-36 s per run; "
                                       "194 s of runs in all")
+
+
+def test_table2_measured_table_reads_runs_and_the_published_value(tmp_path):
+    """`table2_measured.py table`: mean ± std per (task, method) over the finished runs, the
+    seconds per step, and the built-in task's published value beside the measured one."""
+    for seed, acc in ((0, 0.10), (1, 0.20)):
+        run = tmp_path / "measured-synsigns-to-gtsrb" / "revgrad" / f"r{seed}"
+        run.mkdir(parents=True)
+        (run / "result.json").write_text(json.dumps({
+            "task": "measured-synsigns-to-gtsrb", "method": "revgrad", "seed": seed,
+            "target_acc_last": acc, "wall_time_s": 100.0, "steps": 400}))
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "table2_measured.py"),
+                           "table", "--runs-dir", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    paper = [p.value for p in load_catalog().task("synsigns-to-gtsrb").published
+             if p.method == "revgrad"][0]
+    assert (f"| measured-synsigns-to-gtsrb | revgrad | 0,1 | 15.00 ± 7.07 | 10.0 / 20.0 | "
+            f"{paper:.2f} | 0.250 |") in done.stdout
 
 
 def test_startup_script_times_each_command_and_skips_a_missing_one(tmp_path):

@@ -8,7 +8,7 @@ from dabench.tasks.catalog import load_catalog
 
 
 def task():
-    return load_catalog().task("mnist-to-mnistm")
+    return load_catalog().task("mnist5k-to-mnistm5k")
 
 
 def test_typed_overrides():
@@ -84,7 +84,7 @@ def test_ranges_accept_their_bounds_and_apply_to_task_files():
                   "optim.lr": 1e-9}
     spec = task()
     bad = dataclasses.replace(spec, config={**spec.config, "eval_every": 0})
-    with pytest.raises(DabenchError, match=r"task 'mnist-to-mnistm' .*'eval_every' must be >= 1"):
+    with pytest.raises(DabenchError, match=r"task 'mnist5k-to-mnistm5k' .*'eval_every' must be >= 1"):
         resolve(bad, "revgrad", 0, {})
 
 

@@ -46,7 +46,7 @@ def _find_patch(photo, out):
 
 
 def test_task_data_shapes_and_determinism():
-    spec = load_catalog().task("mnist-to-mnistm")
+    spec = load_catalog().task("mnist5k-to-mnistm5k")
     data = load_task_data(spec, None)
     x, y = data.target_train.tensors
     assert x.shape == (4000, 3, 28, 28) and len(data.target_test) == 1000
@@ -72,7 +72,7 @@ def test_unknown_domain_option(tmp_path):
     from dabench.errors import DabenchError
     from dabench.tasks.catalog import Domain
 
-    spec = load_catalog().task("mnist-to-mnistm")
+    spec = load_catalog().task("mnist5k-to-mnistm5k")
     bad = Domain("mnistm", "MNIST-M", "mnistm5k", {"colour": 1})
     with pytest.raises(DabenchError, match="unknown option"):
         digits.LOADERS.get("mnistm5k")(bad, spec, None, "train")
@@ -94,7 +94,7 @@ def test_copies_must_be_positive():
     from dabench.errors import DabenchError
     from dabench.tasks.catalog import Domain
 
-    spec = load_catalog().task("mnist-to-mnistm")
+    spec = load_catalog().task("mnist5k-to-mnistm5k")
     bad = Domain("mnistm", "MNIST-M", "mnistm5k", {"copies": 0})
     with pytest.raises(DabenchError, match="copies must be >= 1"):
         digits.LOADERS.get("mnistm5k")(bad, spec, None, "train")

@@ -54,7 +54,7 @@ def test_the_embedded_task_needs_no_extra(monkeypatch, tmp_path):
     """What a bare `pip install dabench` has: no decord, no matplotlib, no mlxtend."""
     missing(monkeypatch, "decord", "matplotlib", "mlxtend")
     sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
-    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "-m", "source-only", "--runs-dir",
+    out = CliRunner().invoke(app, ["run", "mnist5k-to-mnistm5k", "-m", "source-only", "--runs-dir",
                                    str(tmp_path), *sets])
     assert out.exit_code == 0, out.output
-    assert len(list(tmp_path.glob("mnist-to-mnistm/source-only/*/done"))) == 1
+    assert len(list(tmp_path.glob("mnist5k-to-mnistm5k/source-only/*/done"))) == 1

@@ -55,7 +55,7 @@ def test_device_path_on_cpu_is_exact_fp32_with_channels_last_as_configured():
 
 
 def test_device_path_on_cpu_with_channels_last_off_stays_contiguous_nchw():
-    cfg = resolve(load_catalog().task("mnist-to-mnistm"), "revgrad", 0, {"channels_last": "false"})
+    cfg = resolve(load_catalog().task("mnist5k-to-mnistm5k"), "revgrad", 0, {"channels_last": "false"})
     path = DevicePath.for_run(torch.device("cpu"), cfg)
     assert not path.amp and not path.channels_last
     y = path.put(torch.randn(4, 3, 28, 28))
@@ -142,7 +142,7 @@ def test_a_short_training_run_on_cuda(tmp_path):
     """The real loop (`dabench.training.loop.run`) on the embedded digits task, on the GPU."""
     from dabench.training import loop as train
 
-    task = load_catalog().task("mnist-to-mnistm")
+    task = load_catalog().task("mnist5k-to-mnistm5k")
     cfg = resolve(task, "revgrad", 0, {"steps": 6, "batch_size": 32, "eval_every": 3,
                                        "log_every": 2, "eval_batch_size": 500,
                                        "pad_samples": 100, "device": "cuda"})

@@ -31,13 +31,13 @@ def launches(runs: Path) -> dict[str, list[dict]]:
 
 
 def cli(runs: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "dabench", "run", "mnist-to-mnistm", "--runs-dir", str(runs),
+    return [sys.executable, "-m", "dabench", "run", "mnist5k-to-mnistm5k", "--runs-dir", str(runs),
             "--launcher", "local", *args]
 
 
 @pytest.mark.slow
 def test_each_worker_sees_only_its_gpu_and_a_share_of_the_cores(runs):
-    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--seed", "0", "--launcher", "local",
+    out = CliRunner().invoke(app, ["run", "mnist5k-to-mnistm5k", "--seed", "0", "--launcher", "local",
                                    "--gpus", "3,7", "--runs-dir", str(runs), *sets(QUICK)])
     assert out.exit_code == 0, out.output
     seen = launches(runs)
@@ -48,7 +48,7 @@ def test_each_worker_sees_only_its_gpu_and_a_share_of_the_cores(runs):
     assert "2 run(s): 2 done" in out.stderr
     for log in runs.glob("*/*/*/worker.log"):
         assert "worker started (slot" in log.read_text()
-    again = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--seed", "0", "--launcher",
+    again = CliRunner().invoke(app, ["run", "mnist5k-to-mnistm5k", "--seed", "0", "--launcher",
                                      "local", "--gpus", "3,7", "--runs-dir", str(runs),
                                      *sets(QUICK)])
     assert again.exit_code == 0 and "2 finished before, 0 to run" in again.stderr
@@ -66,7 +66,7 @@ def wait_for(predicate, proc: subprocess.Popen, timeout: float = 180) -> None:
 @pytest.mark.slow
 def test_killed_worker_fails_alone_and_a_rerun_completes_it_identically(tmp_path):
     runs = tmp_path / "runs"
-    spec = load_catalog().task("mnist-to-mnistm")
+    spec = load_catalog().task("mnist5k-to-mnistm5k")
     victim = store.run_dir(runs, spec.name, "revgrad", resolve(spec, "revgrad", 0, LONG).run_id())
     args = cli(runs, "-m", "revgrad", "--seeds", "0,1", "--workers", "2", *sets(LONG))
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -31,7 +31,7 @@ def test_submitit_array_through_fake_sbatch_runs_every_run_once(tmp_path):
     runs = tmp_path / "runs"
     env = {**os.environ, "PATH": f"{FAKE}{os.pathsep}{os.environ['PATH']}",
            "FAKE_SLURM": str(tmp_path / "slurm"), "PYTHONPATH": str(REPO)}
-    args = [sys.executable, "-m", "dabench", "run", "mnist-to-mnistm", "--seed", "0",
+    args = [sys.executable, "-m", "dabench", "run", "mnist5k-to-mnistm5k", "--seed", "0",
             "--launcher", "slurm", "--wait", "--max-parallel", "1", "--cpus-per-job", "1",
             "--mem-gb", "2.5", "--time-min", "7", "--partition", "debug", "--account", "proj",
             "--qos", "high", "--runs-dir", str(runs), *sets(QUICK)]
@@ -58,7 +58,7 @@ def test_submitit_array_through_fake_sbatch_runs_every_run_once(tmp_path):
 
 def test_slurm_without_submitit_is_one_line_with_the_fix(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "submitit", None)  # import fails as if not installed
-    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--launcher", "slurm",
+    out = CliRunner().invoke(app, ["run", "mnist5k-to-mnistm5k", "--launcher", "slurm",
                                    "--runs-dir", str(tmp_path)])
     assert out.exit_code == 3
     assert out.stderr.strip().splitlines() == [
@@ -97,7 +97,7 @@ def test_emit_sbatch_matches_the_golden_script_and_skips_finished_runs(tmp_path)
 def test_emit_sbatch_array_task_runs_exactly_its_run(tmp_path):
     """What array task k executes (`dabench run ... --shard k/N`) is run k of the plan."""
     runs = tmp_path / "runs"
-    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--seeds", "0,1", "--runs-dir",
+    out = CliRunner().invoke(app, ["run", "mnist5k-to-mnistm5k", "--seeds", "0,1", "--runs-dir",
                                    str(runs), "--shard", "3/4", *sets(QUICK)])
     assert out.exit_code == 0, out.output
     done = [json.loads((d / "result.json").read_text()) for d in runs.glob("*/*/*")]

@@ -315,7 +315,8 @@ def test_augmentation_follows_the_run_recipe_when_the_config_is_passed(tiny, cat
 
     data_root, _ = tiny
     task = small(catalog.task("office31-a-to-w"))
-    cfg = resolve(task, "revgrad", 0, parse_sets([f"recipe={recipe}"]))
+    # the JPEG path: the tiny domains would fit the image-cache budget
+    cfg = resolve(task, "revgrad", 0, parse_sets([f"recipe={recipe}", "image_cache_budget_mb=0"]))
     data = load_task_data(task, data_root, config=cfg)
     train_ops = [type(t).__name__ for t in data.source_train.transform.transforms]
     test_ops = [type(t).__name__ for t in data.target_test.transform.transforms]
@@ -324,6 +325,22 @@ def test_augmentation_follows_the_run_recipe_when_the_config_is_passed(tiny, cat
     assert test_crop in test_ops and "RandomHorizontalFlip" not in test_ops
     squash = data.target_test.transform.transforms[0].size == (36, 36)  # resize x resize
     assert squash == (recipe != "dann-paper")
+
+
+def test_small_domains_are_cached_by_default_within_the_budget(tiny, catalog):
+    """The decoded-image cache is on by default when a domain's pixels fit
+    image_cache_budget_mb, off with budget 0 (unless image_cache=true)."""
+    from dabench.data import load_task_data
+    from dabench.data.images.cache import DecodedImages
+    from dabench.data.images.dataset import ImageListDataset
+
+    data_root, _ = tiny
+    task = small(catalog.task("office31-a-to-w"))
+    for sets, kind in ((["image_cache_budget_mb=64"], DecodedImages),
+                       (["image_cache_budget_mb=0"], ImageListDataset),
+                       (["image_cache_budget_mb=0", "image_cache=true"], DecodedImages)):
+        cfg = resolve(task, "revgrad", 0, parse_sets(sets))
+        assert isinstance(load_task_data(task, data_root, config=cfg).source_train, kind), sets
 
 
 def test_image_list_option_is_used_and_labels_come_from_folders(tiny, catalog, o31_classes):
@@ -422,7 +439,7 @@ def test_data_check_usage_errors_exit_2(tmp_path):
     assert "--data-root" in out.stderr
     out = check("ofice31", "--data-root", str(tmp_path))
     assert out.exit_code == 2 and "Did you mean 'office31'" in out.stderr
-    out = check("mnist-to-mnistm", "--data-root", str(tmp_path))
+    out = check("mnist5k-to-mnistm5k", "--data-root", str(tmp_path))
     assert out.exit_code == 2 and "no image folders to check" in out.stderr
     out = check("officehome", "--data-root", str(tmp_path))  # data root without officehome/
     assert out.exit_code == 1 and "Office-Home not found" in out.stdout

@@ -27,7 +27,7 @@ def test_bad_shard_is_one_clear_error(text):
 
 def test_ticket_round_trip_and_drift():
     catalog = load_catalog()
-    entry = plan_entries(catalog, ["mnist-to-mnistm"], ["revgrad"], [4],
+    entry = plan_entries(catalog, ["mnist5k-to-mnistm5k"], ["revgrad"], [4],
                          {"steps": 9, "optim.lr": 0.002})[0]
     again = from_ticket(catalog, entry.ticket())
     assert again.cfg.run_id() == entry.cfg.run_id() and again.cfg.optim.lr == 0.002
@@ -51,7 +51,7 @@ def test_bad_launcher_options_are_one_line_errors_before_anything_runs(tmp_path,
 
     from dabench.cli import app
 
-    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--runs-dir", str(tmp_path / "r"),
+    out = CliRunner().invoke(app, ["run", "mnist5k-to-mnistm5k", "--runs-dir", str(tmp_path / "r"),
                                    *args])
     assert out.exit_code == 2, out.output
     lines = out.stderr.strip().splitlines()

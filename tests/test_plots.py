@@ -24,7 +24,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MODELS = {"revgrad": "RevGrad", "source-only": "Source only", "ta3n": "TA3N"}
 
 
-def make_run(root: Path, task: str = "mnist-to-mnistm", method: str = "revgrad", seed: int = 0,
+def make_run(root: Path, task: str = "mnist5k-to-mnistm5k", method: str = "revgrad", seed: int = 0,
              run_id: str | None = None, *, domain_terms: tuple[str, ...] = ("domain_feature",),
              done: bool = True, features: bool = True, n: int = 40, dim: int = 16,
              config: dict | None = None, steps: int = 40) -> Path:
@@ -111,8 +111,8 @@ def test_plot_curves_writes_png(tmp_path: Path, captured: list) -> None:
     assert "accuracy" in acc.get_title() and "loss" in loss.get_title()
     assert "lambda" in lam.get_title() and "learning rate" in lr.get_title()
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels == ["mnist-to-mnistm RevGrad seed 0", "mnist-to-mnistm RevGrad seed 1",
-                      "mnist-to-mnistm Source only seed 0", "ucf-to-hmdb TA3N seed 0"]
+    assert labels == ["mnist5k-to-mnistm5k RevGrad seed 0", "mnist5k-to-mnistm5k RevGrad seed 1",
+                      "mnist5k-to-mnistm5k Source only seed 0", "ucf-to-hmdb TA3N seed 0"]
     data = [line for line in loss.lines if len(line.get_xdata())]
     # cls for 4 runs + domain_feature for 2 revgrad runs + 3 TA3N domain terms
     assert len(data) == 4 + 2 + 3
@@ -129,8 +129,8 @@ def test_plot_curves_same_label_gets_run_id(tmp_path: Path, captured: list) -> N
     b = make_run(tmp_path, run_id="bbb222", config={"optim.lr": 0.1})
     plot_curves([a, b, a], tmp_path / "c.png")  # a duplicate argument is drawn once
     labels = [t.get_text() for t in captured[0].legends[0].get_texts()]
-    assert labels == ["mnist-to-mnistm RevGrad seed 0 (aaa111)",
-                      "mnist-to-mnistm RevGrad seed 0 (bbb222)"]
+    assert labels == ["mnist5k-to-mnistm5k RevGrad seed 0 (aaa111)",
+                      "mnist5k-to-mnistm5k RevGrad seed 0 (bbb222)"]
 
 
 def test_plot_curves_other_formats_and_replaces_atomically(tmp_path: Path) -> None:
@@ -309,7 +309,7 @@ runner = CliRunner()
 
 def test_cli_help_has_examples() -> None:
     out = runner.invoke(cli(), ["plot", "--help"])
-    assert out.exit_code == 0 and "dabench plot curves runs/mnist-to-mnistm/revgrad/*" in out.stdout
+    assert out.exit_code == 0 and "dabench plot curves runs/mnist-to-digits/revgrad/*" in out.stdout
     out = runner.invoke(cli(), ["plot", "features", "--help"])
     assert out.exit_code == 0 and "--before auto" in out.stdout and "--out" in out.stdout
 
@@ -339,7 +339,7 @@ def test_cli_errors_raise_dabench_error(tmp_path: Path) -> None:
     lonely = make_run(tmp_path / "runs", seed=7)
     out = runner.invoke(cli(), ["plot", "features", str(lonely), "--before", "auto"])
     assert isinstance(out.exception, DabenchError)
-    assert "dabench run mnist-to-mnistm --method source-only --seed 7" in str(out.exception)
+    assert "dabench run mnist5k-to-mnistm5k --method source-only --seed 7" in str(out.exception)
     only = make_run(tmp_path / "runs", method="source-only", seed=7)
     out = runner.invoke(cli(), ["plot", "features", str(only), "--before", "auto"])
     assert "is itself a source-only run" in str(out.exception)

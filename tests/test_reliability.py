@@ -27,13 +27,13 @@ SETS = {"steps": 60, "batch_size": 16, "eval_every": 10, "log_every": 5, "eval_b
 
 def cli_args(runs: Path) -> list[str]:
     sets = [x for k, v in SETS.items() for x in ("--set", f"{k}={v}")]
-    return [sys.executable, "-m", "dabench", "run", "mnist-to-mnistm", "-m", "revgrad",
+    return [sys.executable, "-m", "dabench", "run", "mnist5k-to-mnistm5k", "-m", "revgrad",
             "--runs-dir", str(runs), *sets]
 
 
 def run_dir(runs: Path) -> Path:
-    cfg = resolve(load_catalog().task("mnist-to-mnistm"), "revgrad", 0, SETS)
-    return results.run_dir(runs, "mnist-to-mnistm", "revgrad", cfg.run_id())
+    cfg = resolve(load_catalog().task("mnist5k-to-mnistm5k"), "revgrad", 0, SETS)
+    return results.run_dir(runs, "mnist5k-to-mnistm5k", "revgrad", cfg.run_id())
 
 
 def wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -108,7 +108,7 @@ def test_live_lock_refuses_and_stale_lock_is_taken_over(tmp_path):
 
 def test_nan_run_is_recorded_failed_and_reported(tmp_path):
     runs = tmp_path / "runs"
-    spec = load_catalog().task("mnist-to-mnistm")
+    spec = load_catalog().task("mnist5k-to-mnistm5k")
     good = resolve(spec, "source-only", 0, TINY)
     train.run(spec, good, runs)
     bad = resolve(spec, "source-only", 0, {**TINY, "optim.lr": 1e6, "steps": 40, "log_every": 1,
@@ -119,14 +119,14 @@ def test_nan_run_is_recorded_failed_and_reported(tmp_path):
     assert len(failed) == 1 and failed[0]["status"] == "failed" and "became" in failed[0]["error"]
     out = CliRunner().invoke(app, ["report", "--runs-dir", str(runs), "--format", "md"])
     assert out.exit_code == 0
-    assert "FAILED: mnist-to-mnistm source-only seed 0: loss term" in out.stdout
+    assert "FAILED: mnist5k-to-mnistm5k source-only seed 0: loss term" in out.stdout
     assert "1 of them failed" in out.stderr
 
 
 def test_cli_continues_after_a_failed_run_and_exits_1(tmp_path):
     sets = ["--set", "optim.lr=1e6", "--set", "steps=30", "--set", "log_every=1",
             "--set", "eval_every=30", "--set", "batch_size=16"]
-    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--seeds", "0,1", "-m",
+    out = CliRunner().invoke(app, ["run", "mnist5k-to-mnistm5k", "--seeds", "0,1", "-m",
                                    "source-only", "--runs-dir", str(tmp_path), *sets])
     assert out.exit_code == 1
     assert out.stderr.count("became") == 2 and "2 of 2 run(s) failed" in out.stderr

@@ -100,14 +100,16 @@ def test_runs_differing_in_config_are_separate_rows():
 
 def test_suite_view_cells_avg_and_published_rows():
     records, _ = load_records(GOLDEN / "runs")
-    (table,) = build(records, load_catalog(), "last", "suite")
-    assert table.columns == ["Model", "MNIST-to-MNIST-M", "MNIST-to-Digits", "Avg", "PAD"]
-    rows = {r[0]: r for r in table.cells}
-    assert rows["RevGrad"][1] == "62.00 ± 1.91" and rows["RevGrad"][2] == "70.10"
-    assert rows["RevGrad"][3] == "66.05"  # (62.00 + 70.10) / 2
-    assert rows["Source only"][2] == "—" and rows["Source only"][3] == "—"  # missing cell
+    digits, paper_digits = build(records, load_catalog(), "last", "suite")  # one per family
+    assert digits.columns == ["Model", "MNIST5k-to-MNIST-M5k (embedded demo)", "MNIST-to-Digits",
+                              "Avg", "PAD"]
+    assert {r[0]: r for r in digits.cells}["RevGrad"][1:4] == ["—", "70.10", "—"]  # missing cell
+    assert paper_digits.columns[:3] == ["Model", "MNIST-to-MNIST-M", "SynDigits-to-SVHN"]
+    rows = {r[0]: r for r in paper_digits.cells}
+    assert rows["RevGrad"][1] == "62.00 ± 1.91" and rows["RevGrad"][-2] == "—"  # Avg: tasks missing
     paper = f"{published('mnist-to-mnistm', 'revgrad'):.2f}"
-    assert rows["RevGrad — published (paper)"][1:4] == [paper, "—", "—"]
+    svhn = f"{published('syndigits-to-svhn', 'revgrad'):.2f}"
+    assert rows["RevGrad — published (paper)"][1:3] == [paper, svhn]
 
 
 def test_leaderboard_rows_are_dataset_means_per_seed():

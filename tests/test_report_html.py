@@ -142,8 +142,8 @@ def test_environment_names_the_settings_that_differ_from_the_defaults():
     env = run_environment(rec, load_catalog())
     assert env.device == "cpu (sample record)" and env.recipe == "dann-paper"
     assert env.versions_text() == "dabench 0.1.0, python 3.11.7, torch 2.14.1"
-    # the sample records' recipe predates the task file's dann-adam: nothing to compare with
-    assert env.settings_text() == "not compared (recipe 'dann-paper' is no longer in the task file)"
+    # the sample records carry the paper task's own settings (recipe dann-paper)
+    assert env.settings_text() == "defaults"
     task = load_catalog().tasks["mnist-to-mnistm"]
     today = resolve(task, "revgrad", 1, {}).flat()
     same = {**rec, "recipe": today["recipe"], "config": today}

@@ -40,11 +40,11 @@ def slurm(tmp_path_factory):
 @pytest.mark.slow
 def test_sweep_on_real_slurm_with_a_requeued_task(slurm, tmp_path):
     runs = tmp_path / "runs"
-    spec = load_catalog().task("mnist-to-mnistm")
+    spec = load_catalog().task("mnist5k-to-mnistm5k")
     victim = store.run_dir(runs, spec.name, "revgrad", resolve(spec, "revgrad", 0, LONG).run_id())
     env = {**slurm, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dabench", "run", "mnist-to-mnistm", "--seed", "0", "--launcher",
+        [sys.executable, "-m", "dabench", "run", "mnist5k-to-mnistm5k", "--seed", "0", "--launcher",
          "slurm", "--wait", "--max-parallel", "2", "--cpus-per-job", "1", "--mem-gb", "1",
          "--time-min", "10", "--runs-dir", str(runs), *sets(LONG)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -18,14 +18,14 @@ from dabench.cli import app
 
 def make_run(root: Path, method: str, run_id: str, seed: int, *, done=False, lock=None,
              failed=None, ticket_only=False, steps_logged=0) -> Path:
-    d = root / "mnist-to-mnistm" / method / run_id
+    d = root / "mnist5k-to-mnistm5k" / method / run_id
     d.mkdir(parents=True)
     if ticket_only:
-        (d / "ticket.json").write_text(json.dumps({"task": "mnist-to-mnistm", "method": method,
+        (d / "ticket.json").write_text(json.dumps({"task": "mnist5k-to-mnistm5k", "method": method,
                                                    "seed": seed, "run_id": run_id,
                                                    "overrides": {}}))
         return d
-    (d / "config.json").write_text(json.dumps({"task": "mnist-to-mnistm", "method": method,
+    (d / "config.json").write_text(json.dumps({"task": "mnist5k-to-mnistm5k", "method": method,
                                                "seed": seed, "run_id": run_id,
                                                "config": {"steps": 60}}))
     with open(d / "metrics.jsonl", "w") as fh:
@@ -57,7 +57,7 @@ def test_status_counts_and_details(tmp_path):
     make_run(root, "source-only", "fff", 2, steps_logged=10,
              lock={"host": "far-away", "pid": 7, "token": "t"})
     past = time.time() - 3600  # a host that stopped heartbeating an hour ago
-    os.utime(root / "mnist-to-mnistm/source-only/fff/lock", (past, past))
+    os.utime(root / "mnist5k-to-mnistm5k/source-only/fff/lock", (past, past))
 
     out = CliRunner().invoke(app, ["status", "--runs-dir", str(root), "--format", "json"])
     assert out.exit_code == 0, out.output
@@ -77,7 +77,7 @@ def test_status_counts_and_details(tmp_path):
 
     table = CliRunner().invoke(app, ["status", "--runs-dir", str(root)])
     assert table.exit_code == 0
-    assert "mnist-to-mnistm revgrad" in table.stdout and "step 35/60" in table.stdout
+    assert "mnist5k-to-mnistm5k revgrad" in table.stdout and "step 35/60" in table.stdout
     assert "total: 1 done, 1 running, 1 failed, 3 pending" in table.stdout
 
 

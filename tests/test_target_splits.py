@@ -30,7 +30,7 @@ def _rows(x) -> set[bytes]:
 
 
 def test_digits_validation_split_comes_from_target_training_digits_not_the_test_set():
-    task = load_catalog().task("mnist-to-mnistm")
+    task = load_catalog().task("mnist5k-to-mnistm5k")
     plain = load_task_data(task, None, resolve(task, "revgrad", 0, {}))
     screen = load_task_data(task, None, resolve(task, "revgrad", 0, {"target_val": 0.25}))
     assert (plain.target_eval, screen.target_eval) == ("test", "val")

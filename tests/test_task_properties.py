@@ -125,7 +125,7 @@ SET_VALUES = (st.sampled_from(["nan", "inf", "-1", "0", "1e309", "true", "dann-a
 @given(pairs=st.lists(st.tuples(SET_KEYS, SET_VALUES).map("=".join) | st.text(max_size=10),
                       max_size=4))
 def test_generated_set_values(pairs):
-    spec = load_catalog().task("mnist-to-mnistm")
+    spec = load_catalog().task("mnist5k-to-mnistm5k")
 
     def parse_and_resolve():
         cfg = resolve(spec, "revgrad", 0, parse_sets(pairs))

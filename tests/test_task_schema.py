@@ -214,10 +214,10 @@ def test_tasks_validate_command(tmp_path):
     out = CliRunner().invoke(app, ["tasks", "validate", str(good), str(bad)])
     assert out.exit_code == 2 and out.stderr.count("\n") == 1
     assert "bad.yaml: version: expected int" in out.stderr and "Traceback" not in out.output
-    clash = write(tmp_path, {**GOOD, "tasks": {"mnist-to-mnistm": GOOD["tasks"]["s-to-t"]}},
+    clash = write(tmp_path, {**GOOD, "tasks": {"mnist5k-to-mnistm5k": GOOD["tasks"]["s-to-t"]}},
                   "clash.yaml")
     out = CliRunner().invoke(app, ["tasks", "validate", str(clash)])
-    assert out.exit_code == 2 and "'mnist-to-mnistm' is defined twice" in out.stderr
+    assert out.exit_code == 2 and "'mnist5k-to-mnistm5k' is defined twice" in out.stderr
     builtin = sorted(str(p) for p in builtin_task_dir().glob("*.yaml"))
     out = CliRunner().invoke(app, ["tasks", "validate", *builtin])
     assert out.exit_code == 0 and out.stdout.count(": ok") == len(builtin)
@@ -231,7 +231,7 @@ def test_tasks_schema_and_list_commands():
     out = CliRunner().invoke(app, ["tasks", "list", "--format", "json"])
     old = CliRunner().invoke(app, ["list-tasks", "--format", "json"])
     assert out.exit_code == 0 and out.stdout == old.stdout
-    assert "mnist-to-mnistm" in {t["name"] for t in json.loads(out.stdout)}
+    assert "mnist5k-to-mnistm5k" in {t["name"] for t in json.loads(out.stdout)}
 
 
 def test_docs_task_file_example_is_valid(tmp_path):
@@ -240,5 +240,5 @@ def test_docs_task_file_example_is_valid(tmp_path):
     section = (REPO / "docs" / "task-files.md").read_text()
     example = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
     (spec,), suites = parse_task_file(write(tmp_path, example))
-    assert spec.name == "mnist-to-mnistm" and suites == {"my-digits": ("mnist-to-mnistm",)}
+    assert spec.name == "my-mnist-to-mnistm" and suites == {"my-digits": ("my-mnist-to-mnistm",)}
     assert resolve(spec, "revgrad", 0, {}).steps == 3000

@@ -17,7 +17,7 @@ from dabench.tasks.catalog import load_catalog
 
 
 def tiny(method, seed=0, **extra):
-    spec = load_catalog().task("mnist-to-mnistm")
+    spec = load_catalog().task("mnist5k-to-mnistm5k")
     return spec, resolve(spec, method, seed, {**TINY, **extra})
 
 
@@ -25,7 +25,7 @@ def tiny(method, seed=0, **extra):
 def test_every_method_runs_and_writes_its_run_folder(method, runs):
     spec, cfg = tiny(method)
     out = train.run(spec, cfg, runs)
-    assert out.directory == runs / "mnist-to-mnistm" / method / cfg.run_id()
+    assert out.directory == runs / "mnist5k-to-mnistm5k" / method / cfg.run_id()
     assert is_done(out.directory) and not out.skipped
     assert not (out.directory / "checkpoint.pt").exists()  # removed once finished
     saved = json.loads((out.directory / "config.json").read_text())
@@ -137,7 +137,7 @@ def interrupted_at_step_4(runs, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         train.run(spec, cfg, runs, on_progress=interrupt)
-    return spec, cfg, reference, runs / "mnist-to-mnistm" / "revgrad" / cfg.run_id()
+    return spec, cfg, reference, runs / "mnist5k-to-mnistm5k" / "revgrad" / cfg.run_id()
 
 
 def test_resume_after_interrupt_gives_the_same_result(runs, tmp_path):

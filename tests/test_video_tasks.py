@@ -469,7 +469,7 @@ def test_extract_features_command(tree, tmp_path, monkeypatch):
     assert "total: 30 videos, 30 cached, 0 extracted" in second.output
     assert sorted(calls) == [15, 15]  # nothing decoded the second time
 
-    bad = CliRunner().invoke(main, ["extract-features", "mnist-to-mnistm"])
+    bad = CliRunner().invoke(main, ["extract-features", "mnist5k-to-mnistm5k"])
     assert bad.exit_code == 2 and "video tasks only" in bad.output
 
 

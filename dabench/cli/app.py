@@ -63,7 +63,7 @@ app = typer.Typer(
     help="Benchmarks for domain-adversarial adaptation (RevGrad / DANN).\n\n"
          "Examples:\n\n"
          "  dabench list-tasks\n\n"
-         "  dabench run mnist-to-mnistm --seed 0 --seed 1 --seed 2\n\n"
+         "  dabench run mnist5k-to-mnistm5k --seed 0 --seed 1 --seed 2\n\n"
          "  dabench report --format md",
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion (docs/commands.md)

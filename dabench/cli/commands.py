@@ -38,7 +38,7 @@ COMMANDS: dict[str, Entry] = {
     "status": Entry(("dabench.cli.status",),
                     "Show the state of every run in the runs folder (read-only)."),
     "list-tasks": Entry(("dabench.cli.tasks",), "List the benchmark tasks and suites."),
-    "data": Entry(("dabench.cli.data", "dabench.cli.download"),
+    "data": Entry(("dabench.cli.data", "dabench.cli.download", "dabench.cli.build"),
                   "Download and check datasets (Office-31, Office-Home, UCF101, HMDB51, "
                   "Olympic Sports, your own image folders).", group="data_app"),
     "plot": Entry(("dabench.cli.plot",), "Draw figures from finished runs: training curves, "

@@ -35,6 +35,7 @@ from dabench.data.images.loaders import (
     missing_classes,
 )
 from dabench.data.paths import DATA_ENV, data_root_or_env
+from dabench.data.smallimages.check import SMALL_LOADERS, check_small_domain
 from dabench.data.video.check import check_video_domain, format_video_check
 from dabench.data.video.loaders import LAYOUTS as VIDEO_LAYOUTS
 from dabench.errors import DabenchError
@@ -73,7 +74,7 @@ def _select(catalog, name: str) -> list:
         return family
     if name in catalog.suites:
         return catalog.expand([name])
-    loader = _video_loader(name)
+    loader = _video_loader(name) or (name.lower() if name.lower() in SMALL_LOADERS else None)
     if loader:
         return [t for t in catalog.tasks.values()
                 if any(d.loader == loader for d in (t.source, *t.targets))]
@@ -105,8 +106,8 @@ def _datasets_to_check(specs: list) -> tuple[list[_DatasetToCheck], list[str]]:
     skipped: list[str] = []
     for spec in specs:
         for domain in (spec.source, *spec.targets):
-            if domain.loader in VIDEO_LOADERS:
-                continue  # checked by _video_checks
+            if domain.loader in VIDEO_LOADERS or domain.loader in SMALL_LOADERS:
+                continue  # checked by _video_checks / _small_domains
             if domain.loader not in FOLDER_LOADERS:
                 label = f"{spec.dataset} {domain.name} (loader '{domain.loader}')"
                 if label not in skipped:
@@ -120,6 +121,18 @@ def _datasets_to_check(specs: list) -> tuple[list[_DatasetToCheck], list[str]]:
         group.domains = dict(sorted(group.domains.items(),
                                     key=lambda kv: order.index(kv[0]) if kv[0] in order else 0))
     return list(groups.values()), skipped
+
+
+def _small_domains(specs: list, only: Optional[str]) -> list[tuple]:
+    """(domain, task) of the small-image domains (of loader `only` if given), once per set of
+    files (a dataset used at two image sizes is counted once)."""
+    seen: dict[tuple[str, str], tuple] = {}
+    for spec in specs:
+        for domain in (spec.source, *spec.targets):
+            if domain.loader in SMALL_LOADERS and only in (None, domain.loader):
+                files = {k: domain.options.get(k) for k in ("path", "train", "test")}
+                seen.setdefault((domain.loader, repr(files)), (domain, spec))
+    return list(seen.values())
 
 
 def _domain_order(file: str) -> list[str]:
@@ -227,13 +240,14 @@ def _check(name: str, data_root: Optional[Path], verify: bool, per_class: bool) 
     specs = _select(load_catalog(), name)
     groups, skipped = _datasets_to_check(specs)
     videos = _video_domains(specs, _video_loader(name))
-    if not groups and not videos:
+    small = _small_domains(specs, name.lower() if name.lower() in SMALL_LOADERS else None)
+    if not groups and not videos and not small:
         raise DabenchError(f"'{name}' has no image folders to check and no videos: "
                            f"{', '.join(skipped)}; `dabench data check` covers the loaders "
-                           f"{', '.join((*FOLDER_LOADERS, *VIDEO_LOADERS))}")
+                           f"{', '.join((*FOLDER_LOADERS, *VIDEO_LOADERS, *SMALL_LOADERS))}")
     root = data_root_or_env(data_root)
-    if videos and root is None:
-        raise DabenchError(f"checking videos needs the data folder; fix: pass --data-root DIR "
+    if (videos or small) and root is None:
+        raise DabenchError(f"checking these datasets needs the data folder; fix: pass --data-root DIR "
                            f"or set {DATA_ENV}=DIR")
     all_ok = True
     for group in groups:
@@ -263,6 +277,10 @@ def _check(name: str, data_root: Optional[Path], verify: bool, per_class: bool) 
     for domain, spec in videos:
         result = check_video_domain(domain, spec, root)
         typer.echo(format_video_check(result))
+        all_ok = all_ok and result.ok
+    for domain, spec in small:
+        result = check_small_domain(domain, spec, root, verify)
+        typer.echo(result.text())
         all_ok = all_ok and result.ok
     for label in skipped:
         typer.echo(f"not checked (no image folder): {label}")

@@ -3,8 +3,8 @@ scikit-learn are imported only inside the commands (through dabench.reporting.pl
 
 Mounted by the main app with `app.add_typer(plot_app, name="plot")`.
 
-    dabench plot curves runs/mnist-to-mnistm/revgrad/* --out curves.png
-    dabench plot features runs/mnist-to-mnistm/revgrad/<run-id> --before auto
+    dabench plot curves runs/mnist-to-digits/revgrad/* --out curves.png
+    dabench plot features runs/mnist-to-digits/revgrad/<run-id> --before auto
 
 A user mistake (not a run folder, an unfinished run, a run without features.npz) raises
 DabenchError, which the main app prints as one line with exit code 2.
@@ -26,8 +26,8 @@ plot_app = command_group(
     "plot",
     "Draw figures from finished runs: training curves, t-SNE before/after adaptation.\n\n"
     "Examples:\n\n"
-    "  dabench plot curves runs/mnist-to-mnistm/revgrad/*\n\n"
-    "  dabench plot features runs/mnist-to-mnistm/revgrad/<run-id> --before auto")
+    "  dabench plot curves runs/mnist-to-digits/revgrad/*\n\n"
+    "  dabench plot features runs/mnist-to-digits/revgrad/<run-id> --before auto")
 
 
 @plot_app.callback()
@@ -36,9 +36,9 @@ def _plot() -> None:
 
     Examples:
 
-      dabench plot curves runs/mnist-to-mnistm/revgrad/*
+      dabench plot curves runs/mnist-to-digits/revgrad/*
 
-      dabench plot features runs/mnist-to-mnistm/revgrad/<run-id> --before auto
+      dabench plot features runs/mnist-to-digits/revgrad/<run-id> --before auto
     """
 
 
@@ -52,9 +52,9 @@ def curves(
 
     Examples:
 
-      dabench plot curves runs/mnist-to-mnistm/revgrad/*
+      dabench plot curves runs/mnist-to-digits/revgrad/*
 
-      dabench plot curves runs/mnist-to-mnistm/*/* --out mnistm-curves.png
+      dabench plot curves runs/mnist-to-digits/*/* --out mnistm-curves.png
 
     Target accuracy is solid, source accuracy dashed.
 
@@ -84,9 +84,9 @@ def features(
 
     Examples:
 
-      dabench plot features runs/mnist-to-mnistm/revgrad/<run-id>
+      dabench plot features runs/mnist-to-digits/revgrad/<run-id>
 
-      dabench plot features runs/mnist-to-mnistm/revgrad/<run-id> --before auto
+      dabench plot features runs/mnist-to-digits/revgrad/<run-id> --before auto
 
       dabench plot features runs/office31-a-to-w/revgrad/<id> \\
           --before runs/office31-a-to-w/source-only/<id>

@@ -92,7 +92,7 @@ def _why_none(failed: list[dict], damaged: list[str]) -> str:
     parts += [d[:200] for d in damaged[:3]]
     more = len(failed) + len(damaged) - len(parts)
     if not parts:
-        return ("; run e.g. `dabench run mnist-to-mnistm` first, or point --runs-dir at your "
+        return ("; run e.g. `dabench run mnist5k-to-mnistm5k` first, or point --runs-dir at your "
                 "results folder")
     return "; " + "; ".join(parts) + (f"; and {more} more" if more > 0 else "") + \
         "; fix the cause and run the same command again"

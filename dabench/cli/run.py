@@ -75,9 +75,9 @@ def run(
 
     Examples:
 
-      dabench run mnist-to-mnistm
+      dabench run mnist5k-to-mnistm5k
 
-      dabench run mnist-to-mnistm --method revgrad --seeds 0,1,2 --set steps=3000
+      dabench run mnist5k-to-mnistm5k --method revgrad --seeds 0,1,2 --set steps=3000
 
       dabench run amazon --seeds 0,1,2   (the paper's grid: the task file's sweep)
 

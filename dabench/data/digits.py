@@ -161,14 +161,23 @@ def _load(kind: str, domain, task, split: str) -> TensorDataset:
     n_test = int(opts.pop("test_size", 1000))
     seed = int(opts.pop("data_seed", 0))
     copies = int(opts.pop("copies", 1)) if kind == "mnistm5k" else 1
+    train_size = opts.pop("train_size", None)
     if copies < 1:
         raise DabenchError(f"task file {task.file}: domain '{domain.key}' option copies "
                            f"must be >= 1, got {copies}")
     if opts:
         raise DabenchError(f"task file {task.file}: domain '{domain.key}' has unknown "
-                           f"option(s) {', '.join(opts)}; known: photos, test_size, data_seed"
+                           f"option(s) {', '.join(opts)}; known: photos, test_size, data_seed, train_size"
                            + (", copies" if kind == "mnistm5k" else ""))
     splits = _build(kind, n_test, seed, photos, copies)
+    if train_size is not None:  # a seeded subset of the training digits (ADDA's 2,000 MNIST)
+        x, y = splits["train"]
+        if not isinstance(train_size, int) or isinstance(train_size, bool) or \
+                not 0 < train_size <= len(y):
+            raise DabenchError(f"task file {task.file}: domain '{domain.key}' option train_size "
+                               f"must be an integer in 1..{len(y)}, got {train_size!r}")
+        keep = np.sort(np.random.default_rng([seed, 2]).permutation(len(y))[:train_size])
+        splits = {**splits, "train": (x[keep], y[keep])}
     mean = channel_mean(splits["train"][0])
     return to_dataset(*splits[split], mean)
 

@@ -57,6 +57,16 @@ BACKBONES.add("lenet-drop", lambda weights="none", **_: _lenet("lenet-drop", wei
 BACKBONES.add("lenet-bn-drop", lambda weights="none", **_: _lenet("lenet-bn-drop", weights, bn=True, dropout=0.5))
 
 
+def _paper_cnn(name: str, weights: str) -> tuple[nn.Module, int]:
+    from dabench.models.paper_cnns import paper_cnn
+
+    return paper_cnn(name, weights)
+
+
+for _net in ("dann-mnist", "dann-svhn", "dann-gtsrb"):  # JMLR 2016 Figure 4: paper_cnns.py
+    BACKBONES.add(_net, lambda weights="none", _n=_net, **_: _paper_cnn(_n, weights))
+
+
 def _resnet(arch: str, weights: str) -> tuple[nn.Module, int]:
     import torchvision
 

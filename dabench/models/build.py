@@ -5,8 +5,21 @@ from __future__ import annotations
 from torch import nn
 
 from dabench.config import RunConfig
+from dabench.errors import DabenchError
 from dabench.models.backbones import build_backbone
 from dabench.models.heads import DANNNet, bottleneck, mlp, xavier_init
+
+
+def hidden_widths(text: str) -> tuple[int, ...]:
+    """model.hidden_dims "3072,2048" -> (3072, 2048); "" -> ()."""
+    try:
+        widths = tuple(int(w) for w in text.replace(" ", "").split(",") if w)
+    except ValueError:
+        widths = (0,)
+    if any(w <= 0 for w in widths):
+        raise DabenchError(f"model.hidden_dims: expected comma-separated positive widths such as "
+                           f"'3072,2048', got {text!r}")
+    return widths
 
 
 def build_network(num_classes: int, cfg: RunConfig, input_dim: int | None = None) -> DANNNet:
@@ -27,7 +40,8 @@ def build_network(num_classes: int, cfg: RunConfig, input_dim: int | None = None
     if m.bottleneck_dim > 0:
         neck = bottleneck(dim, m.bottleneck_dim, m.bottleneck_bn, m.bottleneck_relu)
         dim = m.bottleneck_dim
-    classifier = mlp(dim, m.hidden_dim, m.classifier_layers, num_classes)
+    classifier = mlp(dim, m.hidden_dim, m.classifier_layers, num_classes,
+                     widths=hidden_widths(m.hidden_dims))
     # One logit per sample: source 0, target 1 (sigmoid cross-entropy, as in the Caffe release),
     # or two (softmax cross-entropy) with model.domain_output = softmax.
     domain = mlp(dim, m.domain_hidden, m.domain_layers, domain_outputs(cfg), m.domain_dropout,

@@ -11,11 +11,12 @@ from torch import nn
 
 
 def mlp(in_dim: int, hidden: int, layers: int, out_dim: int, dropout: float = 0.0,
-        bn: bool = False) -> nn.Sequential:
-    """`layers` hidden blocks of Linear [-> BN] -> ReLU [-> Dropout], then Linear(out_dim)."""
+        bn: bool = False, widths: tuple[int, ...] = ()) -> nn.Sequential:
+    """`layers` hidden blocks of Linear [-> BN] -> ReLU [-> Dropout], then Linear(out_dim);
+    `widths` (one per hidden block), when given, replaces `hidden` x `layers`."""
     blocks: list[nn.Module] = []
     width = in_dim
-    for _ in range(layers):
+    for hidden in widths or (hidden,) * layers:
         blocks.append(nn.Linear(width, hidden))
         if bn:
             blocks.append(nn.BatchNorm1d(hidden))

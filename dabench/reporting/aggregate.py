@@ -89,7 +89,8 @@ def _by_config_group(records: list[dict]) -> dict[tuple[str, str, str], list[dic
     """(task, model, config group) -> records sorted by seed."""
     out: dict[tuple[str, str, str], list[dict]] = {}
     for rec in sorted(records, key=lambda r: r["seed"]):
-        out.setdefault((rec["task"], rec["model"], config_group(rec["config"])), []).append(rec)
+        group = config_group(rec["config"]) + ("-regenerated" if rec.get("data_regenerated") else "")
+        out.setdefault((rec["task"], rec["model"], group), []).append(rec)
     return out
 
 
@@ -145,8 +146,8 @@ def aggregate(records: list[dict[str, Any]], catalog=None, select: str = "last")
 
 
 def _published(catalog, record: dict[str, Any]):
-    if catalog is None or record["task"] not in catalog.tasks:
-        return None
+    if catalog is None or record["task"] not in catalog.tasks or record.get("data_regenerated"):
+        return None  # a regenerated dataset is never compared as if it were the original
     refs = catalog.tasks[record["task"]].published_for(record["method"], record["config"])
     return refs[0] if refs else None
 
@@ -354,12 +355,22 @@ def validation_note(records: list[dict]) -> list[str]:
             "target test set; they are not comparable with the published test values (no Δ)."]
 
 
+def regenerated_note(records: list[dict]) -> list[str]:
+    """A caption line when some runs read a regenerated dataset (`dabench data build`)."""
+    n = sum(bool(r.get("data_regenerated")) for r in records)
+    if not n:
+        return []
+    names = sorted({d.get("dataset", "?") for r in records for d in r.get("data_regenerated") or []})
+    return [f"{n} run(s) read a regenerated {', '.join(names)} (dabench data build), not the "
+            "original: no published value or Δ is shown for them."]
+
+
 def build(records: list[dict], catalog, select: str = "last", view: str = "auto",
           notes: list[str] = ()) -> list[Table]:
     """The report tables for `view`; "auto" is the leaderboard when any of its rows has runs.
     The selection rule first picks one configuration per (task, method, seed) of a sweep."""
     records, picked = select_runs(records, select)
-    notes = [*picked, *validation_note(records), *notes]
+    notes = [*picked, *validation_note(records), *regenerated_note(records), *notes]
     view = resolve_view(records, catalog, select, view)
     if view == "suite":
         return suite_view(records, catalog, select, list(notes))

@@ -145,7 +145,7 @@ def plot_curves(run_dirs: Sequence[Path | str], out: Path | str) -> Path:
     paths = list(dict.fromkeys(Path(p) for p in run_dirs))
     if not paths:
         raise DabenchError("no runs to plot; pass run folders, e.g. "
-                           "`dabench plot curves runs/mnist-to-mnistm/revgrad/*`")
+                           "`dabench plot curves runs/mnist-to-digits/revgrad/*`")
     runs = [load_run(p) for p in paths]
     metrics = []
     for run in runs:

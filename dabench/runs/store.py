@@ -42,7 +42,7 @@ def inside(root: Path, *names: str) -> Path:
         if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
             raise DabenchError(f"the name '{name[:80]}' would write outside the runs folder "
                                f"{root} or where `report` cannot see it; task, method and recipe "
-                               "names must be plain names such as 'mnist-to-mnistm'")
+                               "names must be plain names such as 'mnist5k-to-mnistm5k'")
     path = Path(root).joinpath(*names)
     real_root, real = Path(root).resolve(), path.resolve()
     if not real.is_relative_to(real_root):

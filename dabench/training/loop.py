@@ -28,7 +28,7 @@ from dabench.runs.lock import RunLock
 from dabench.training.checkpoint import Checkpoint, Interrupts, StopAtBoundary
 from dabench.config import RunConfig
 from dabench.training.device import DevicePath, select_device
-from dabench.data import incomplete_domains, load_task_data
+from dabench.data import data_provenance, incomplete_domains, load_task_data
 from dabench.data.batches import BatchStream, target_batch_size
 from dabench.data.holdout import for_evaluation, hold_out
 from dabench.training.phase import ProgressFn, RunFailed, TrainState, train_phase
@@ -143,6 +143,9 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                                             "error": str(exc), "status": "failed"})
             raise
         record["target_eval"] = data.target_eval  # "test", or the split held out of training
+        regenerated = data_provenance(data)  # e.g. `dabench data build mnistm`: not the original
+        if regenerated:
+            record["data_regenerated"] = regenerated
         # with a holdout: on S' and T' (the paper's Figure 3b), with the weights early stopping
         # on S_V chose (the model the selection rules report)
         if cfg.proxy_a_distance_items > 0:

@@ -66,8 +66,11 @@ def write_video_splits(loader: str, data_root: Path, dataset_dir: Path) -> list[
 
 def write_lists(loader: str, data_root: Path, dataset_dir: Path) -> list[Path]:
     """The lists for the dataset behind `loader`; an empty list when its folders are not there."""
+    from dabench.data.smallimages.check import SMALL_LOADERS
     from dabench.data.video.loaders import LAYOUTS
 
+    if loader in SMALL_LOADERS:
+        return []  # their loaders read the native files directly
     try:
         if loader in LAYOUTS:
             return write_video_splits(loader, data_root, dataset_dir)

@@ -14,7 +14,7 @@ from dabench.errors import DabenchError
 from dabench.registry import suggest
 
 SOURCES_FILE = Path(__file__).with_name("sources.yaml")
-ARCHIVE_FORMATS = ("zip", "tar", "rar", "auto")
+ARCHIVE_FORMATS = ("zip", "tar", "rar", "auto", "file")  # file: placed as is (IDX .gz, .mat)
 _HEX = {"sha256": 64, "md5": 32}
 
 

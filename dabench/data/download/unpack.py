@@ -135,8 +135,12 @@ def place(archive: Path, source: Source, dataset_dir: Path, part: str, *,
     shutil.rmtree(tmp, ignore_errors=True)  # left by a killed run
     tmp.mkdir(parents=True)
     try:
-        say(f"extracting {archive.name} into {dataset_dir}")
-        archives.extract(archive, tmp, source.format, rar_tool=rar_tool)
+        if source.format == "file":  # a data file itself (MNIST's .gz IDX, SVHN's .mat)
+            say(f"placing {archive.name} into {dataset_dir}")
+            shutil.copyfile(archive, tmp / (source.file or archive.name))
+        else:
+            say(f"extracting {archive.name} into {dataset_dir}")
+            archives.extract(archive, tmp, source.format, rar_tool=rar_tool)
         _nested(tmp, source.extract.get("nested"), rar_tool, say)
         _group(tmp, source.extract.get("group_by_class"))
         expect = list(source.extract["expect"])

@@ -58,6 +58,7 @@ from dabench.data.images.layout import (
     scan_domain,
     verify_images,
 )
+from dabench.data.options import domain_options
 from dabench.data.paths import DATA_ENV, data_root_or_env
 from dabench.errors import DabenchError
 from dabench.registry import suggest
@@ -135,12 +136,7 @@ def find_dataset_dir(info: DatasetInfo, data_root: Optional[Path]) -> Path:
 
 def check_options(domain, task) -> dict[str, Any]:
     """The domain's options, with unknown keys and wrong types refused (naming the task file)."""
-    opts = dict(domain.options)
-    where = f"task file {task.file}: domains.{domain.key}.options"
-    for key in opts:
-        if key not in OPTION_KEYS:
-            raise DabenchError(f"{where}: unknown option '{key}'.{suggest(key, list(OPTION_KEYS))}"
-                               f" Known: {', '.join(OPTION_KEYS)}")
+    opts, where = domain_options(domain, task, OPTION_KEYS)
     folders = opts.get("folders", [domain.key])
     if isinstance(folders, str):
         folders = [folders]
@@ -308,7 +304,7 @@ def load_domain(domain, task, data_root: Optional[Path], split: str, config=None
                         f"domain '{domain.name}' ({files.image_list or files.root})", check_hint)
     size, crop = opts.get("resize", 256), opts.get("image_size", 224)
     ten = getattr(config, "test_crops", "centre") == "ten"
-    if config is not None and config.image_cache:
+    if config is not None and use_cache(config, len(files.items), size):
         return _decoded(tuple(files.items), size, crop, augmentation(opts, task, config),
                         config.seed, ten)
     augment = augmentation(opts, task, config)
@@ -317,6 +313,13 @@ def load_domain(domain, task, data_root: Optional[Path], split: str, config=None
     transform = build_transforms(train=True, augmentation=augment, image_size=crop,
                                  resize=size) if split == "train" else test
     return ImageListDataset(files.items, transform, eval_transform=test)
+
+
+def use_cache(config, n_images: int, side: int) -> bool:
+    """`image_cache: true`, or the domain's decoded uint8 pixels (n x side x side x 3, the
+    cache's storage) fit `image_cache_budget_mb`."""
+    budget = getattr(config, "image_cache_budget_mb", 0)
+    return bool(config.image_cache) or n_images * side * side * 3 <= budget * 2 ** 20
 
 
 @lru_cache(maxsize=16)

@@ -1,0 +1,1 @@
+"""The DANN paper's digit and traffic-sign datasets in their native formats."""
