@@ -111,6 +111,10 @@ def run(
     # every setting is checked (resolved into the plan) before anything is created
     entries = plan_entries(catalog, tasks, method, seed_list, overrides, grids)
     root = results.runs_root(runs_dir)
+    if emit_sbatch:  # its log folder is written into the script: refuse it before creating it
+        from dabench.runs.launch.slurm import check_script_text
+
+        check_script_text("--runs-dir", str(root.resolve()))
     results.ensure_writable(root)
     data = data_root_or_env(data_root)
     plan_size = len(entries)

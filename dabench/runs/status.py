@@ -37,13 +37,27 @@ class RunStatus:
     reason: Optional[str] = None  # failed: the one-line error; pending: a note
 
 
-def record_tickets(root: Path, tickets: list[dict[str, Any]]) -> None:
+def record_tickets(root: Path, tickets: list[dict[str, Any]]) -> list[Path]:
     """Write `ticket.json` into each planned run's folder, so `status` counts it as pending
-    before any worker has started it."""
+    before any worker has started it; the tickets written now."""
+    written = []
     for t in tickets:
         path = store.run_dir(root, t["task"], t["method"], t["run_id"]) / "ticket.json"
         if not path.is_file():
             store.write_json(path, t)
+            written.append(path)
+    return written
+
+
+def forget_tickets(paths: list[Path]) -> None:
+    """Undo `record_tickets` (the submission failed): each ticket, and its run folder when
+    the ticket was all it held."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+        try:
+            path.parent.rmdir()  # only when empty
+        except OSError:
+            pass
 
 
 def _read(path: Path) -> dict[str, Any]:
