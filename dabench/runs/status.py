@@ -64,7 +64,7 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         out = json.loads(path.read_text(encoding="utf-8"))
         return out if isinstance(out, dict) else {}
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # unreadable, not JSON, not UTF-8: as if absent
         return {}
 
 

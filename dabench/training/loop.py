@@ -167,7 +167,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     state = _State(method, [
         BatchStream(first, cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, pin),
         BatchStream(data.target_train, target_batch, cfg.seed * 2 + 2, cfg.num_workers, pin)])
-    with RunLock(directory):
+    with RunLock(directory) as lock:
         if results.is_done(directory) and not force:  # finished by another process meanwhile
             return RunOutcome(directory, results.read_result(directory), True)
         _prepare_directory(directory, task, cfg, force)
@@ -180,7 +180,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
             with Interrupts() as interrupts:
                 try:
                     _train(cfg, data, path, state, directory / "metrics.jsonl", ckpt,
-                           on_progress, interrupts, t0)
+                           on_progress, interrupts, t0, lock)
                 except StopAtBoundary:  # first Ctrl-C, between two steps: save this state
                     state.elapsed = time.perf_counter() - t0
                     with interrupts.critical():
@@ -215,6 +215,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
             record["pad"] = _export_features(method, pair, cfg, path, directory)
         for name in ("metrics.jsonl", "reverse-metrics.jsonl"):
             results.sync_file(directory / name)
+        lock.ensure_held()  # taken over meanwhile: the other process records the result
         results.write_json(directory / "result.json", record)
         results.mark_done(directory)
         ckpt.clear()
@@ -233,13 +234,17 @@ def _prepare_directory(directory: Path, task: TaskSpec, cfg: RunConfig, force: b
 
 def _train(cfg: RunConfig, data: TaskData, path: DevicePath, state: _State, metrics: Path,
            ckpt: Optional[Checkpoint], on_progress: Optional[ProgressFn],
-           interrupts: Interrupts, t0: float) -> None:
+           interrupts: Interrupts, t0: float, lock: Optional[RunLock] = None) -> None:
     """Steps state.step .. cfg.steps (fewer when early stopping ends it); state is consistent
-    whenever control leaves a step. `ckpt` None: no checkpoints (the reverse classifier)."""
+    whenever control leaves a step. `ckpt` None: no checkpoints (the reverse classifier).
+    `lock`: the run's lock; once another process has taken it over, the next step raises
+    LockLost before anything more is written."""
     method, (src, tgt) = state.method, state.streams
     for step in range(state.step, cfg.steps):
         lr, lam = _lr_factor(cfg, step), method.adaptation_weight(step)
         method.set_lr_factor(lr)
+        if lock is not None and lock.lost:  # the heartbeat found another owner
+            lock.ensure_held()
         (xs, ys), (xt, yt) = next(src), next(tgt)
         if not method.uses_target_labels:
             yt = torch.full_like(yt, -1)  # target labels never reach an adapting method
@@ -270,6 +275,8 @@ def _train(cfg: RunConfig, data: TaskData, path: DevicePath, state: _State, metr
             if done < cfg.steps and ckpt is not None and not stop and due:
                 state.checkpointed = done
                 _check_finite({k: float(v) for k, v in (state.sums or {}).items()}, done)
+                if lock is not None:
+                    lock.ensure_held()  # never overwrite the checkpoint of the new owner
                 with interrupts.critical():
                     results.sync_file(metrics)
                     ckpt.save(state)  # only a state whose losses are finite is kept
