@@ -56,7 +56,7 @@ class _Group(TyperGroup):
         except (Exception, KeyboardInterrupt) as exc:  # DabenchError, OSError, a bug, Ctrl-C
             if isinstance(exc, KeyboardInterrupt):
                 _ignore_further_ctrl_c()  # a Ctrl-C while exiting must not kill us
-            elif debug_enabled():
+            elif debug_enabled() or ctx.meta.get("dabench.debug"):
                 _print_traceback(exc)
             message, code = _one_line(exc, ctx)
             _err(message)
@@ -166,11 +166,10 @@ app = typer.Typer(
 
 
 @app.callback()
-def _global_options(debug: bool = typer.Option(
+def _global_options(ctx: typer.Context, debug: bool = typer.Option(
         False, "--debug", help=f"on an error, also print its traceback with every cause "
                                f"(or set {DEBUG_ENV}=1)")) -> None:
-    if debug:
-        os.environ[DEBUG_ENV] = "1"
+    ctx.meta["dabench.debug"] = debug  # read by _Group.invoke (meta is shared by sub-commands)
 
 
 def _choices(name: str, values) -> type[Enum]:
