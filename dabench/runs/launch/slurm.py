@@ -257,7 +257,7 @@ def array_script(command: list[str], indices: list[int], count: int, opts: Slurm
              "array": f"{array_ranges(indices)}%{opts.max_parallel}",
              "output": str(log_dir / "%A_%a.log"), "signal": f"B:USR1@{SIGNAL_DELAY_S}"}
     check_script_text(log_from, str(log_dir))
-    lines = ["#!/bin/bash", *(f"# {_one_line(line)}" for line in header)]
+    lines = ["#!/bin/bash", *(f"# {_escaped(line)}" for line in header)]
     for key in sorted(flags):
         value = flags[key]
         if not str(value).isprintable():  # defence in depth: SlurmOptions refuses these
@@ -267,7 +267,7 @@ def array_script(command: list[str], indices: list[int], count: int, opts: Slurm
     run = " ".join(shlex.quote(c) for c in command)
     lines += [
         "",
-        f"# {_one_line(comment)}",
+        f"# {_escaped(comment)}",
         f'{run} --shard "${{SLURM_ARRAY_TASK_ID}}/{count}" &',
         "child=$!",
         f"requeue() {{  # time limit near: stop the {unit} (SIGTERM), then put this task back in "
@@ -282,7 +282,7 @@ def array_script(command: list[str], indices: list[int], count: int, opts: Slurm
     return "\n".join(lines)
 
 
-def _one_line(text: str) -> str:
+def _escaped(text: str) -> str:
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
