@@ -9,6 +9,7 @@ untouched (a finished run is present before and compared byte for byte after). T
 from __future__ import annotations
 
 import errno
+import gzip
 import hashlib
 import shutil
 from pathlib import Path
@@ -490,6 +491,10 @@ CASES.update({
         t, "train: big.csv, test: b.csv, labels: [-1, 1]".replace(
             "big.csv", _vec_file(t, "big.csv", b"1,2,1\n" * 200_000))),
         "big.csv is 1.1 MB, above the limit of 1 MB (DABENCH_MAX_FILE_MB raises it)"),
+    "gzip feature file over the size limit once decompressed": (lambda t: vectors_task(
+        t, "train: big.csv.gz, test: b.csv, labels: [-1, 1]".replace(
+            "big.csv.gz", _vec_file(t, "big.csv.gz", gzip.compress(b"1,2,1\n" * 200_000)))),
+        "big.csv.gz (decompressed) holds more than 1 MB (DABENCH_MAX_FILE_MB raises it)"),
     # row 11, 12: sweeps
     "--sweep of 10^6 combinations": (lambda t: [
         "run", "mnist-to-mnistm", "--sweep", "optim.lr=" + ",".join(f"0.{i}1" for i in range(1000)),
@@ -545,7 +550,7 @@ def test_bad_input(name, tmp_path, monkeypatch):
     if name == "slurm launcher without sbatch on PATH":
         (tmp_path / "empty-bin").mkdir()
         monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    if name == "feature file over the size limit":
+    if "over the size limit" in name:
         monkeypatch.setenv("DABENCH_MAX_FILE_MB", "1")
     out = CliRunner().invoke(app, args)
     lines = out.stderr.strip().splitlines()
@@ -1165,8 +1170,9 @@ LOCKS = {"binary garbage": bytes(range(256)) * 2,
 @pytest.mark.parametrize("content", list(LOCKS))
 def test_damaged_lock_is_a_stale_lock_for_status_and_run(content, tmp_path, monkeypatch):
     """Rows 9 and 10: a lock of garbage, empty, a JSON list, a pid of 10^23 or -1 (this host's):
-    `status` says pending with a damaged lock (not "running on None pid None", not a crash),
-    and `run` takes it over and finishes the run."""
+    `status` says pending with a damaged lock and when it will be taken over (not "running on
+    None pid None", not a crash; pid -1 is not taken as alive); `run` skips it while it is fresh
+    (it is judged by age only, like a dead host's) and takes it over once old."""
     import socket
 
     runs = tmp_path / "runs"
@@ -1178,8 +1184,14 @@ def test_damaged_lock_is_a_stale_lock_for_status_and_run(content, tmp_path, monk
     (directory / "lock").write_bytes(LOCKS[content].replace(b"HOST", socket.gethostname().encode()))
     out = CliRunner().invoke(app, ["status", "--runs-dir", str(runs)])
     assert out.exit_code == 0 and "Traceback" not in out.output, out.output
-    assert "1 pending" in out.stdout and "a damaged lock file" in out.stdout, out.stdout
-    assert "None" not in out.stdout and "running on" not in out.stdout
+    assert "1 pending" in out.stdout and "an unreadable (damaged) lock file" in out.stdout
+    assert "s old: a run takes it over once it is 300 s old, or delete" in out.stdout
+    assert "None" not in out.stdout and " on " not in out.stdout, out.stdout
+    fresh = _toy_run(tmp_path, monkeypatch, runs, *sets)
+    assert fresh.exit_code == 0 and "running elsewhere (an unreadable (damaged) lock" in \
+        fresh.stderr and not store.is_done(directory), fresh.output
+    old = time.time() - 600
+    os.utime(directory / "lock", (old, old))
     again = _toy_run(tmp_path, monkeypatch, runs, *sets)
     assert again.exit_code == 0, again.output
     assert store.is_done(directory) and not (directory / "lock").exists()

@@ -175,7 +175,7 @@ def read_owner(path: Path) -> Optional[dict[str, Any]]:
     """The lock's record, None without a lock; a file in another format (an older dabench wrote
     "host pid") is parsed as far as it goes. A record that names no host and a plausible pid
     (binary garbage, text, a JSON list, pid -1 or 10^23) is {"unreadable": its start}: a
-    damaged lock, which `stale_reason` lets the next run take over."""
+    damaged lock, which `stale_reason` judges by its age only (as a dead host's)."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_LOCK_BYTES + 1)
@@ -221,8 +221,9 @@ def heartbeat_age(path: Path) -> float:
 
 def stale_reason(owner: dict[str, Any], path: Path, timeout_s: float) -> Optional[str]:
     """Why the lock `owner` can be taken over, or None while it is alive."""
-    if "unreadable" in owner:
-        return f"it names no host and pid: '{clip(owner['unreadable'], 40)}'"
+    if "unreadable" in owner:  # judged by its age only (never by a pid it does not hold)
+        age = heartbeat_age(path)
+        return f"damaged and {age:.0f} s old" if age > timeout_s else None
     job = slurm_job()
     if job and owner.get("slurm_job") == job:
         return f"an earlier run of Slurm job {job}"
@@ -237,7 +238,7 @@ def stale_reason(owner: dict[str, Any], path: Path, timeout_s: float) -> Optiona
 
 def describe(owner: dict[str, Any]) -> str:
     if "unreadable" in owner:
-        return "a damaged lock file"
+        return f"an unreadable (damaged) lock file ('{clip(owner['unreadable'], 40)}')"
     out = f"host {owner.get('host')} pid {owner.get('pid')}"
     return out + (f" (Slurm job {owner['slurm_job']})" if owner.get("slurm_job") else "")
 

@@ -82,6 +82,11 @@ def run_status(directory: Path, timeout_s: float = TIMEOUT_S) -> Optional[RunSta
     owner = read_owner(directory / "lock")
     if owner is not None:
         why = stale_reason(owner, directory / "lock", timeout_s)
+        if why is None and "unreadable" in owner:  # no host or pid to show: not "running"
+            age = heartbeat_age(directory / "lock")
+            out.reason = (f"{describe(owner)}, {age:.0f} s old: a run takes it over once it is "
+                          f"{timeout_s:.0f} s old, or delete {directory / 'lock'}")
+            return out
         if why is None:
             out.state, out.host, out.pid = "running", owner.get("host"), owner.get("pid")
             out.heartbeat_s = round(heartbeat_age(directory / "lock"), 1)

@@ -23,7 +23,7 @@ import numpy as np
 from dabench.errors import DabenchError
 from dabench.userfiles import limit_bytes, read_at_most, read_bounded
 
-_OPENERS = {".gz": gzip.GzipFile, ".xz": lzma.LZMAFile, ".bz2": bz2.BZ2File}
+_OPENERS = {".gz": lambda f: gzip.GzipFile(fileobj=f), ".xz": lzma.LZMAFile, ".bz2": bz2.BZ2File}
 MAX_FEATURE_MB = 4096  # a feature file (and what it decompresses to) is read whole into memory
 FILE_FORMATS = ("svmlight", "npz", "csv", "mat")
 _SUFFIXES = {".svmlight": "svmlight", ".svm": "svmlight", ".libsvm": "svmlight",
