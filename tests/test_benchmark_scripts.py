@@ -90,3 +90,28 @@ def test_launch_speedup_reads_the_per_run_times_of_each_half(tmp_path):
     assert times == {"revgrad": [72.1, 85.4], "source-only": [36.2]}
     assert script.describe(times) == ("revgrad 72-85 s, source-only 36-36 s per run; "
                                       "194 s of runs in all")
+
+
+def test_startup_script_times_each_command_and_skips_a_missing_one(tmp_path):
+    old = tmp_path / "old"  # a checkout whose dabench has no --version (as before it existed)
+    (old / "dabench").mkdir(parents=True)
+    (old / "dabench" / "__init__.py").write_text("")
+    (old / "dabench" / "__main__.py").write_text(
+        "import sys\nsys.exit(2 if '--version' in sys.argv else 0)\n")
+    for tree in (REPO, old):
+        out = tmp_path / tree.name
+        args = [sys.executable, str(REPO / "benchmarks" / "startup.py"), "-n", "1",
+                "--tree", str(tree)] + (["--cold"] if tree == REPO else [])
+        done = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path,
+                              env={**os.environ, "OUT": str(out)})
+        assert done.returncode == 0, done.stderr[-2000:]
+        result = json.loads((out / "startup.json").read_text())
+        assert result["tree"] == str(tree.resolve())
+        for r in result["commands"].values():
+            assert 0 < r["cpu_median_s"] and 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
+        names = set(result["commands"])
+        if tree == REPO:
+            assert names == {"--help", "list-tasks", "--version", "list-tasks (no cache)"}
+        else:
+            assert names == {"--help", "list-tasks"}
+            assert "dabench --version: exit 2 in this checkout; not timed" in done.stdout

@@ -36,6 +36,11 @@ def debug_enabled() -> bool:
     return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
+# `dabench --debug` (the app's callback, in dabench/cli/__init__.py, stores it in ctx.meta)
+DEBUG_OPTION = typer.Option(False, "--debug", help=f"on an error, also print its traceback "
+                                                   f"with every cause (or set {DEBUG_ENV}=1)")
+
+
 class _Group(TyperGroup):
     """Turns user errors into one line on stderr and an exit code, never a traceback."""
 
@@ -159,17 +164,10 @@ app = typer.Typer(
          "  dabench run mnist-to-mnistm --seed 0 --seed 1 --seed 2\n\n"
          "  dabench report --format md",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (docs/commands.md)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-
-@app.callback()
-def _global_options(ctx: typer.Context, debug: bool = typer.Option(
-        False, "--debug", help=f"on an error, also print its traceback with every cause "
-                               f"(or set {DEBUG_ENV}=1)")) -> None:
-    ctx.meta["dabench.debug"] = debug  # read by _Group.invoke (meta is shared by sub-commands)
 
 
 def _choices(name: str, values) -> type[Enum]:
