@@ -1167,26 +1167,42 @@ LOCKS = {"binary garbage": bytes(range(256)) * 2,
          "pid -1": b'{"host": "HOST", "pid": -1}'}
 
 
-@pytest.mark.parametrize("content", list(LOCKS))
-def test_damaged_lock_is_a_stale_lock_for_status_and_run(content, tmp_path, monkeypatch):
-    """Rows 9 and 10: a lock of garbage, empty, a JSON list, a pid of 10^23 or -1 (this host's):
-    `status` says pending with a damaged lock and when it will be taken over (not "running on
-    None pid None", not a crash; pid -1 is not taken as alive); `run` skips it while it is fresh
-    (it is judged by age only, like a dead host's) and takes it over once old."""
+def _locked_folder(runs: Path, content: bytes) -> Path:
+    """An unfinished run folder (config.json only) whose lock holds `content` (HOST: ours)."""
     import socket
 
+    directory = runs / "mnist-to-mnistm" / "revgrad" / "0123456789ab"
+    directory.mkdir(parents=True)
+    (directory / "config.json").write_text(json.dumps({"task": "mnist-to-mnistm", "seed": 0}))
+    (directory / "lock").write_bytes(content.replace(b"HOST", socket.gethostname().encode()))
+    return directory
+
+
+@pytest.mark.parametrize("content", list(LOCKS))
+def test_damaged_lock_is_pending_in_status(content, tmp_path):
+    """Rows 9 and 10: a lock of garbage, empty, a JSON list, a pid of 10^23 or -1 (this host's):
+    `status` says pending with a damaged lock and when it will be taken over (not "running on
+    None pid None", not a crash; pid -1 is not taken as alive)."""
+    runs = tmp_path / "runs"
+    _locked_folder(runs, LOCKS[content])
+    out = CliRunner().invoke(app, ["status", "--runs-dir", str(runs)])
+    assert out.exit_code == 0 and "Traceback" not in out.output, out.output
+    assert "1 pending" in out.stdout and "an unreadable (damaged) lock file" in out.stdout
+    assert "s old: a run takes it over once it is 300 s old, or delete" in out.stdout
+    assert "None" not in out.stdout and " on " not in out.stdout, out.stdout
+
+
+def test_damaged_lock_is_skipped_while_fresh_and_taken_over_once_old(tmp_path, monkeypatch):
+    """Row 9: `run` on a run whose lock is binary garbage: no crash; it is skipped while the
+    lock is fresh (a damaged lock is judged by age only, like a dead host's) and taken over,
+    the run trained, once it is old."""
     runs = tmp_path / "runs"
     sets = ["--set", "steps=2", "--set", "eval_every=2", "--seed", "0"]
     assert _toy_run(tmp_path, monkeypatch, runs, *sets).exit_code == 0
     (directory,) = list(store.iter_run_dirs(runs))
     (directory / "done").unlink()
     (directory / "result.json").unlink()
-    (directory / "lock").write_bytes(LOCKS[content].replace(b"HOST", socket.gethostname().encode()))
-    out = CliRunner().invoke(app, ["status", "--runs-dir", str(runs)])
-    assert out.exit_code == 0 and "Traceback" not in out.output, out.output
-    assert "1 pending" in out.stdout and "an unreadable (damaged) lock file" in out.stdout
-    assert "s old: a run takes it over once it is 300 s old, or delete" in out.stdout
-    assert "None" not in out.stdout and " on " not in out.stdout, out.stdout
+    (directory / "lock").write_bytes(LOCKS["binary garbage"])
     fresh = _toy_run(tmp_path, monkeypatch, runs, *sets)
     assert fresh.exit_code == 0 and "running elsewhere (an unreadable (damaged) lock" in \
         fresh.stderr and not store.is_done(directory), fresh.output
