@@ -41,8 +41,11 @@ def atomic_file(path: Path, mode: str = "wb", keep_previous: Optional[Path] = No
                 **open_args: Any) -> Iterator[IO]:
     """Write `path` atomically (see the module); `mode` is "wb" or "w" (with `encoding=`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # named by the file the caller asked for, not our temporary name
+        raise _about(exc, path) from exc
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, mode, **open_args) as fh:
@@ -52,10 +55,19 @@ def atomic_file(path: Path, mode: str = "wb", keep_previous: Optional[Path] = No
         if keep_previous is not None and path.exists():
             os.replace(path, keep_previous)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename in (tmp, str(path)):
+            raise _about(exc, path) from exc
         raise
     fsync_dir(path.parent)
+
+
+def _about(exc: OSError, path: Path) -> OSError:
+    """`exc` (ENOSPC, EACCES, EISDIR, ...) as an error about `path` itself."""
+    if exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(path))
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -9,6 +9,7 @@ untouched (a finished run is present before and compared byte for byte after). T
 from __future__ import annotations
 
 import errno
+import gzip
 import hashlib
 import shutil
 from pathlib import Path
@@ -350,6 +351,182 @@ CASES.update({
 })
 
 
+# -- issue 26 (Robustness III): the new commands under hostile input --------------------------
+
+def _emit(tmp: Path, *extra: str) -> list[str]:
+    """`run ... --launcher slurm --emit-sbatch FILE` with `extra` options."""
+    return ["run", "mnist-to-mnistm", "--launcher", "slurm", "--emit-sbatch",
+            str(tmp / "array.sbatch"), *extra]
+
+
+VEC_TASK = """family: vec
+dataset: Vec
+version: 1
+modality: vectors
+classes: [neg, pos]
+domains:
+  a: {{name: A, loader: vectors, options: {{{a}}}}}
+  b: {{name: B, loader: vectors, options: {{{b}}}}}
+tasks:
+  vec-a-to-b: {{title: Vec, source: a, targets: [b]}}
+"""
+VEC_RUN = ["--set", "backbone.name=shallow", "--set", "steps=2", "--set", "eval_every=2", "--set", "batch_size=4"]
+
+
+def vectors_task(tmp: Path, a: str, b: str = "train: b.csv, test: b.csv, labels: [-1, 1]",
+                 *command: str) -> list[str]:
+    """A user vectors task (files next to it in tmp/tasks; b.csv a good 5-row file), then
+    `command` (default: run it)."""
+    from test_vectors import write as write_vectors
+
+    folder = tmp / "tasks"
+    folder.mkdir(exist_ok=True)
+    write_vectors(folder / "b.csv", "csv")
+    (folder / "vec.yaml").write_text(VEC_TASK.format(a=a, b=b))
+    return ["--tasks", str(folder), *(command or ["run", "vec-a-to-b", *VEC_RUN])]
+
+
+def _vec_file(tmp: Path, name: str, content: bytes | None = None) -> str:
+    (tmp / "tasks").mkdir(exist_ok=True)
+    if content is not None:
+        (tmp / "tasks" / name).write_bytes(content)
+    return name
+
+
+def _empty_npz(tmp: Path) -> str:
+    import numpy as np
+
+    (tmp / "tasks").mkdir(exist_ok=True)
+    np.savez(tmp / "tasks" / "empty.npz", x=np.zeros((0, 4), np.float32), y=np.zeros(0))
+    return "empty.npz"
+
+
+def _fifo(tmp: Path) -> str:
+    (tmp / "tasks").mkdir(exist_ok=True)
+    os.mkfifo(tmp / "tasks" / "pipe.csv")
+    return str(tmp / "tasks" / "pipe.csv")
+
+
+def _validate(tmp: Path, a: str) -> list[str]:
+    vectors_task(tmp, a)  # writes the task file
+    return ["tasks", "validate", str(tmp / "tasks" / "vec.yaml")]
+
+
+def _office31_tofu(tmp: Path) -> list[str]:
+    """Row 13: a tiny office31 archive already recorded on first use (with --no-check), then
+    another file: the refusal names the recorded hash and how to reset it."""
+    from archive_factory import make_tar
+
+    data = tmp / "o31data"
+    small = make_tar(tmp / "a" / "domain_adaptation_images.tar.gz",
+                     {f"{d}/images/back_pack/frame_0000.jpg": b"x"
+                      for d in ("amazon", "dslr", "webcam")})
+    out = CliRunner().invoke(app, ["data", "download", "office31", "--data-root", str(data),
+                                   "--from-file", str(small), "--no-check", "--quiet"])
+    assert out.exit_code == 0, out.output
+    other = make_tar(tmp / "b" / "domain_adaptation_images.tar.gz",
+                     {f"{d}/images/mug/frame_0000.jpg": b"y" for d in ("amazon", "dslr")})
+    return ["data", "download", "office31", "--data-root", str(data), "--from-file", str(other)]
+
+
+CASES.update({
+    # row 1: a value written into the script holding a newline (each option)
+    "sbatch --partition with a newline": (
+        lambda t: _emit(t, "--partition", f"gpu\ntouch {t / 'INJECTED'} #"),
+        "--partition 'gpu\\ntouch "),
+    "sbatch --account with a newline": (lambda t: _emit(t, "--account", "lab\nid"),
+                                        "--account 'lab\\nid' is not a Slurm name"),
+    "sbatch --qos with a shell command": (lambda t: _emit(t, "--qos", "$(touch x)"),
+                                          "--qos '$(touch x)' is not a Slurm name"),
+    "sbatch --runs-dir with a newline": (
+        lambda t: [*_emit(t), "--runs-dir", str(t / "a\nb")],
+        "--runs-dir '" + "/"),  # the path is shown escaped on the one line
+    # row 2: counts out of range
+    "--max-parallel 0": (lambda t: _emit(t, "--max-parallel", "0"),
+                         "--max-parallel 0 is out of range: give an integer >= 1"),
+    "--gpus-per-job 5": (lambda t: _emit(t, "--gpus-per-job", "5"),
+                         "--gpus-per-job 5 is out of range: give 0 or 1"),
+    "--mem-gb -1": (lambda t: _emit(t, "--mem-gb", "-1"), "--mem-gb -1.0 is out of range"),
+    "--mem-gb nan": (lambda t: _emit(t, "--mem-gb", "nan"), "--mem-gb nan is out of range"),
+    # row 3
+    "slurm launcher without sbatch on PATH": (
+        lambda t: ["run", "mnist-to-mnistm", "--launcher", "slurm"],
+        "--launcher slurm submits jobs with Slurm's sbatch and srun, which this machine does "
+        "not have on PATH"),
+    # row 4: the error names --emit-sbatch, not --runs-dir or a temp file
+    "--emit-sbatch into /proc": (lambda t: [*_emit(t)[:-1], "/proc/array.sbatch"],
+                                 "--emit-sbatch /proc/array.sbatch: cannot write there"),
+    "--emit-sbatch is a folder": (lambda t: [*_emit(t)[:-1], str(t)],
+                                  "is a folder; give the name of the script file"),
+    "--emit-sbatch under a file": (lambda t: [*_emit(t)[:-1], str(_file(t) / "x.sbatch")],
+                                   "a-file is not a folder"),
+    # row 6: empty feature files
+    "0-byte .mat feature file": (lambda t: vectors_task(t, "train: {f}, test: {f}, x_key: X, "
+                                 "y_key: Y, labels: [-1, 1]".format(f=_vec_file(t, "e.mat", b""))),
+                                 "e.mat is empty (0 bytes)"),
+    "0-row .npz feature file": (lambda t: vectors_task(
+        t, f"train: {_empty_npz(t)}, test: b.csv, labels: [-1, 1]"), "empty.npz holds no rows"),
+    "empty svmlight files only": (lambda t: vectors_task(
+        t, "train: {f}, test: {f}, labels: [-1, 1]".format(f=_vec_file(t, "e.svmlight", b"")),
+        "train: {f}, test: {f}, labels: [-1, 1]".format(f=_vec_file(t, "e.svmlight", b""))),
+        "e.svmlight is empty (0 bytes)"),
+    # row 7: vectors options refused by `tasks validate` (what run refuses)
+    "vectors dim: abc": (lambda t: _validate(t, "train: b.csv, test: b.csv, dim: abc"),
+                         "domains.a.options.dim: expected a positive integer"),
+    "vectors labels: [x, y]": (lambda t: _validate(t, "train: b.csv, test: b.csv, labels: [x, y]"),
+                               "domains.a.options.labels: expected a list of numbers"),
+    "vectors zero_based: 'no'": (lambda t: _validate(
+        t, "train: b.csv, test: b.csv, zero_based: 'no'"),
+        "domains.a.options.zero_based: expected true or false, got 'no'"),
+    "vectors without test:": (lambda t: _validate(t, "train: b.csv, labels: [-1, 1]"),
+                              "domains.a.options.test: missing"),
+    # row 8: files that never end
+    "feature file /dev/zero": (lambda t: vectors_task(
+        t, "train: /dev/zero, test: b.csv, format: csv, labels: [-1, 1]"),
+        "feature file /dev/zero is a character device, not a regular file"),
+    "feature file is a FIFO": (lambda t: vectors_task(
+        t, f"train: {_fifo(t)}, test: b.csv, labels: [-1, 1]"),
+        "pipe.csv is a FIFO (named pipe), not a regular file"),
+    "feature file over the size limit": (lambda t: vectors_task(
+        t, "train: big.csv, test: b.csv, labels: [-1, 1]".replace(
+            "big.csv", _vec_file(t, "big.csv", b"1,2,1\n" * 200_000))),
+        "big.csv is 1.1 MB, above the limit of 1 MB (DABENCH_MAX_FILE_MB raises it)"),
+    "gzip feature file over the size limit once decompressed": (lambda t: vectors_task(
+        t, "train: big.csv.gz, test: b.csv, labels: [-1, 1]".replace(
+            "big.csv.gz", _vec_file(t, "big.csv.gz", gzip.compress(b"1,2,1\n" * 200_000)))),
+        "big.csv.gz (decompressed) holds more than 1 MB (DABENCH_MAX_FILE_MB raises it)"),
+    # row 11, 12: sweeps
+    "--sweep of 10^6 combinations": (lambda t: [
+        "run", "mnist-to-mnistm", "--sweep", "optim.lr=" + ",".join(f"0.{i}1" for i in range(1000)),
+        "--sweep", "optim.weight_decay=" + ",".join(f"0.{i}1" for i in range(1000))],
+        "this command would plan 1,000,000 runs"),
+    "--sweep with an empty value": (lambda t: ["run", "mnist-to-mnistm", "--sweep",
+                                               "optim.lr=1,,2"],
+                                    "--sweep 'optim.lr=1,,2': value 2 is empty"),
+    # row 13, 14
+    "download refused by a first-use hash names it and the reset": (
+        _office31_tofu, "recorded on first use); fix:"),
+    "data download --data-root FILE": (
+        lambda t: ["data", "download", "office31", "--data-root", str(_file(t))],
+        "a-file is a file, not a folder"),
+    # row 16, 17
+    "report --out onto a run's result.json": (lambda t: [
+        "report", "--runs-dir", str(t / "runs"), "--format", "html", "--out",
+        str(next((t / "runs").glob("*/*/*/result.json")))], "is inside the run folder"),
+    "report --select reverse without reverse runs": (
+        lambda t: ["report", "--runs-dir", str(t / "runs"), "--select", "reverse"],
+        "--select reverse: none of the"),
+    # row 18: validate refuses what run refuses
+    "tasks validate: class name that is an absolute path": (lambda t: [
+        "tasks", "validate", user_tasks(t, imagefolder_task(t, '["/etc", b]', "path: x"))[1]
+        + "/toy.yaml"], "classes[0]: class name '/etc' is not a plain folder name"),
+    # row 20
+    "--device and --set device disagree": (lambda t: [
+        "run", "mnist-to-mnistm", "--device", "cuda", "--set", "device=cpu"],
+        "--device cuda and --set device=cpu disagree"),
+})
+
+
 def _file(tmp: Path) -> Path:
     blocker = tmp / "a-file"
     blocker.write_text("not a folder")
@@ -370,6 +547,11 @@ def test_bad_input(name, tmp_path, monkeypatch):
         args += ["--runs-dir", str(runs)]
     if name == "CUDA without a GPU":
         monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    if name == "slurm launcher without sbatch on PATH":
+        (tmp_path / "empty-bin").mkdir()
+        monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    if "over the size limit" in name:
+        monkeypatch.setenv("DABENCH_MAX_FILE_MB", "1")
     out = CliRunner().invoke(app, args)
     lines = out.stderr.strip().splitlines()
     assert out.exit_code not in (0, None), out.output
@@ -859,3 +1041,346 @@ def test_leaderboard_prefers_the_tasks_own_settings_and_marks_other_ones(tmp_pat
     row = board_row()
     assert row["value"] == 75.0 and row["delta"] == round(75.0 - row["published"], 4)
     assert "other settings" not in row["note"]
+
+
+# -- issue 26 (Robustness III): the rows that need more than one command ----------------------
+
+def _stub_bin(tmp: Path) -> Path:
+    """A bin folder whose `dabench` records its argv (one NUL-terminated word each) and whose
+    `scontrol` records that it ran; nothing else is on PATH but the shell's own tools."""
+    folder = tmp / "stub-bin"
+    folder.mkdir()
+    (folder / "dabench").write_text('#!/bin/bash\nprintf "%s\\0" "$@" >> "$STUB_LOG"\n')
+    (folder / "scontrol").write_text('#!/bin/bash\necho scontrol "$@" >> "$STUB_LOG.scontrol"\n')
+    for stub in folder.iterdir():
+        stub.chmod(0o755)
+    return folder
+
+
+def test_emitted_sbatch_script_runs_nothing_injected(tmp_path, monkeypatch):
+    """Row 1: paths full of shell syntax reach the script's command line; run under bash with a
+    stub `dabench`, the script passes each one as one argument and runs nothing else (no marker
+    file appears). A newline in a value written into an #SBATCH line is refused and no script
+    is written."""
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "INJECTED"
+    hostile = f"d $(touch {marker}) `touch {marker}`; touch {marker} #\n'\"x"
+    runs = tmp_path / f"r $(touch {marker});`touch {marker}`"
+    script = tmp_path / "array.sbatch"
+    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--launcher", "slurm",
+                                   "--emit-sbatch", str(script), "--runs-dir", str(runs),
+                                   "--data-root", hostile, "--partition", "gpu", "--account",
+                                   "lab-1", "--qos", "normal"])
+    assert out.exit_code == 0, out.output
+    text = script.read_text()
+    directives = [l for l in text.splitlines() if l.startswith("#SBATCH")]
+    assert "#SBATCH --partition=gpu" in directives and "#SBATCH --qos=normal" in directives
+    log = tmp_path / "argv.log"
+    env = {"PATH": f"{_stub_bin(tmp_path)}:/usr/bin:/bin", "STUB_LOG": str(log),
+           "SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_JOB_ID": "7", "HOME": str(tmp_path)}
+    done = subprocess.run(["bash", str(script)], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists()
+    argv = log.read_text().split("\0")[:-1]
+    assert argv[:2] == ["run", "mnist-to-mnistm"] and argv[-4:-2] == ["--shard", "1/2"] or \
+        argv[-2:] == ["--shard", "1/2"], argv
+    assert argv[argv.index("--data-root") + 1] == str((tmp_path / hostile).resolve())
+    assert argv[argv.index("--runs-dir") + 1] == str(runs.resolve())
+    # the same command with a newline in --partition: refused, no script, nothing ran
+    script.unlink()
+    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--launcher", "slurm",
+                                   "--emit-sbatch", str(script), "--runs-dir", str(runs),
+                                   "--partition", f"gpu\ntouch {marker} #"])
+    assert out.exit_code == 2 and "is not a Slurm name" in out.stderr
+    assert not script.exists() and not marker.exists()
+
+
+def _script_lines(value_of: dict[str, str]) -> list[str]:
+    from dabench.runs.launch.slurm import SlurmOptions, sbatch_script
+
+    opts = SlurmOptions(**value_of)
+    return sbatch_script(["dabench", "run", "x"], [0, 1], 2, opts,
+                         Path("/runs/.slurm")).splitlines()
+
+
+
+
+def test_every_sbatch_option_value_is_one_quoted_directive_or_refused():
+    """Property (derandomized): any --partition/--account/--qos value either appears on its own
+    #SBATCH line, exactly as shlex.quote writes it, with every other line of the script
+    unchanged, or is refused with a one-line DabenchError naming the option."""
+    import shlex
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from dabench.errors import DabenchError
+
+    plain = _script_lines({})
+    chars = st.sampled_from(list("ab-_.,:+@=/ \t\n\r'\"$`;&|<>(){}[]#*?!~\\%^\x00\x0b\x1b") +
+                            ["é", "\u2028", "\u0085", "gpu", "--x"])
+
+    @settings(max_examples=300, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(option=st.sampled_from(["partition", "account", "qos"]),
+           value=st.lists(chars, min_size=0, max_size=8).map("".join) | st.text(max_size=12))
+    def check(option, value):
+        try:
+            lines = _script_lines({option: value})
+        except DabenchError as exc:
+            message = str(exc)
+            assert "\n" not in message and f"--{option} " in message
+            return
+        line = f"#SBATCH --{option}={shlex.quote(value)}"
+        assert line in lines and "\n" not in line and value.isprintable()
+        rest = [l for l in lines if l != line]
+        assert rest == plain  # no other line appeared, changed or disappeared
+        assert lines.index(line) < lines.index("")  # among the directives, before any command
+
+    check()
+
+
+def _vec_run(tmp: Path, monkeypatch, a: str, b: str) -> object:
+    args = vectors_task(tmp, a, b)
+    monkeypatch.setenv("DABENCH_TASK_PATH", args[1])
+    return CliRunner().invoke(app, [*args[2:], "-m", "revgrad", "--runs-dir", str(tmp / "runs")])
+
+
+def test_svmlight_source_and_csv_target_train_under_revgrad(tmp_path, monkeypatch):
+    """Row 5: a sparse source and a dense target are a legitimate task; revgrad's joint batch
+    (source and target rows together) trains instead of failing in batches.py."""
+    from test_vectors import write as write_vectors
+
+    (tmp_path / "tasks").mkdir()
+    write_vectors(tmp_path / "tasks" / "a.svmlight", "svmlight")
+    out = _vec_run(tmp_path, monkeypatch, "train: a.svmlight, test: a.svmlight, labels: [-1, 1]",
+                   "train: b.csv, test: b.csv, labels: [-1, 1]")
+    assert out.exit_code == 0, out.output
+    (result,) = (tmp_path / "runs").glob("vec-a-to-b/revgrad/*/result.json")
+    assert 0.0 <= json.loads(result.read_text())["target_acc_last"] <= 1.0
+
+
+LOCKS = {"binary garbage": bytes(range(256)) * 2,
+         "pid 10^23": b'{"host": "HOST", "pid": 100000000000000000000000}',
+         "text garbage": b"not a lock at all", "empty": b"", "a JSON list": b"[1, 2]",
+         "pid -1": b'{"host": "HOST", "pid": -1}'}
+
+
+def _locked_folder(runs: Path, content: bytes) -> Path:
+    """An unfinished run folder (config.json only) whose lock holds `content` (HOST: ours)."""
+    import socket
+
+    directory = runs / "mnist-to-mnistm" / "revgrad" / "0123456789ab"
+    directory.mkdir(parents=True)
+    (directory / "config.json").write_text(json.dumps({"task": "mnist-to-mnistm", "seed": 0}))
+    (directory / "lock").write_bytes(content.replace(b"HOST", socket.gethostname().encode()))
+    return directory
+
+
+@pytest.mark.parametrize("content", list(LOCKS))
+def test_damaged_lock_is_pending_in_status(content, tmp_path):
+    """Rows 9 and 10: a lock of garbage, empty, a JSON list, a pid of 10^23 or -1 (this host's):
+    `status` says pending with a damaged lock and when it will be taken over (not "running on
+    None pid None", not a crash; pid -1 is not taken as alive)."""
+    runs = tmp_path / "runs"
+    _locked_folder(runs, LOCKS[content])
+    out = CliRunner().invoke(app, ["status", "--runs-dir", str(runs)])
+    assert out.exit_code == 0 and "Traceback" not in out.output, out.output
+    assert "1 pending" in out.stdout and "an unreadable (damaged) lock file" in out.stdout
+    assert "s old: a run takes it over once it is 300 s old, or delete" in out.stdout
+    assert "None" not in out.stdout and " on " not in out.stdout, out.stdout
+
+
+def test_damaged_lock_is_skipped_while_fresh_and_taken_over_once_old(tmp_path, monkeypatch):
+    """Row 9: `run` on a run whose lock is binary garbage: no crash; it is skipped while the
+    lock is fresh (a damaged lock is judged by age only, like a dead host's) and taken over,
+    the run trained, once it is old."""
+    runs = tmp_path / "runs"
+    sets = ["--set", "steps=2", "--set", "eval_every=2", "--seed", "0"]
+    assert _toy_run(tmp_path, monkeypatch, runs, *sets).exit_code == 0
+    (directory,) = list(store.iter_run_dirs(runs))
+    (directory / "done").unlink()
+    (directory / "result.json").unlink()
+    (directory / "lock").write_bytes(LOCKS["binary garbage"])
+    fresh = _toy_run(tmp_path, monkeypatch, runs, *sets)
+    assert fresh.exit_code == 0 and "running elsewhere (an unreadable (damaged) lock" in \
+        fresh.stderr and not store.is_done(directory), fresh.output
+    old = time.time() - 600
+    os.utime(directory / "lock", (old, old))
+    again = _toy_run(tmp_path, monkeypatch, runs, *sets)
+    assert again.exit_code == 0, again.output
+    assert store.is_done(directory) and not (directory / "lock").exists()
+
+
+def test_binary_config_json_of_an_unfinished_run_crashes_neither_status_nor_run(tmp_path,
+                                                                               monkeypatch):
+    """Row 9: config.json of binary garbage in an unfinished run: `status` and `run` go on
+    (run rewrites it and trains)."""
+    runs = tmp_path / "runs"
+    sets = ["--set", "steps=2", "--set", "eval_every=2", "--seed", "0"]
+    assert _toy_run(tmp_path, monkeypatch, runs, *sets).exit_code == 0
+    (directory,) = list(store.iter_run_dirs(runs))
+    (directory / "done").unlink()
+    (directory / "config.json").write_bytes(bytes(range(256)))
+    out = CliRunner().invoke(app, ["status", "--runs-dir", str(runs)])
+    assert out.exit_code == 0 and "Traceback" not in out.output, out.output
+    again = _toy_run(tmp_path, monkeypatch, runs, *sets)
+    assert again.exit_code == 0, again.output
+    assert json.loads((directory / "config.json").read_text())["task"] == "toy-digits"
+
+
+def test_trainer_whose_lock_was_taken_over_stops_without_writing(tmp_path, monkeypatch):
+    """Row 21: another process takes the lock over (our heartbeat was judged stale) while we
+    train: at its next checkpoint (or the next step once the heartbeat thread has seen it) the
+    trainer stops with one line naming the new owner, writes no checkpoint or result, and
+    leaves the new owner's lock."""
+    from dabench.atomic import write_atomic
+
+    real_append = store.append_jsonl
+    foreign = json.dumps({"host": "other-host", "pid": 4242, "token": "theirs",
+                          "heartbeat": time.time(), "started": time.time()})
+
+    def append_then_lose(path, record, sync=True):
+        real_append(path, record, sync)
+        if record.get("step") == 2 and record.get("kind") == "train":
+            write_atomic(Path(path).parent / "lock", foreign)  # the new owner's lock
+
+    monkeypatch.setattr(store, "append_jsonl", append_then_lose)
+    runs = tmp_path / "runs"
+    out = _toy_run(tmp_path, monkeypatch, runs, "--set", "steps=40", "--set", "eval_every=4",
+                   "--set", "checkpoint_every=4", "--set", "log_every=1", "--seed", "0")
+    assert out.exit_code == 1, out.output
+    assert out.stderr.count("\n") == 1 and "was taken over by host other-host pid 4242" in \
+        out.stderr
+    (directory,) = list(store.iter_run_dirs(runs))
+    assert not (directory / "result.json").exists() and not (directory / "done").exists()
+    assert json.loads((directory / "lock").read_text())["token"] == "theirs"
+    assert not (directory / "checkpoint.pt").exists()  # the new owner's checkpoint is safe
+    steps = [r["step"] for r in store.read_jsonl(directory / "metrics.jsonl") if "step" in r]
+    assert max(steps) == 4  # stopped at its first checkpoint after the takeover
+
+
+def test_source_equal_to_target_is_accepted_with_a_warning(tmp_path, monkeypatch, caplog):
+    """Row 19: a task whose target is its source measures no adaptation: `tasks validate`
+    says so next to "ok", `run` logs it once, and both still succeed."""
+    folder = user_tasks(tmp_path, YAML_OK)[1]
+    out = CliRunner().invoke(app, ["tasks", "validate", f"{folder}/toy.yaml"])
+    assert out.exit_code == 0, out.output
+    assert "warning: task 'toy-task': the source domain 's' is also a target" in out.stdout
+    (tmp_path / "d").mkdir()  # toy-digits (written by _toy_run): source d, targets [d]
+    with caplog.at_level("WARNING", logger="dabench"):
+        run = _toy_run(tmp_path / "d", monkeypatch, tmp_path / "runs", "--set", "steps=1",
+                       "--set", "eval_every=1")
+    assert run.exit_code == 0, run.output
+    assert [r.getMessage() for r in caplog.records if "also a target" in r.getMessage()] == [
+        "warning: task 'toy-digits': the source domain 'd' is also a target, so its target "
+        "accuracy measures no domain adaptation (at most a sanity check); give another target "
+        "domain in its task file"]
+
+
+def test_set_device_is_not_replaced_by_the_device_default(tmp_path):
+    """Row 20: `--set device=cpu` without --device is kept (it was silently replaced by
+    --device's default `auto`): the emitted script's command line carries it."""
+    script = tmp_path / "a.sbatch"
+    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--set", "device=cpu",
+                                   "--launcher", "slurm", "--emit-sbatch", str(script),
+                                   "--runs-dir", str(tmp_path / "runs")])
+    assert out.exit_code == 0, out.output
+    assert "--device cpu" in script.read_text() and "--device auto" not in script.read_text()
+
+
+def test_failed_download_leaves_no_folder_and_claims_no_warning_file(tmp_path):
+    """Row 15: an archive that cannot be unpacked, with --no-verify: no empty dataset folder is
+    left, and no line says UNVERIFIED-DOWNLOAD.txt was written."""
+    (tmp_path / "x").mkdir()
+    bad = tmp_path / "x" / "domain_adaptation_images.tar.gz"
+    bad.write_bytes(b"<html>not an archive</html>" * 10)
+    data = tmp_path / "data"
+    data.mkdir()
+    out = CliRunner().invoke(app, ["data", "download", "office31", "--data-root", str(data),
+                                   "--from-file", str(bad), "--no-verify", "--quiet"])
+    assert out.exit_code == 2, out.output
+    assert "UNVERIFIED" not in out.output and "Traceback" not in out.output
+    assert list(data.iterdir()) == []
+
+
+def test_internal_error_is_one_line_exit_70_and_debug_shows_the_traceback(monkeypatch):
+    """Row 22: a bug (here a ValueError from inside `report`) is not dressed as a user error:
+    one line saying internal error and --debug, exit 70; `--debug` and DABENCH_DEBUG=1 print the
+    traceback."""
+    def bug(*args, **kwargs):
+        raise ValueError("an index went wrong")
+
+    monkeypatch.setattr("dabench.runs.store.runs_root", bug)
+    out = CliRunner().invoke(app, ["report"])
+    assert out.exit_code == 70
+    assert out.stderr.strip().splitlines() == [
+        "dabench: error: internal error in dabench 0.1.0 (ValueError: an index went wrong); "
+        "this is a bug, not a mistake in your input: rerun with --debug (or DABENCH_DEBUG=1) "
+        "to see the traceback, and report it"]
+    for args, env in ((["--debug", "report"], {}), (["report"], {"DABENCH_DEBUG": "1"})):
+        out = CliRunner().invoke(app, args, env=env)
+        assert out.exit_code == 70 and "Traceback (most recent call last)" in out.stderr
+        assert "in bug" in out.stderr and out.stderr.strip().endswith("and report it")
+
+
+def test_debug_shows_the_cause_a_user_error_hides(tmp_path):
+    """`--debug` on a user error: the one line as before, after the traceback with the cause
+    hidden by `raise ... from None` (here int()'s ValueError behind "needs an integer")."""
+    out = CliRunner().invoke(app, ["--debug", "run", "mnist-to-mnistm", "--set", "steps=many",
+                                   "--runs-dir", str(tmp_path)])
+    assert out.exit_code == 2
+    assert "ValueError: invalid literal for int()" in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("dabench: error: ")
+    plain = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--set", "steps=many"])
+    assert "Traceback" not in plain.stderr and len(plain.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("module,expected,code", [
+    ("matplotlib", "install the 'plots' extra: pip install 'dabench[plots]'", 3),
+    ("submitit.helpers", "install the 'slurm' extra: pip install 'dabench[slurm]'", 3),
+    ("yaml", "dependency 'pyyaml' (module 'yaml') is missing", 3),
+    ("PIL", "pip install 'pillow'", 3),
+    ("sklearn", "pip install 'scikit-learn'", 3),
+    ("dabench.no_such_module", "internal error in dabench", 70),
+    ("nonexistent_pkg", "internal error in dabench", 70)])
+def test_missing_module_names_the_extra_or_is_an_internal_error(module, expected, code,
+                                                                monkeypatch):
+    """Row 22: a ModuleNotFoundError names the right pip command only for the optional extras
+    (dabench/extras.py) and base dependencies (by distribution: pyyaml, not yaml); any other
+    missing module is a bug in dabench, not something to install."""
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError(f"No module named '{module}'", name=module)
+
+    monkeypatch.setattr("dabench.runs.store.runs_root", missing)
+    out = CliRunner().invoke(app, ["report"])
+    assert out.exit_code == code and len(out.stderr.splitlines()) == 1
+    assert expected in out.stderr and f"pip install {module}" not in out.stderr
+
+
+def test_os_error_names_the_option_of_the_typed_command(tmp_path, monkeypatch):
+    """Row 22 / 4 / 14: an OSError names the option whose path failed (or the environment
+    variable standing for it), never --runs-dir for another command; unknown paths get no
+    option."""
+    from dabench.cli.app import option_for_path
+
+    argv = ["data", "download", "office31", "--data-root", str(tmp_path / "d"), "--from-file",
+            str(tmp_path / "f.zip")]
+    assert option_for_path(str(tmp_path / "d" / "office31" / "x"), argv) == "--data-root"
+    assert option_for_path(str(tmp_path / "f.zip"), argv) == "--from-file"
+    assert option_for_path("/elsewhere/x", argv) is None
+    monkeypatch.setenv("DABENCH_RUNS", str(tmp_path / "r"))
+    assert option_for_path(str(tmp_path / "r" / "t" / "x.json"), ["status"]) == "$DABENCH_RUNS"
+    assert option_for_path(str(tmp_path / "r" / "x"), ["status", "--runs-dir=/o"]) is None
+    monkeypatch.delenv("DABENCH_RUNS")
+
+    def denied(path, text):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr("dabench.runs.store.write_atomic", denied)
+    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--runs-dir", str(tmp_path / "r2"),
+                                   "--set", "steps=1"])
+    assert out.exit_code == 2 and len(out.stderr.splitlines()) == 1
+    assert "(from --runs-dir): Permission denied" in out.stderr
+    assert "choose another --runs-dir" in out.stderr

@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 
 import dabench
-from dabench.cli.app import _Group, app  # noqa: F401  (the public entry points)
+from dabench.cli.app import DEBUG_OPTION, _Group, app  # noqa: F401  (the public entry points)
 from dabench.cli.commands import LazyGroup
 
 app.info.cls = LazyGroup
@@ -28,10 +28,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _options(version: Optional[bool] = typer.Option(
+def _options(ctx: typer.Context, version: Optional[bool] = typer.Option(
         None, "--version", callback=_version, is_eager=True,
-        help="Print the version and exit.")) -> None:
+        help="Print the version and exit."), debug: bool = DEBUG_OPTION) -> None:
     """Benchmarks for domain-adversarial adaptation (RevGrad / DANN)."""
+    ctx.meta["dabench.debug"] = debug  # read by _Group.invoke's error handling
 
 
 def main() -> None:

@@ -82,9 +82,14 @@ def download(
     if root is None:
         raise DabenchError(f"no data folder given; fix: pass --data-root DIR or set "
                            f"{DATA_ENV}=DIR (the dataset goes to DIR/{ds.dir})")
+    if root.exists() and not root.is_dir():
+        given = "--data-root" if data_root is not None else f"${DATA_ENV}"
+        raise DabenchError(f"{given} {root} is a file, not a folder; give the folder that "
+                           f"holds (or will hold) the datasets (the dataset goes to "
+                           f"FOLDER/{ds.dir})")
     if not verify:
-        typer.echo(f"dabench: warning: --no-verify: files are not checked against the registry; "
-                   f"the warning is recorded in {root / ds.dir / WARNING_FILE}", err=True)
+        typer.echo("dabench: warning: --no-verify: files are not checked against the registry",
+                   err=True)
     command = f"dabench data download {ds.name} --data-root {root}"
     say = (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))
     try:
@@ -95,6 +100,9 @@ def download(
                    f"{root / 'downloads'} and nothing half-extracted is in place: run "
                    f"`{command}` again to resume", err=True)
         raise typer.Exit(130) from None
+    if (root / ds.dir / WARNING_FILE).is_file() and any(not r.verified for r in results):
+        typer.echo(f"dabench: warning: unverified files are recorded in "
+                   f"{root / ds.dir / WARNING_FILE}", err=True)
     for r in results:
         what = (f"sha256 {r.hashes.sha256}" if r.hashes else "recorded in "
                 f"{root / ds.dir / '.dabench-download.json'}")
@@ -116,6 +124,14 @@ def download(
         return
     typer.echo(f"dabench data check {ds.check}:")
     ok = _check(ds.check, root, verify=True, per_class=False)
+    first = [r.file for r in results if r.first_use]
+    if first and not ok:  # the reference must not be a file whose data failed the check
+        from dabench.data.download.install import forget_first_use
+
+        forget_first_use(root / ds.dir, first)
+        typer.echo(f"the sha256 of {', '.join(first)} is not kept as the reference (trust on "
+                   "first use), since `dabench data check` failed: a correct file is accepted "
+                   "next time")
     typer.echo(f"{ds.display}: " + ("downloaded and complete" if ok else
                                     "downloaded, but `dabench data check` found the problems "
                                     "above"))

@@ -24,6 +24,10 @@ def check_options(launcher: Launcher, shard: Optional[str], verify: bool, shards
                   emit_sbatch: Optional[Path]) -> None:
     """Options that belong to another launcher, or to none together, are one-line errors."""
     check_slurm_only(launcher, slurm, ["--emit-sbatch"] * bool(emit_sbatch))
+    if emit_sbatch:
+        from dabench.runs.launch.slurm import check_emit_target
+
+        check_emit_target(emit_sbatch)
     name = launcher.value
     if shard and verify:
         raise DabenchError("--verify checks the whole cache; leave --shard out")
@@ -184,7 +188,7 @@ def emit_sbatch(target: Path, argv: List[str], jobs: dict, count: int,
     slurm_logs = log_dir(jobs) / "slurm"
     text = array_script(["dabench", *argv], pending, count, opts, slurm_logs, header,
                         "one shard of the videos per array task; videos cached already are "
-                        "skipped", "shard")
+                        "skipped", "shard", log_from="--set video.cache_dir")
     write_atomic(target, text)
     slurm_logs.mkdir(parents=True, exist_ok=True)  # sbatch does not make the --output folder
     typer.echo(f"wrote {target} ({len(pending)} array task(s)); submit it with: sbatch "

@@ -88,6 +88,14 @@ class LaunchOptions:
         if self.emit_sbatch and shard:
             raise DabenchError("--emit-sbatch writes one array task per run (each a --shard of "
                                "its own); leave --shard out")
+        if self.emit_sbatch:
+            from dabench.runs.launch.slurm import check_emit_target
+
+            check_emit_target(self.emit_sbatch)
+        elif self.launcher is Launcher.slurm:
+            from dabench.runs.launch.slurm import require_submitit
+
+            require_submitit()  # submitit and sbatch: checked before anything is written
 
 
 def dispatch(entries: list, root: Path, data_root: Optional[Path], opts: LaunchOptions,
@@ -97,7 +105,7 @@ def dispatch(entries: list, root: Path, data_root: Optional[Path], opts: LaunchO
     plan (for --emit-sbatch), `plan_size` that plan's length."""
     from dabench.runs import store
     from dabench.runs.launch.outcomes import summary
-    from dabench.runs.status import record_tickets
+    from dabench.runs.status import forget_tickets, record_tickets
 
     if opts.launcher is Launcher.slurm and not opts.emit_sbatch:
         from dabench.runs.launch.slurm import require_submitit
@@ -110,7 +118,7 @@ def dispatch(entries: list, root: Path, data_root: Optional[Path], opts: LaunchO
                f"{len(pending)} to run ({opts.launcher.value} launcher)", err=True)
     if opts.emit_sbatch:
         return _emit_sbatch(opts, rerun, [i for i, _ in pending], plan_size, root)
-    record_tickets(root, tickets)
+    written = record_tickets(root, tickets)
     if opts.launcher is Launcher.local:
         from dabench.runs.launch.local import make_slots, parse_gpus, run_pool
 
@@ -129,7 +137,17 @@ def dispatch(entries: list, root: Path, data_root: Optional[Path], opts: LaunchO
         if not tickets:
             outcomes = []
         else:
-            jobs = slurm.submit(tickets, root, data_root, opts.slurm, SlurmRun())
+            try:
+                jobs = slurm.submit(tickets, root, data_root, opts.slurm, SlurmRun())
+            except Exception as exc:  # sbatch refused (bad partition, account, ...)
+                forget_tickets(written)
+                if isinstance(exc, DabenchError):
+                    raise
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+                raise DabenchError(f"Slurm did not accept the job array: {reason[:300]}; check "
+                                   "--partition, --account and --qos (sinfo, sacctmgr show "
+                                   "assoc), or write a script with --emit-sbatch FILE",
+                                   exit_code=1) from exc
             typer.echo(f"submitted Slurm array job {jobs[0].job_id.split('_')[0]} "
                        f"({len(jobs)} task(s)); follow it with: dabench status --runs-dir "
                        f"{shlex.quote(str(root))}", err=True)
@@ -172,8 +190,8 @@ def _emit_sbatch(opts: LaunchOptions, rerun: list[str], pending: list[int], coun
 
     log_dir = root.resolve() / ".slurm"
     text = sbatch_script(rerun, pending, count, opts.slurm, log_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)  # sbatch does not make the --output folder
     write_atomic(opts.emit_sbatch, text)
+    log_dir.mkdir(parents=True, exist_ok=True)  # sbatch does not make the --output folder
     typer.echo(f"wrote {opts.emit_sbatch} ({len(pending)} array task(s)); submit it with: "
                f"sbatch {shlex.quote(str(opts.emit_sbatch))}", err=True)
     return None

@@ -52,11 +52,14 @@ def report(
     from dabench.tasks.catalog import load_catalog
 
     root = results.runs_root(runs_dir)
+    if out is not None:
+        _check_out(out, root)
     damaged: list[str] = []
     records, unfinished = results.load_records(root, damaged)
     failed = results.load_failed(root)
     if not records:
         raise DabenchError(f"no finished runs in {root}{_why_none(failed, damaged)}")
+    _check_selectable(records, select.value)
     for line in damaged:  # named and skipped; the other runs are reported
         typer.echo(f"dabench: warning: {line}", err=True)
     notes = [f"FAILED: {f['task']} {f['method']} seed {f['seed']}: {f['error']}" for f in failed]
@@ -82,6 +85,31 @@ def report(
         typer.echo(f"wrote {out}", err=True)
     else:
         typer.echo(text, nl=False)
+
+
+def _check_out(out: Path, root: Path) -> None:
+    """`--out` must not be a folder, nor a file inside a run folder (a report written over a
+    run's result.json would turn that run into a damaged one)."""
+    if out.is_dir():
+        raise DabenchError(f"--out {out} is a folder; give a file name, e.g. --out "
+                           f"{out / 'report.html'}")
+    target, runs = out.resolve(), root.resolve()
+    if target.is_relative_to(runs) and len(target.relative_to(runs).parts) > 3:
+        run = runs.joinpath(*target.relative_to(runs).parts[:3])
+        raise DabenchError(f"--out {out} is inside the run folder {run}; writing there would "
+                           "overwrite or add to that run's files: write the report outside the "
+                           "run folders")
+
+
+def _check_selectable(records: list[dict], select: str) -> None:
+    """An error (not an empty table) when no finished run has what `--select` reads."""
+    from dabench.analysis.selection import select as choose
+
+    chosen, notes = choose(records, select)
+    if not chosen:
+        raise DabenchError(f"--select {select}: none of the {len(records)} finished run(s) can "
+                           f"be reported with it: {notes[0] if notes else 'no usable runs'}; "
+                           "or use --select last")
 
 
 def _why_none(failed: list[dict], damaged: list[str]) -> str:

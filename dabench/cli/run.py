@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import List, Optional
 
@@ -46,7 +47,9 @@ def run(
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir",
                                             help="results folder [default: $DABENCH_RUNS or ./runs]"),
     data_root: Optional[Path] = DATA_ROOT,
-    device: Device = typer.Option("auto", "--device", help="auto, cpu or cuda"),
+    device: Optional[Device] = typer.Option(None, "--device", show_default=False,
+                                            help="auto, cpu or cuda [default: auto, or what "
+                                                 "--set device=... says]"),
     force: bool = typer.Option(False, "--force", help="rerun finished runs"),
     launcher: Launcher = typer.Option("serial", "--launcher",
                                       help="serial (this process), local (a pool of worker "
@@ -105,7 +108,12 @@ def run(
 
     catalog = load_catalog()
     overrides = parse_sets(sets)
-    overrides["device"] = device.value
+    if device is not None:
+        if overrides.get("device", device.value) != device.value:
+            raise DabenchError(f"--device {device.value} and --set device="
+                               f"{overrides['device']} disagree; give one of them")
+        overrides["device"] = device.value
+    overrides.setdefault("device", "auto")
     for name in method:
         METHODS.get(name)  # fail on an unknown method before any training starts
     from dabench.runs.sweep import parse_sweep
@@ -118,12 +126,19 @@ def run(
     opts.check(force, shard)
     # every setting is checked (resolved into the plan) before anything is created
     entries = plan_entries(catalog, tasks, method, seed_list, overrides, grids)
+    for spec in {e.spec.name: e.spec for e in entries}.values():
+        if spec.same_domain_warning():
+            logging.getLogger("dabench").warning("warning: %s", spec.same_domain_warning())
     if dry_run:
         _print_plan(take_shard(entries, *parse_shard(shard)) if shard else entries, fmt.value)
         return
     if fmt.value != "text":
         raise DabenchError("--format applies to --dry-run only; add --dry-run or drop --format")
     root = results.runs_root(runs_dir)
+    if emit_sbatch:  # its log folder is written into the script: refuse it before creating it
+        from dabench.runs.launch.slurm import check_script_text
+
+        check_script_text("--runs-dir", str(root.resolve()))
     results.ensure_writable(root)
     data = data_root_or_env(data_root)
     plan_size = len(entries)
@@ -132,7 +147,8 @@ def run(
     if launcher is Launcher.serial:
         records = _run_plan([(e.spec, e.cfg) for e in entries], root, data, force)
     else:
-        rerun = _command_line(tasks, method, seed_list, sets, device.value, root, data, sweep)
+        rerun = _command_line(tasks, method, seed_list, sets, str(overrides["device"]), root,
+                              data, sweep)
         records = dispatch(entries, root, data, opts, rerun, plan_size)
         if records is None:  # submitted, not waited for
             return

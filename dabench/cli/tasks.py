@@ -101,5 +101,7 @@ def tasks_validate(files: list[Path] = typer.Argument(..., metavar="FILE",
             typer.echo(f"{path}: ok (a shared file; its values are checked again in every file "
                        "that includes it)")
             continue
-        names = [t.name for t in catalog.tasks.values() if Path(t.file).resolve() == path.resolve()]
-        typer.echo(f"{path}: ok, {len(names)} task(s): {', '.join(names)}")
+        mine = [t for t in catalog.tasks.values() if Path(t.file).resolve() == path.resolve()]
+        typer.echo(f"{path}: ok, {len(mine)} task(s): {', '.join(t.name for t in mine)}")
+        for warning in filter(None, (t.same_domain_warning() for t in mine)):
+            typer.echo(f"{path}: warning: {warning}")

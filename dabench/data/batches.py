@@ -104,9 +104,11 @@ class BatchStream:
 
 
 def cat_rows(parts: list[torch.Tensor]) -> torch.Tensor:
-    """torch.cat along rows, also for sparse CSR batches (which torch.cat does not take)."""
-    if parts[0].layout != torch.sparse_csr:
-        return torch.cat(parts)
+    """torch.cat along rows, also for sparse CSR batches (which torch.cat does not take); a
+    sparse batch next to a dense one (an svmlight source, a CSV target) is made dense."""
+    sparse = [p.layout == torch.sparse_csr for p in parts]
+    if not all(sparse):
+        return torch.cat([p.to_dense() if s else p for p, s in zip(parts, sparse)])
     crows, shift = [parts[0].crow_indices()], parts[0].crow_indices()[-1]
     for p in parts[1:]:
         crows.append(p.crow_indices()[1:] + shift)

@@ -98,6 +98,10 @@ def load_weights_file(path: str) -> dict[str, torch.Tensor]:
     if file.is_dir():
         raise DabenchError(f"weights file '{file}' is a folder, not a file; pass a .pth file "
                            "with --set backbone.weights=PATH, or 'imagenet' or 'none'")
+    if file.exists():
+        from dabench.userfiles import check_regular
+
+        check_regular(file, "weights file")  # a FIFO or /dev/zero would never end
     if not file.is_file():
         raise DabenchError(f"weights file '{file}' does not exist; pass an existing .pth file "
                            "with --set backbone.weights=PATH, or 'imagenet' or 'none'")

@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
-from dabench.errors import DabenchError
+from dabench.errors import DabenchError, clip
 from dabench.atomic import write_atomic
 
 log = logging.getLogger("dabench")
@@ -51,6 +51,10 @@ class LockHeld(DabenchError):
     def __init__(self, message: str, owner: dict[str, Any]) -> None:
         super().__init__(message)
         self.owner = owner
+
+
+class LockLost(DabenchError):
+    """Another process took this run's lock over (this one's heartbeat was judged stale)."""
 
 
 class RunLock:
@@ -103,6 +107,18 @@ class RunLock:
                 (self.directory / "lock.guard").unlink()
                 self.directory.rmdir()
 
+    def ensure_held(self) -> None:
+        """Raise LockLost when another process has taken the lock over: the caller must not
+        write into the run folder any more (that process trains it now)."""
+        if not self.lost and self._mine():
+            return
+        self.lost = True
+        owner = read_owner(self.path)
+        raise LockLost(f"run {self.directory} was taken over by "
+                       f"{describe(owner) if owner else 'another process'} (this process's "
+                       "heartbeat was judged stale); this process stops without writing to it: "
+                       "see dabench status", exit_code=1)
+
     # -- internals --------------------------------------------------------------------------
 
     def _guard(self):
@@ -151,23 +167,39 @@ class RunLock:
                 log.warning("could not refresh %s: %s", self.path, exc)
 
 
+MAX_LOCK_BYTES = 64 * 1024  # a lock record is about 200 bytes; more is not a lock we wrote
+MAX_PID = 2**22  # Linux's largest pid_max
+
+
 def read_owner(path: Path) -> Optional[dict[str, Any]]:
     """The lock's record, None without a lock; a file in another format (an older dabench wrote
-    "host pid") is parsed as far as it goes."""
+    "host pid") is parsed as far as it goes. A record that names no host and a plausible pid
+    (binary garbage, text, a JSON list, pid -1 or 10^23) is {"unreadable": its start}: a
+    damaged lock, which `stale_reason` judges by its age only (as a dead host's)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_LOCK_BYTES + 1)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        return {"unreadable": f"cannot read it: {exc.strerror}"}
+    text = raw.decode("utf-8", "replace")
+    owner: Any = None
     try:
         owner = json.loads(text)
-        if isinstance(owner, dict):
-            return owner
-    except json.JSONDecodeError:
-        pass
-    parts = text.split()
-    if len(parts) == 2 and parts[1].isdigit():
-        return {"host": parts[0], "pid": int(parts[1])}
+    except ValueError:
+        parts = text.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            owner = {"host": parts[0], "pid": int(parts[1])}
+    if isinstance(owner, dict) and _plausible(owner):
+        return owner
     return {"unreadable": text[:80]}
+
+
+def _plausible(owner: dict[str, Any]) -> bool:
+    pid = owner.get("pid")
+    return (isinstance(owner.get("host"), str) and isinstance(pid, int)
+            and not isinstance(pid, bool) and 0 < pid <= MAX_PID)
 
 
 def heartbeat_age(path: Path) -> float:
@@ -189,6 +221,9 @@ def heartbeat_age(path: Path) -> float:
 
 def stale_reason(owner: dict[str, Any], path: Path, timeout_s: float) -> Optional[str]:
     """Why the lock `owner` can be taken over, or None while it is alive."""
+    if "unreadable" in owner:  # judged by its age only (never by a pid it does not hold)
+        age = heartbeat_age(path)
+        return f"damaged and {age:.0f} s old" if age > timeout_s else None
     job = slurm_job()
     if job and owner.get("slurm_job") == job:
         return f"an earlier run of Slurm job {job}"
@@ -203,7 +238,7 @@ def stale_reason(owner: dict[str, Any], path: Path, timeout_s: float) -> Optiona
 
 def describe(owner: dict[str, Any]) -> str:
     if "unreadable" in owner:
-        return f"an unreadable lock ({owner['unreadable']!r})"
+        return f"an unreadable (damaged) lock file ('{clip(owner['unreadable'], 40)}')"
     out = f"host {owner.get('host')} pid {owner.get('pid')}"
     return out + (f" (Slurm job {owner['slurm_job']})" if owner.get("slurm_job") else "")
 

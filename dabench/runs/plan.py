@@ -17,7 +17,7 @@ from typing import Any
 
 from dabench.config import RunConfig, check_applies, flatten, modality_of, resolve
 from dabench.errors import DabenchError
-from dabench.runs.sweep import Grid, expand, grid_for
+from dabench.runs.sweep import Grid, check_size, expand, grid_for, size
 from dabench.tasks.catalog import LEADERBOARD_SUITE, Catalog, TaskSpec
 
 
@@ -42,6 +42,7 @@ def plan_entries(catalog: Catalog, names: list[str], methods: list[str], seeds: 
     default sweep applies; every combination is a run. --set values win over swept ones."""
     plan: dict[str, PlanEntry] = {}
     _check_some_task_uses(catalog, names, overrides)
+    planned = 0
     for name in names:
         if name == LEADERBOARD_SUITE and catalog.board and not methods:
             variants = catalog.board_plan()
@@ -50,6 +51,8 @@ def plan_entries(catalog: Catalog, names: list[str], methods: list[str], seeds: 
                         for m in (methods or spec.methods)]
         for spec, method, when in variants:
             grid = grid_for(spec, method, list(sweeps))
+            planned += size(grid) * len(seeds)
+            check_size(planned)  # before expanding: a huge grid is refused at once
             for seed in seeds:
                 for combo in expand(grid):
                     values = {**when, **combo, **_applying(spec, overrides)}

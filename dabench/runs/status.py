@@ -37,20 +37,34 @@ class RunStatus:
     reason: Optional[str] = None  # failed: the one-line error; pending: a note
 
 
-def record_tickets(root: Path, tickets: list[dict[str, Any]]) -> None:
+def record_tickets(root: Path, tickets: list[dict[str, Any]]) -> list[Path]:
     """Write `ticket.json` into each planned run's folder, so `status` counts it as pending
-    before any worker has started it."""
+    before any worker has started it; the tickets written now."""
+    written = []
     for t in tickets:
         path = store.run_dir(root, t["task"], t["method"], t["run_id"]) / "ticket.json"
         if not path.is_file():
             store.write_json(path, t)
+            written.append(path)
+    return written
+
+
+def forget_tickets(paths: list[Path]) -> None:
+    """Undo `record_tickets` (the submission failed): each ticket, and its run folder when
+    the ticket was all it held."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+        try:
+            path.parent.rmdir()  # only when empty
+        except OSError:
+            pass
 
 
 def _read(path: Path) -> dict[str, Any]:
     try:
         out = json.loads(path.read_text(encoding="utf-8"))
         return out if isinstance(out, dict) else {}
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # unreadable, not JSON, not UTF-8: as if absent
         return {}
 
 
@@ -68,6 +82,11 @@ def run_status(directory: Path, timeout_s: float = TIMEOUT_S) -> Optional[RunSta
     owner = read_owner(directory / "lock")
     if owner is not None:
         why = stale_reason(owner, directory / "lock", timeout_s)
+        if why is None and "unreadable" in owner:  # no host or pid to show: not "running"
+            age = heartbeat_age(directory / "lock")
+            out.reason = (f"{describe(owner)}, {age:.0f} s old: a run takes it over once it is "
+                          f"{timeout_s:.0f} s old, or delete {directory / 'lock'}")
+            return out
         if why is None:
             out.state, out.host, out.pid = "running", owner.get("host"), owner.get("pid")
             out.heartbeat_s = round(heartbeat_age(directory / "lock"), 1)

@@ -10,14 +10,16 @@ Named sweeps live in task files (`sweeps: {name: {method or "*": {key: [values]}
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 from dabench.config import IDENTITY_KEYS, coerce
-from dabench.errors import DabenchError
+from dabench.errors import DabenchError, clip
 from dabench.registry import suggest
 
 Grid = dict[str, list[Any]]
 NO_SWEEP = "none"
+MAX_RUNS = 10_000  # runs one command may plan (a sweep's combinations x seeds x methods x tasks)
 
 
 def parse_sweep(text: str) -> Grid | str:
@@ -31,9 +33,15 @@ def parse_sweep(text: str) -> Grid | str:
         return key
     if key in IDENTITY_KEYS:
         raise DabenchError(f"--sweep {key}=... is not allowed; use --seeds / --method instead")
-    items = [v.strip() for v in values.split(",") if v.strip()]
-    if not items:
-        raise DabenchError(f"--sweep '{text}' has no values; give KEY=v1,v2,...")
+    items = [v.strip() for v in values.split(",")]
+    if not any(items):
+        raise DabenchError(f"--sweep '{clip(text)}' has no values; give KEY=v1,v2,...")
+    if "" in items:
+        raise DabenchError(f"--sweep '{clip(text)}': value {items.index('') + 1} is empty (two "
+                           "commas in a row, or one at the end); give KEY=v1,v2,... without it")
+    if len(items) > MAX_RUNS:
+        raise DabenchError(f"--sweep {clip(key)}=... has {len(items)} values, more than the "
+                           f"{MAX_RUNS} runs one command may plan; sweep fewer values")
     typed = [coerce(key, v) for v in items]
     return {key: list(dict.fromkeys(typed))}
 
@@ -60,6 +68,21 @@ def grid_for(task, method: str, sweeps: list[Grid | str]) -> Grid:
         if isinstance(s, dict):
             grid.update(s)
     return grid
+
+
+def size(grid: Grid) -> int:
+    """The number of combinations of `grid` (computed without expanding it)."""
+    return math.prod(len(values) for values in grid.values())
+
+
+def check_size(runs: int) -> None:
+    """An error when a command would plan more than MAX_RUNS runs (before any is expanded)."""
+    if runs > MAX_RUNS:
+        shown = f"{runs:,}" if runs < 10**15 else f"about 10^{len(str(runs)) - 1}"
+        raise DabenchError(f"this command would plan {shown} runs (every combination of the "
+                           f"--sweep values, times seeds and methods), more than the {MAX_RUNS:,} "
+                           "one command may plan; sweep fewer values or split the sweep "
+                           "over several commands")
 
 
 def expand(grid: Grid) -> list[dict[str, Any]]:

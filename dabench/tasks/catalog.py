@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dabench.data.images.class_folders import check_class_name
+from dabench.data.vectors.options import vector_options_problem
 from dabench.errors import DabenchError, clip
 from dabench.registry import suggest
 from dabench.tasks import catalog_cache
@@ -75,8 +77,19 @@ def parse_task_file_full(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[st
 
     if len(set(f.classes)) != len(f.classes):
         raise fail("classes", "a class name appears twice")
+    if f.modality in ("image", "video"):  # class names name the folders of every domain
+        for i, name in enumerate(f.classes):
+            try:
+                check_class_name(name)
+            except DabenchError as exc:
+                raise fail(f"classes[{i}]", str(exc)) from None
     domains = {key: Domain(key=key, name=d.name, loader=d.loader, options=dict(d.options))
                for key, d in f.domains.items()}
+    for key, d in domains.items():  # what `run` would refuse, `tasks validate` refuses too
+        if d.loader == "vectors":
+            problem = vector_options_problem(d.options, len(f.classes))
+            if problem:
+                raise fail(f"domains.{key}.options.{problem[0]}", problem[1])
 
     def domain(key: str, where: str) -> Domain:
         if key not in domains:

@@ -31,7 +31,8 @@ from dabench.tasks.compose import SUFFIXES
 
 T = TypeVar("T")
 _PACKAGE = Path(dabench.__file__).resolve().parent
-CODE = ("tasks", "config.py", "fields.py", "methods")  # what validation runs, under dabench/
+CODE = ("tasks", "config.py", "fields.py", "methods", "data/vectors/options.py",
+        "data/images/class_folders.py")  # what validation runs, under dabench/
 SETTLED_S = 2.0
 
 

@@ -7,7 +7,7 @@ Plain frozen dataclasses (no validation here: `schema.py` validated the files th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from dabench.errors import DabenchError, clip
 from dabench.registry import suggest
@@ -50,6 +50,15 @@ class TaskSpec:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    def same_domain_warning(self) -> Optional[str]:
+        """A warning when the source is also a target: such a task measures no adaptation."""
+        same = [d for d in self.targets if d.key == self.source.key]
+        if not same:
+            return None
+        return (f"task '{self.name}': the source domain '{self.source.key}' is also a target, "
+                "so its target accuracy measures no domain adaptation (at most a sanity check); "
+                "give another target domain in its task file")
 
     def published_for(self, method: str, config: dict[str, Any]) -> list[Published]:
         return [p for p in self.published if p.matches(method, config)]

@@ -19,6 +19,7 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from dabench.errors import DabenchError, clip
+from dabench.userfiles import check_regular, read_at_most
 
 MAX_DEPTH = 50
 MAX_VALUES = 200_000
@@ -106,10 +107,12 @@ def _check_expanded_size(root: Node | None) -> None:
 def read_yaml(path: Path) -> Any:
     """The YAML document in `path`, read under the limits above; DabenchError otherwise."""
     try:
+        check_regular(path, "task file")  # a FIFO would block the read forever
         if path.stat().st_size > MAX_BYTES:
             raise DabenchError(f"task file {path}: larger than {MAX_BYTES // 1_000_000} MB; a task "
                                "file describes one dataset family and is a few kB")
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = read_at_most(fh, MAX_BYTES, f"task file {path}")  # it may grow meanwhile
     except IsADirectoryError:
         raise DabenchError(f"task file {path}: is a folder, not a file") from None
     except OSError as exc:

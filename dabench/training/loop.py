@@ -104,7 +104,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
         BatchStream(first, cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, pin),
         BatchStream(data.target_train, target_batch, cfg.seed * 2 + 2, cfg.num_workers, pin,
                     replacement=cfg.target_sampling == "replacement")])
-    with RunLock(directory):
+    with RunLock(directory) as lock:
         if results.is_done(directory) and not force:  # finished by another process meanwhile
             return RunOutcome(directory, results.read_result(directory), True)
         _prepare_directory(directory, task, cfg, force)
@@ -117,7 +117,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
             with Interrupts() as interrupts:
                 try:
                     train_phase(cfg, data, path, state, directory / "metrics.jsonl", ckpt,
-                           on_progress, interrupts, t0)
+                                on_progress, interrupts, t0, lock)
                 except StopAtBoundary:  # first Ctrl-C, between two steps: save this state
                     state.elapsed = time.perf_counter() - t0
                     with interrupts.critical():
@@ -156,6 +156,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
             record["pad"] = _export_features(method, pair, cfg, path, directory)
         for name in ("metrics.jsonl", "reverse-metrics.jsonl"):
             results.sync_file(directory / name)
+        lock.ensure_held()  # taken over meanwhile: the other process records the result
         results.write_json(directory / "result.json", record)
         results.mark_done(directory)
         ckpt.clear()

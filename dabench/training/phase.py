@@ -24,6 +24,7 @@ from dabench.data.batches import BatchStream
 from dabench.errors import DabenchError
 from dabench.methods import Method
 from dabench.runs import store as results
+from dabench.runs.lock import RunLock
 from dabench.training import schedules
 from dabench.training.checkpoint import Checkpoint, Interrupts, StopAtBoundary
 from dabench.training.device import DevicePath
@@ -111,15 +112,19 @@ class TrainState:
 
 def train_phase(cfg: RunConfig, data: TaskData, path: DevicePath, state: TrainState,
                 metrics: Path, ckpt: Optional[Checkpoint], on_progress: Optional[ProgressFn],
-                interrupts: Interrupts, t0: float) -> None:
+                interrupts: Interrupts, t0: float, lock: Optional[RunLock] = None) -> None:
     """Steps state.step .. cfg.steps (fewer when early stopping ends it); state is consistent
     whenever control leaves a step. Train and eval lines go to `metrics` (JSON lines); `ckpt`
     None: no checkpoints (the reverse classifier); `t0`: the perf_counter the phase's elapsed
-    time counts from. Raises RunFailed on a non-finite loss, StopAtBoundary after a Ctrl-C."""
+    time counts from. Raises RunFailed on a non-finite loss, StopAtBoundary after a Ctrl-C.
+    `lock`: the run's lock; once another process has taken it over, the next step (or the next
+    checkpoint, which reads the lock file) raises LockLost before anything more is written."""
     method, (src, tgt) = state.method, state.streams
     for step in range(state.step, cfg.steps):
         lr, lam = lr_factor(cfg, step), method.adaptation_weight(step)
         method.set_lr_factor(lr)
+        if lock is not None and lock.lost:  # the heartbeat found another owner
+            lock.ensure_held()
         (xs, ys), (xt, yt) = next(src), next(tgt)
         if not method.uses_target_labels:
             yt = torch.full_like(yt, -1)  # target labels never reach an adapting method
@@ -150,6 +155,8 @@ def train_phase(cfg: RunConfig, data: TaskData, path: DevicePath, state: TrainSt
             if done < cfg.steps and ckpt is not None and not stop and due:
                 state.checkpointed = done
                 _check_finite({k: float(v) for k, v in (state.sums or {}).items()}, done)
+                if lock is not None:
+                    lock.ensure_held()  # never overwrite the checkpoint of the new owner
                 with interrupts.critical():
                     results.sync_file(metrics)
                     ckpt.save(state)  # only a state whose losses are finite is kept

@@ -59,13 +59,36 @@ def _write_marker(dataset_dir: Path, marker: dict) -> None:
 
 # -- matching --from-file archives to parts -------------------------------------------------------
 
-def _describe(source: Source) -> str:
+def _describe(source: Source, marker: Optional[dict] = None) -> str:
     known = source.sha256 and f"sha256 {source.sha256}" or source.md5 and f"md5 {source.md5}"
+    trusted = _trusted(marker or {}, source)
+    if not known and trusted:
+        known = f"sha256 {trusted}, recorded on first use"
     return f"{source.label} ({known or 'no published checksum'})"
 
 
-def match_from_files(ds: DatasetSources, paths: list[Path], marker: dict,
-                     verify: bool) -> dict[str, tuple[Path, Source, Hashes]]:
+def _reset_hint(marker: dict, dataset_dir: Optional[Path]) -> str:
+    """How to drop the hashes recorded on first use (when the first file was the wrong one)."""
+    if not marker.get("first_use") or dataset_dir is None:
+        return ""
+    return (f"; if the file recorded on first use was the wrong one, delete the \"first_use\" "
+            f"entry of {dataset_dir / MARKER} (or that file) and download again")
+
+
+def forget_first_use(dataset_dir: Path, files: list[str]) -> None:
+    """Drop the first-use hashes of `files` from the record (the data they came with failed
+    `data check`, so they must not become the reference a correct download is refused by)."""
+    marker = read_marker(dataset_dir)
+    entries = marker.get("first_use", {})
+    for key in [k for k, v in entries.items() if isinstance(v, dict) and v.get("file") in files]:
+        del entries[key]
+    if marker:
+        _write_marker(dataset_dir, marker)
+
+
+def match_from_files(ds: DatasetSources, paths: list[Path], marker: dict, verify: bool,
+                     dataset_dir: Optional[Path] = None
+                     ) -> dict[str, tuple[Path, Source, Hashes]]:
     """part name -> (path, source, hashes) for the user's files; an error for a file that fits
     no part (wrong file, damaged download)."""
     found: dict[str, tuple[Path, Source, Hashes]] = {}
@@ -77,12 +100,12 @@ def match_from_files(ds: DatasetSources, paths: list[Path], marker: dict,
         hit = next(((part, source) for part in ds.parts for source in part.sources
                     if _fits(source, path, got, marker, verify)), None)
         if hit is None:
-            expected = "; ".join(_describe(s) for p in ds.parts for s in p.sources)
+            expected = "; ".join(_describe(s, marker) for p in ds.parts for s in p.sources)
             raise DabenchError(
                 f"--from-file {path} ({got.size} bytes, sha256 {got.sha256}) is none of the "
                 f"files of {ds.display}: expected {expected}; fix: pass the file from "
                 f"{ds.homepage} (a damaged or different download has other hashes), or add "
-                "--no-verify to use it unchecked")
+                f"--no-verify to use it unchecked{_reset_hint(marker, dataset_dir)}")
         found[hit[0].name] = (path, hit[1], got)
     return found
 
@@ -135,8 +158,10 @@ def _obtain(ds: DatasetSources, part: Part, downloads: Path, marker: dict, verif
             failures.append(f"{source.label}: {exc}")
             continue
         return res.path, source, res.hashes, res.bytes_received
+    recorded = any(_trusted(marker, s) for s in part.sources)
+    reset = _reset_hint(marker, downloads.parent / ds.dir) if recorded else ""
     raise DabenchError(f"could not get the {part.name} of {ds.display} ({'; '.join(failures)}); "
-                       f"fix: {manual_fix(ds, part, downloads, command)}", exit_code=1)
+                       f"fix: {manual_fix(ds, part, downloads, command)}{reset}", exit_code=1)
 
 
 # -- the whole dataset ----------------------------------------------------------------------------
@@ -154,7 +179,24 @@ def install(ds: DatasetSources, data_root: Path, *, from_files: list[Path] = (),
     dataset_dir = data_root / ds.dir
     downloads = data_root / "downloads"
     marker = read_marker(dataset_dir)
-    given = match_from_files(ds, list(from_files), marker, verify)
+    given = match_from_files(ds, list(from_files), marker, verify, dataset_dir)
+    made = [d for d in (dataset_dir, downloads) if not d.exists()]
+    try:
+        return _install_parts(ds, dataset_dir, downloads, marker, given, verify, quiet, rar_tool,
+                              say, command, fetch_kwargs)
+    except BaseException:
+        for folder in made:  # a failed first attempt leaves no empty folder behind
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # not empty (a partial download to resume) or never made
+        raise
+
+
+def _install_parts(ds: DatasetSources, dataset_dir: Path, downloads: Path, marker: dict,
+                   given: dict, verify: bool, quiet: bool, rar_tool: Optional[str],
+                   say: Callable[[str], None], command: str,
+                   fetch_kwargs: dict) -> list[PartResult]:
     results = []
     for part in ds.parts:
         record = marker.get("parts", {}).get(part.name)

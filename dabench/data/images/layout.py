@@ -20,6 +20,7 @@ from dabench.data.images.class_folders import (check_class_name, check_inside, c
                                                nfc)
 from dabench.data.images.size_limit import quiet_bomb_warnings, too_large
 from dabench.errors import DabenchError
+from dabench.userfiles import limit_bytes, read_bounded
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 OFFICE31_URL = "https://faculty.cc.gatech.edu/~judy/domainadapt/"
@@ -153,6 +154,9 @@ def scan_domain(domain_dir: Path, classes: list[str],
     return sorted(items, key=lambda item: item[0].as_posix())
 
 
+MAX_LIST_MB = 64  # an image list names each image once: a few MB for the largest dataset
+
+
 def read_image_list(list_file: Path, root: Path, classes: list[str]) -> list[tuple[Path, int]]:
     """Parse a Transfer-Learning-Library list (`<path relative to root> <label>` per line).
 
@@ -162,7 +166,8 @@ def read_image_list(list_file: Path, root: Path, classes: list[str]) -> list[tup
     index = class_index(classes)
     list_file = Path(list_file)
     try:
-        lines = list_file.read_text(encoding="utf-8").splitlines()
+        lines = read_bounded(list_file, "image list", limit_bytes(MAX_LIST_MB)).decode(
+            "utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise DabenchError(f"cannot read image list {list_file} ({exc}); "
                            "fix: check the image list path") from exc

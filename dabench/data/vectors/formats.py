@@ -21,8 +21,10 @@ from typing import Any, Optional
 import numpy as np
 
 from dabench.errors import DabenchError
+from dabench.userfiles import limit_bytes, read_at_most, read_bounded
 
-_OPENERS = {".gz": gzip.decompress, ".xz": lzma.decompress, ".bz2": bz2.decompress}
+_OPENERS = {".gz": lambda f: gzip.GzipFile(fileobj=f), ".xz": lzma.LZMAFile, ".bz2": bz2.BZ2File}
+MAX_FEATURE_MB = 4096  # a feature file (and what it decompresses to) is read whole into memory
 FILE_FORMATS = ("svmlight", "npz", "csv", "mat")
 _SUFFIXES = {".svmlight": "svmlight", ".svm": "svmlight", ".libsvm": "svmlight",
              ".npz": "npz", ".csv": "csv", ".mat": "mat"}
@@ -42,9 +44,11 @@ def file_format(path: Path) -> str:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's contents, decompressed by its last suffix."""
+    """The file's contents, decompressed by its last suffix; a regular file of at most
+    MAX_FEATURE_MB, also once decompressed (dabench.userfiles)."""
+    limit = limit_bytes(MAX_FEATURE_MB)
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, "feature file", limit)
     except FileNotFoundError:
         raise DabenchError(f"feature file {path} does not exist; check the domain's "
                            "`train:`/`test:` paths (relative paths start at the task file's "
@@ -55,7 +59,8 @@ def read_bytes(path: Path) -> bytes:
     if opener is None:
         return raw
     try:
-        return opener(raw)
+        with opener(io.BytesIO(raw)) as stream:
+            return read_at_most(stream, limit, f"feature file {path} (decompressed)")
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise DabenchError(f"feature file {path} is not a valid {path.suffix} archive "
                            f"({exc}); copy it again") from None
@@ -74,7 +79,13 @@ def read(path: Path, data: bytes, fmt: str, spec: dict[str, Any],
     """(features, raw labels) of one file; `spec` holds the format options (zero_based,
     x_key/y_key, header), `dim` the feature dimension when the task fixes it."""
     reader = {"svmlight": _svmlight, "npz": _npz, "csv": _csv, "mat": _mat}[fmt]
+    if not data:
+        raise DabenchError(f"feature file {path} is empty (0 bytes); copy it again or fix the "
+                           "domain's `train:`/`test:` path")
     x, y = reader(path, data, spec, dim)
+    if x.shape[0] == 0:
+        raise DabenchError(f"feature file {path} holds no rows; a domain needs at least one "
+                           "labelled example in each file")
     _check_finite(path, x, y)
     return x, y
 
@@ -84,7 +95,7 @@ def read(path: Path, data: bytes, fmt: str, spec: dict[str, Any],
 def _svmlight(path: Path, data: bytes, spec: dict, dim: Optional[int]):
     from sklearn.datasets import load_svmlight_file
 
-    zero_based = bool(spec.get("zero_based", False))
+    zero_based = spec.get("zero_based", False) is True
     try:
         x, y = load_svmlight_file(io.BytesIO(data), n_features=dim, zero_based=zero_based,
                                   dtype=np.float32)
@@ -181,7 +192,7 @@ def _mat(path: Path, data: bytes, spec: dict, dim: Optional[int]):
 
     try:
         mat = scipy.io.loadmat(io.BytesIO(data))
-    except (ValueError, TypeError, NotImplementedError) as exc:
+    except (ValueError, TypeError, NotImplementedError, scipy.io.matlab.MatReadError) as exc:
         raise DabenchError(f"feature file {path} is not a readable MATLAB v5 .mat file "
                            f"({exc}); save it with save(..., '-v7')") from None
     names = sorted(k for k in mat if not k.startswith("__"))

@@ -30,11 +30,12 @@ import torch
 from dabench.data import LOADERS, normalises
 from dabench.data.vectors import formats
 from dabench.data.vectors.dataset import VectorDataset
+from dabench.data.vectors.options import FILE_KEYS, SPLITS
 from dabench.errors import DabenchError
 
 _CACHE: dict[tuple, tuple[Any, np.ndarray]] = {}
-_SPLITS = ("train", "test")
-_FILE_KEYS = {"file", "x_key", "y_key", "format", "sha256", "header", "zero_based"}
+_SPLITS = SPLITS
+_FILE_KEYS = set(FILE_KEYS)
 
 
 def _file_spec(domain, task, split: str) -> tuple[Path, dict[str, Any]]:

@@ -13,18 +13,22 @@ plain script for clusters where submitit cannot be installed: array task k runs
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from dabench.errors import DabenchError
+from dabench.errors import DabenchError, clip
 from dabench.runs.launch.outcomes import EXIT_CODES, Outcome, from_returncode, last_error
 
 try:  # a Slurm job that is preempted or runs out of time is requeued by submitit
@@ -46,6 +50,28 @@ class SlurmOptions:
     account: Optional[str] = None
     qos: Optional[str] = None
 
+    def __post_init__(self) -> None:
+        """Refuse what Slurm would refuse, or what would change the emitted script: counts out
+        of range, and names holding anything but the characters of a Slurm name (a newline
+        would end the `#SBATCH` line and start a shell command)."""
+        ranges = {"max_parallel": (1, None), "gpus_per_job": (0, 1), "cpus_per_job": (1, None),
+                  "time_min": (1, None)}
+        for name, (low, high) in ranges.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < low or (high is not None and value > high):
+                allowed = f"{low} or {high}" if high == low + 1 else f"an integer >= {low}"
+                why = " (a run uses one GPU)" if name == "gpus_per_job" else ""
+                raise DabenchError(f"{_flag(name)} {clip(value)} is out of range: give "
+                                   f"{allowed}{why}")
+        if not (isinstance(self.mem_gb, (int, float)) and math.isfinite(self.mem_gb)
+                and self.mem_gb * 1024 >= 1):
+            raise DabenchError(f"--mem-gb {clip(self.mem_gb)} is out of range: give the memory "
+                               "per array task in GB, a number > 0 (e.g. --mem-gb 16)")
+        for name in ("partition", "account", "qos"):
+            value = getattr(self, name)
+            if value is not None:
+                check_slurm_name(_flag(name), value)
+
     def sbatch_flags(self) -> dict[str, Any]:
         """sbatch flags (without --array) common to submitit and the plain script."""
         flags: dict[str, Any] = {"cpus-per-task": self.cpus_per_job, "mem": _mem(self.mem_gb),
@@ -58,17 +84,54 @@ class SlurmOptions:
         return flags
 
 
+# Slurm partition, account and QOS names (a partition may be a comma-separated list)
+_SLURM_NAME = re.compile(r"[A-Za-z0-9_.+@:-]+(,[A-Za-z0-9_.+@:-]+)*")
+
+
+def _flag(field_name: str) -> str:
+    return f"--{field_name.replace('_', '-')}"
+
+
+def check_slurm_name(option: str, value: str) -> str:
+    """`value` when it is a Slurm name (letters, digits and _ . + @ : -, comma-separated);
+    otherwise an error naming `option`: nothing else is written into a script."""
+    if not _SLURM_NAME.fullmatch(value):
+        raise DabenchError(f"{option} '{clip(value)}' is not a Slurm name: use letters, digits "
+                           "and _ . + @ : - only (a comma separates several); spaces, quotes, "
+                           "newlines and shell characters are refused because the value is "
+                           "written into the job script")
+    return value
+
+
+def check_script_text(option: str, value: str) -> str:
+    """`value` (a path written into the script) when it is one printable line; otherwise an
+    error naming `option` (a newline would end the `#SBATCH` line and start a command)."""
+    if not value.isprintable():
+        raise DabenchError(f"{option} '{clip(value)}' holds a newline or another control "
+                           "character, which cannot be written into a Slurm script; choose a "
+                           "path without one")
+    return value
+
+
 def _mem(gb: float) -> str:
     return f"{int(gb)}GB" if gb == int(gb) else f"{int(gb * 1024)}MB"
 
 
 def require_submitit():
+    """submitit, and Slurm's commands on PATH: an error naming what is missing (before the
+    caller writes anything)."""
     try:
         import submitit
     except ImportError:
         raise DabenchError("--launcher slurm needs the 'submitit' package; run: pip install "
                            "'dabench[slurm]' (or write a plain script with --emit-sbatch FILE)",
                            exit_code=3) from None
+    missing = [c for c in ("sbatch", "srun") if shutil.which(c) is None]
+    if missing:
+        raise DabenchError(f"--launcher slurm submits jobs with Slurm's {' and '.join(missing)}, "
+                           "which this machine does not have on PATH; run the command on a "
+                           "Slurm login node, or write a script to submit there with "
+                           "--emit-sbatch FILE", exit_code=3)
     return submitit
 
 
@@ -182,23 +245,29 @@ def array_ranges(indices: list[int]) -> str:
 
 
 def array_script(command: list[str], indices: list[int], count: int, opts: SlurmOptions,
-                 log_dir: Path, header: list[str], comment: str, unit: str) -> str:
+                 log_dir: Path, header: list[str], comment: str, unit: str,
+                 log_from: str = "--runs-dir") -> str:
     """A plain array script: task k runs `command --shard k/count`, only the tasks of `indices`
-    are submitted. `header` and `comment` are comment lines (without '# '). On the time-limit
+    are submitted. `header` and `comment` are comment lines (without '# '; a control character
+    in them is escaped, so a comment stays one line). `log_from` names the option `log_dir`
+    comes from (for the error when it cannot be written into the script). On the time-limit
     warning the script stops the command (SIGTERM: a run checkpoints, a shard keeps what it has
     cached) and requeues its own task, which then resumes it."""
     flags = {**opts.sbatch_flags(), "job-name": "dabench",
              "array": f"{array_ranges(indices)}%{opts.max_parallel}",
              "output": str(log_dir / "%A_%a.log"), "signal": f"B:USR1@{SIGNAL_DELAY_S}"}
-    lines = ["#!/bin/bash", *(f"# {line}" for line in header)]
+    check_script_text(log_from, str(log_dir))
+    lines = ["#!/bin/bash", *(f"# {_escaped(line)}" for line in header)]
     for key in sorted(flags):
         value = flags[key]
+        if not str(value).isprintable():  # defence in depth: SlurmOptions refuses these
+            raise DabenchError(f"--{key} '{clip(value)}' cannot be written into a Slurm script")
         lines.append(f"#SBATCH --{key}" if value is True else
                      f"#SBATCH --{key}={shlex.quote(str(value))}")
     run = " ".join(shlex.quote(c) for c in command)
     lines += [
         "",
-        f"# {comment}",
+        f"# {_escaped(comment)}",
         f'{run} --shard "${{SLURM_ARRAY_TASK_ID}}/{count}" &',
         "child=$!",
         f"requeue() {{  # time limit near: stop the {unit} (SIGTERM), then put this task back in "
@@ -211,6 +280,33 @@ def array_script(command: list[str], indices: list[int], count: int, opts: Slurm
         "",
     ]
     return "\n".join(lines)
+
+
+def _escaped(text: str) -> str:
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+def check_emit_target(path: Path) -> Path:
+    """`--emit-sbatch FILE`: an error, before anything is written, when FILE cannot be
+    written (a folder, a folder that does not exist, a path under a file, /proc, ...)."""
+    where = f"--emit-sbatch {clip(path)}"
+    if path.is_dir():
+        raise DabenchError(f"{where} is a folder; give the name of the script file to write, "
+                           f"e.g. --emit-sbatch {clip(path / 'runs.sbatch')}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise DabenchError(f"{where}: its folder {clip(parent)} {what}; give a file in an "
+                           "existing folder")
+    try:
+        if path.exists() and not path.is_file():
+            raise OSError(None, "not a regular file")
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        raise DabenchError(f"{where}: cannot write there ({exc.strerror}); give a file in a "
+                           "folder you can write to") from None
+    return path
 
 
 def sbatch_script(command: list[str], pending: list[int], count: int, opts: SlurmOptions,
