@@ -30,11 +30,11 @@ from dabench.registry import suggest
 EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "amp", "channels_last",
                             "compile", "threads",
                             "video.cache_dir", "video.decode_workers",
-                            "video.extract_batch_size"})
+                            "video.extract_batch_size", "selection.validators"})
 # Settings added after run ids were fixed, with their defaults: left out of the run id while at
 # the default, so the ids of runs that do not use them stay what they were.
 LATER_KEYS = {"backbone.width": 100, "selection.holdout": 0.0, "selection.reverse": False,
-              "selection.patience": 0}
+              "selection.patience": 0, "selection.validator_items": 1000}
 # Renamed settings, old key -> new key: the old key is still accepted everywhere (an alias), and
 # the run id hashes the first name, so renaming changes no run id.
 RENAMED = {"pad_samples": "proxy_a_distance_items"}
@@ -123,11 +123,16 @@ class SelectionConfig:
     also train the reverse classifier of JMLR 2016 Section 5.1.2 after the run (its accuracy on
     S_V is what `report --select reverse` maximises). patience > 0 stops a run after that many
     evaluations without a better S_V accuracy (early stopping on the source validation set).
+    validators: compute the label-free validators (dabench/analysis/validators.py: entropy, im,
+    bnm, snd, dev) at every evaluation, for `report --select` and `--view selection`;
+    validator_items: at most that many target (and S_V) items for SND and DEV.
     """
 
     holdout: float = field(default=0.0, metadata=between(0, 1, high_open=True))
     reverse: bool = False
     patience: int = 0
+    validators: bool = True
+    validator_items: int = field(default=1000, metadata=at_least(2))
 
 
 @dataclass

@@ -36,7 +36,7 @@ from dabench.data import TaskData, load_task_data
 from dabench.data.batches import BatchStream, target_batch_size
 from dabench.data.holdout import hold_out
 from dabench.errors import DabenchError
-from dabench.training.evaluate import accuracy, group_accuracy, predict_dataset
+from dabench.training.evaluate import accuracy, group_accuracy, outputs_dataset, predict_dataset
 from dabench.methods import METHODS, Method
 from dabench.models.build import build_network
 from dabench.reporting.labels import model_label
@@ -71,23 +71,48 @@ def _lr_factor(cfg: RunConfig, step: int) -> float:
     return 1.0 if o.lr_schedule == "constant" else schedules.lr_factor(p_lr, o.lr_alpha, o.lr_beta)
 
 
-def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath) -> dict:
+def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath,
+             validators: bool = False) -> dict:
+    """Target and source accuracy; with `validators`, also the label-free model-selection
+    scores of dabench/analysis/validators.py from the same forward passes (target predictions,
+    source and target features, source labels: never the target labels)."""
+    def forward(dataset) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        def outputs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            net = method.net.eval()
+            with path.autocast():
+                feats = net.features(path.put(x, dataset))
+                return net.classify(feats).float(), feats[net.embedding_key].float()  # (B, C), (B, D)
+        return outputs
+
     def predictor(dataset) -> Callable[[torch.Tensor], torch.Tensor]:
         def predict(x: torch.Tensor) -> torch.Tensor:
             with path.autocast():
                 return method.predict(path.put(x, dataset)).float()
         return predict
 
-    pred, labels = predict_dataset(predictor(data.target_test), data.target_test,
-                                   cfg.eval_batch_size, cfg.num_workers)
+    if validators:
+        tlogits, tfeats, labels = outputs_dataset(forward(data.target_test), data.target_test,
+                                                  cfg.eval_batch_size, cfg.num_workers)
+        slogits, sfeats, slabels = outputs_dataset(forward(data.source_test), data.source_test,
+                                                   cfg.eval_batch_size, cfg.num_workers)
+        pred, spred = tlogits.argmax(1), slogits.argmax(1)
+    else:
+        pred, labels = predict_dataset(predictor(data.target_test), data.target_test,
+                                       cfg.eval_batch_size, cfg.num_workers)
+        spred, slabels = predict_dataset(predictor(data.source_test), data.source_test,
+                                         cfg.eval_batch_size, cfg.num_workers)
     out: dict[str, Any] = {"target_acc": accuracy(pred, labels)}
     if len(data.target_names) > 1:
         out["target_groups"] = group_accuracy(pred, labels, data.target_groups, data.target_names)
-    spred, slabels = predict_dataset(predictor(data.source_test), data.source_test,
-                                     cfg.eval_batch_size, cfg.num_workers)
     out["source_acc"] = accuracy(spred, slabels)
     out["target_correct"] = int((pred == labels).sum())
     out["target_total"] = len(labels)
+    if validators:
+        from dabench.analysis import validators as v
+
+        out["validators"] = v.compute(
+            v.softmax(tlogits.double().numpy()), tfeats.numpy(), v.softmax(slogits.double().numpy()),
+            sfeats.numpy(), slabels.numpy(), cfg.selection.validator_items, cfg.seed)
     return out
 
 
@@ -124,6 +149,7 @@ class _State:
     val_weights: Optional[dict] = None
     since_val_best: int = 0
     checkpointed: int = 0  # the step of the last checkpoint (not saved: a resume starts there)
+    validators: bool = True  # compute the validators at each evaluation (not for eta_r)
 
     def loop_state(self) -> dict:
         return {"best": self.best, "last_eval": self.last_eval, "elapsed": self.elapsed,
@@ -205,6 +231,8 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                                             "error": str(exc), "status": "failed"})
             raise
         record["target_eval"] = data.target_eval  # "test", or the split held out of training
+        # every evaluation's accuracies and validator scores, for the selection rules
+        record["evaluations"] = _evaluations(directory / "metrics.jsonl")
         # with a holdout: on S' and T' (the paper's Figure 3b), with the weights early stopping
         # on S_V chose (the model the selection rules report)
         if cfg.proxy_a_distance_items > 0:
@@ -258,7 +286,8 @@ def _train(cfg: RunConfig, data: TaskData, path: DevicePath, state: _State, metr
             if on_progress:
                 on_progress(done, cfg.steps, numbers)
         if done % cfg.eval_every == 0 or done == cfg.steps:
-            state.last_eval = {"step": done, **evaluate(method, data, cfg, path)}
+            state.last_eval = {"step": done, **evaluate(
+                method, data, cfg, path, state.validators and cfg.selection.validators)}
             # not fsynced line by line (a resume drops the lines after its checkpoint anyway):
             # synced with each checkpoint and before the result is recorded
             results.append_jsonl(metrics, {"kind": "eval", **state.last_eval}, sync=False)
@@ -326,6 +355,14 @@ def _export_features(method: Method, pair: tuple, cfg: RunConfig, path: DevicePa
     if min(len(out["source_features"]), len(out["target_features"])) < 8:
         return None  # too few items to split into train / validation / test
     return proxy_a_distance(out["source_features"], out["target_features"], seed=cfg.seed)
+
+
+def _evaluations(path: Path) -> list[dict[str, Any]]:
+    """The evaluation lines of metrics.jsonl, flat: step, target_acc, source_acc and each
+    validator's score (what `report --select` and `--view selection` choose among)."""
+    return [{"step": r["step"], "target_acc": r["target_acc"], "source_acc": r["source_acc"],
+             **r.get("validators", {})}
+            for r in results.read_jsonl(path) if r.get("kind") == "eval"]
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
