@@ -4,7 +4,8 @@ the given seeds, every run with its reverse-validation training, in N parallel p
 Each process is an ordinary `dabench run amazon --shard i/N` (one slice of the plan, one torch
 thread, the data read once per process), so this is exactly what a user runs; a second
 invocation finds the runs finished and only reports. Prints the wall time, then the report
-(reverse validation and oracle, per pair, with the proxy A-distances).
+(reverse validation and oracle, per pair, with the proxy A-distances), then the model-selection
+study of every rule (`dabench report --view selection --format md`).
 
     .venv/bin/python benchmarks/amazon_suite.py                      # seed 0, 2 processes
     .venv/bin/python benchmarks/amazon_suite.py --seeds 0,1,2 --runs-dir runs-amazon
@@ -40,7 +41,12 @@ def summary(root: Path) -> str:
     for row in rows:
         for value, times in row["revgrad.reverse"]["chosen"].get("grl.weight", {}).items():
             chosen[value] = chosen.get(value, 0) + times
-    return text + f"\ngrl.weight (= 2 lambda) chosen by reverse validation: {chosen}\n"
+    from dabench.reporting.aggregate import build
+    from dabench.reporting.render import render
+
+    study = render(build(records, load_catalog(), view="selection"), "md")
+    return (text + f"\ngrl.weight (= 2 lambda) chosen by reverse validation: {chosen}\n\n"
+            + study)
 
 
 def main() -> None:

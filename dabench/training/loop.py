@@ -110,9 +110,11 @@ def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath,
     if validators:
         from dabench.analysis import validators as v
 
+        t0 = time.perf_counter()
         out["validators"] = v.compute(
             v.softmax(tlogits.double().numpy()), tfeats.numpy(), v.softmax(slogits.double().numpy()),
             sfeats.numpy(), slabels.numpy(), cfg.selection.validator_items, cfg.seed)
+        out["validators_s"] = round(time.perf_counter() - t0, 4)  # what they cost (benchmarks)
     return out
 
 
