@@ -259,7 +259,7 @@ def sized_task(task, image: int, resize: int):
 def end_to_end(task, cfg: RunConfig, method: RevGrad, path: DevicePath, data_root: Path,
                steps: int, warmup: int) -> tuple[float, float]:
     """(seconds per step with data loading, seconds to build the datasets): the body of
-    `dabench.training.loop._train` (two BatchStreams, DevicePath.put with the dataset, update)."""
+    `dabench.training.phase.train_phase` (two BatchStreams, DevicePath.put with the dataset, update)."""
     from dabench.data import load_task_data
     from dabench.data.batches import BatchStream
 

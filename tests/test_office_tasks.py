@@ -221,21 +221,21 @@ def test_recipes_schedules_and_the_published_values_they_are_compared_with(catal
     """Behaviour of each recipe's schedules (the values and their sources are in _office.yaml),
     and each published value attaches only to the recipe of the code that produced it."""
     from dabench.methods.revgrad import grl_coefficient
-    from dabench.training.loop import _lr_factor
+    from dabench.training.phase import lr_factor
 
     task = catalog.task("office31-a-to-w")
     paper = resolve(task, "revgrad", 0, {})
     assert paper.recipe == "dann-paper"
-    lr, lam = _lr_factor(paper, paper.steps - 1), grl_coefficient(paper, paper.steps - 1)
+    lr, lam = lr_factor(paper, paper.steps - 1), grl_coefficient(paper, paper.steps - 1)
     assert lr == pytest.approx(11 ** -0.75) and lam == pytest.approx(2 / (1 + math.exp(-10)) - 1)
 
     tl = resolve(task, "revgrad", 0, parse_sets(["recipe=tllib"]))
-    lr, lam = _lr_factor(tl, 1000), grl_coefficient(tl, 1000)  # (1 + 0.001 i)^-0.75, 2/(1+e^-1)-1
+    lr, lam = lr_factor(tl, 1000), grl_coefficient(tl, 1000)  # (1 + 0.001 i)^-0.75, 2/(1+e^-1)-1
     assert lr == pytest.approx(2 ** -0.75) and lam == pytest.approx(2 / (1 + math.exp(-1)) - 1)
 
     cdan = resolve(task, "revgrad", 0, parse_sets(["recipe=cdan"]))
     # CDAN: lr (1 + 0.001 i)^-0.75 and calc_coeff's 2/(1+exp(-10 i/10000)) - 1, per iteration
-    lr, lam = _lr_factor(cdan, 3000), grl_coefficient(cdan, 5000)
+    lr, lam = lr_factor(cdan, 3000), grl_coefficient(cdan, 5000)
     assert lr == pytest.approx(4 ** -0.75) and lam == pytest.approx(2 / (1 + math.exp(-5)) - 1)
 
     def refs(cfg, name=task.name):

@@ -201,7 +201,7 @@ def count_extractions(monkeypatch) -> list[int]:
 # --- the task files ---
 
 def test_catalog_has_the_video_tasks_with_the_ta3n_recipe():
-    from dabench.training import loop as train
+    from dabench.training.phase import lr_factor
 
     catalog = load_catalog()
     titles = {n: catalog.task(n).title for n in VIDEO_TASKS}
@@ -223,8 +223,8 @@ def test_catalog_has_the_video_tasks_with_the_ta3n_recipe():
         assert (cfg.steps, cfg.eval_every) == (30 * per_epoch, per_epoch)  # 30 epochs
         # TA3N counts epochs from 1 (main.py 228, 350): the lr schedule's p starts at 1/30 and
         # reaches 1 at the last step's end
-        lr0 = train._lr_factor(cfg, 0)
-        lr_end = train._lr_factor(cfg, cfg.steps)
+        lr0 = lr_factor(cfg, 0)
+        lr_end = lr_factor(cfg, cfg.steps)
         assert lr0 == pytest.approx((1 + 10 / 30) ** -0.75)
         assert lr_end == pytest.approx((1 + 10 * 31 / 30) ** -0.75)
 

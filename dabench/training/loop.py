@@ -1,25 +1,22 @@
 """The one training loop: every (task, method, seed) runs through `run()`.
 
-Seeding happens here and only here. The loop draws a source and a target batch per step,
-sets the learning rate from the pure schedules and asks the method for its adaptation weight
-(RevGrad's GRL coefficient), calls
-`method.update`, logs every `log_every` steps, evaluates every `eval_every` steps and at the
-end, checkpoints at each evaluation, and resumes from the last checkpoint of an unfinished run.
-One module past ~300 lines on purpose: it is the one training loop, and what it writes into the
-run folder (config, metrics, features, result record) is kept beside the loop that writes it.
+Seeding happens here and only here. `run()` builds the data, the network and the method, runs
+the training phase (`dabench.training.phase.train_phase`: the steps, logging, evaluation, early
+stopping), checkpoints at evaluations, resumes from the last checkpoint of an unfinished run,
+runs reverse validation when asked (`dabench.training.reverse`, a second phase through the same
+function) and writes the run folder (config, metrics, features, result record).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import platform
 import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -28,22 +25,20 @@ import dabench
 from dabench.atomic import atomic_file
 from dabench.runs import store as results
 from dabench.runs.lock import RunLock
-from dabench.training import schedules
 from dabench.training.checkpoint import Checkpoint, Interrupts, StopAtBoundary
 from dabench.config import RunConfig
 from dabench.training.device import DevicePath, select_device
-from dabench.data import TaskData, load_task_data
+from dabench.data import load_task_data
 from dabench.data.batches import BatchStream, target_batch_size
 from dabench.data.holdout import hold_out
-from dabench.errors import DabenchError
-from dabench.training.evaluate import accuracy, group_accuracy, outputs_dataset, predict_dataset
+from dabench.training.phase import ProgressFn, RunFailed, TrainState, train_phase
+from dabench.training.reverse import reverse_validate
 from dabench.methods import METHODS, Method
 from dabench.models.build import build_network
 from dabench.reporting.labels import model_label
 from dabench.tasks.catalog import TaskSpec
 
 log = logging.getLogger("dabench")
-ProgressFn = Callable[[int, int, dict[str, float]], None]  # (step, total, latest numbers)
 
 
 @dataclass
@@ -60,103 +55,6 @@ def seed_everything(seed: int, deterministic: bool) -> None:
     if deterministic:
         torch.backends.cudnn.benchmark = False
         torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def _lr_factor(cfg: RunConfig, step: int) -> float:
-    """The learning-rate factor at `step`, from the pure schedules; p runs over the whole run
-    unless a horizon (in steps) is set."""
-    o = cfg.optim
-    at = step + o.lr_step_offset  # TA3N: p starts one epoch in (optim.lr_step_offset)
-    p_lr = at / o.lr_horizon if o.lr_horizon else schedules.progress(at, cfg.steps)
-    return 1.0 if o.lr_schedule == "constant" else schedules.lr_factor(p_lr, o.lr_alpha, o.lr_beta)
-
-
-def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath,
-             validators: bool = False) -> dict:
-    """Target and source accuracy; with `validators`, also the label-free model-selection
-    scores of dabench/analysis/validators.py from the same forward passes (target predictions,
-    source and target features, source labels: never the target labels)."""
-    def forward(dataset) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-        def outputs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            net = method.net.eval()
-            with path.autocast():
-                feats = net.features(path.put(x, dataset))
-                return net.classify(feats).float(), feats[net.embedding_key].float()  # (B, C), (B, D)
-        return outputs
-
-    def predictor(dataset) -> Callable[[torch.Tensor], torch.Tensor]:
-        def predict(x: torch.Tensor) -> torch.Tensor:
-            with path.autocast():
-                return method.predict(path.put(x, dataset)).float()
-        return predict
-
-    if validators:
-        tlogits, tfeats, labels = outputs_dataset(forward(data.target_test), data.target_test,
-                                                  cfg.eval_batch_size, cfg.num_workers)
-        slogits, sfeats, slabels = outputs_dataset(forward(data.source_test), data.source_test,
-                                                   cfg.eval_batch_size, cfg.num_workers)
-        pred, spred = tlogits.argmax(1), slogits.argmax(1)
-    else:
-        pred, labels = predict_dataset(predictor(data.target_test), data.target_test,
-                                       cfg.eval_batch_size, cfg.num_workers)
-        spred, slabels = predict_dataset(predictor(data.source_test), data.source_test,
-                                         cfg.eval_batch_size, cfg.num_workers)
-    out: dict[str, Any] = {"target_acc": accuracy(pred, labels)}
-    if len(data.target_names) > 1:
-        out["target_groups"] = group_accuracy(pred, labels, data.target_groups, data.target_names)
-    out["source_acc"] = accuracy(spred, slabels)
-    out["target_correct"] = int((pred == labels).sum())
-    out["target_total"] = len(labels)
-    if validators:
-        from dabench.analysis import validators as v
-
-        t0 = time.perf_counter()
-        out["validators"] = v.compute(
-            v.softmax(tlogits.double().numpy()), tfeats.numpy(), v.softmax(slogits.double().numpy()),
-            sfeats.numpy(), slabels.numpy(), cfg.selection.validator_items, cfg.seed)
-        out["validators_s"] = round(time.perf_counter() - t0, 4)  # what they cost (benchmarks)
-    return out
-
-
-def _check_finite(numbers: dict[str, float], step: int) -> None:
-    for name, value in numbers.items():
-        if not math.isfinite(value):
-            raise RunFailed(f"loss term '{name}' became {value} at step {step}; lower the "
-                               "learning rate (--set optim.lr=...) or enable gradient clipping "
-                               "(--set optim.clip_grad_norm=20)")
-
-
-class RunFailed(DabenchError):
-    """A run stopped on a training error (non-finite loss); its folder records it as failed."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, exit_code=1)
-
-
-@dataclass
-class _State:
-    """Everything the loop mutates; saved in checkpoints at step boundaries."""
-
-    method: Method
-    streams: list[BatchStream]
-    step: int = 0  # completed steps
-    best: Optional[dict] = None
-    last_eval: Optional[dict] = None
-    elapsed: float = 0.0
-    sums: Optional[dict] = None  # loss sums since the last log line
-    # early stopping on the source validation set (selection.holdout > 0): the evaluation with
-    # the best source_acc (on S_V; ties go to the later one), the weights then, and the count
-    # of evaluations since
-    val_best: Optional[dict] = None
-    val_weights: Optional[dict] = None
-    since_val_best: int = 0
-    checkpointed: int = 0  # the step of the last checkpoint (not saved: a resume starts there)
-    validators: bool = True  # compute the validators at each evaluation (not for eta_r)
-
-    def loop_state(self) -> dict:
-        return {"best": self.best, "last_eval": self.last_eval, "elapsed": self.elapsed,
-                "sums": self.sums or {}, "val_best": self.val_best,
-                "val_weights": self.val_weights, "since_val_best": self.since_val_best}
 
 
 def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = None,
@@ -192,7 +90,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
     target_batch = (target_batch_size(cfg.batch_size, cfg.target_batch, cfg.target_batch_size,
                                       len(first), len(data.target_train))
                     if method.uses_source else cfg.batch_size)
-    state = _State(method, [
+    state = TrainState(method, [
         BatchStream(first, cfg.batch_size, cfg.seed * 2 + 1, cfg.num_workers, pin),
         BatchStream(data.target_train, target_batch, cfg.seed * 2 + 2, cfg.num_workers, pin)])
     with RunLock(directory):
@@ -207,7 +105,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
         try:
             with Interrupts() as interrupts:
                 try:
-                    _train(cfg, data, path, state, directory / "metrics.jsonl", ckpt,
+                    train_phase(cfg, data, path, state, directory / "metrics.jsonl", ckpt,
                            on_progress, interrupts, t0)
                 except StopAtBoundary:  # first Ctrl-C, between two steps: save this state
                     state.elapsed = time.perf_counter() - t0
@@ -219,8 +117,6 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                 # state is mixed and never saved; the last boundary checkpoint stays.
                 record = _result_record(task, cfg, state, device, time.perf_counter() - t0)
                 if cfg.selection.reverse and target_val is not None:
-                    from dabench.training.reverse import reverse_validate
-
                     try:  # Ctrl-C here: the run resumes from its last checkpoint
                         record["reverse"] = reverse_validate(cfg, data, target_val, path, state,
                                                              directory, interrupts)
@@ -259,72 +155,6 @@ def _prepare_directory(directory: Path, task: TaskSpec, cfg: RunConfig, force: b
     results.write_json(directory / "config.json", {
         "task": task.name, "task_version": task.version, "method": cfg.method, "seed": cfg.seed,
         "run_id": cfg.run_id(), "config": cfg.flat(), "sweep": list(cfg.sweep)})
-
-
-def _train(cfg: RunConfig, data: TaskData, path: DevicePath, state: _State, metrics: Path,
-           ckpt: Optional[Checkpoint], on_progress: Optional[ProgressFn],
-           interrupts: Interrupts, t0: float) -> None:
-    """Steps state.step .. cfg.steps (fewer when early stopping ends it); state is consistent
-    whenever control leaves a step. `ckpt` None: no checkpoints (the reverse classifier)."""
-    method, (src, tgt) = state.method, state.streams
-    for step in range(state.step, cfg.steps):
-        lr, lam = _lr_factor(cfg, step), method.adaptation_weight(step)
-        method.set_lr_factor(lr)
-        (xs, ys), (xt, yt) = next(src), next(tgt)
-        if not method.uses_target_labels:
-            yt = torch.full_like(yt, -1)  # target labels never reach an adapting method
-        xs, xt = path.put(xs, src.dataset, True), path.put(xt, tgt.dataset, True)
-        terms = method.update((xs, path.put(ys)), (xt, path.put(yt)), lam)
-        sums = state.sums or {}
-        state.sums = {k: sums.get(k, 0) + v for k, v in terms.items()}
-        state.step = done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            n = (done - 1) % cfg.log_every + 1
-            numbers = {k: float(v) / n for k, v in state.sums.items()}  # one sync per log line
-            state.sums = None
-            _check_finite(numbers, done)
-            results.append_jsonl(metrics, {"step": done, "kind": "train", "lambda": lam,
-                                           "lr": cfg.optim.lr * lr, **numbers}, sync=False)
-            if on_progress:
-                on_progress(done, cfg.steps, numbers)
-        if done % cfg.eval_every == 0 or done == cfg.steps:
-            state.last_eval = {"step": done, **evaluate(
-                method, data, cfg, path, state.validators and cfg.selection.validators)}
-            # not fsynced line by line (a resume drops the lines after its checkpoint anyway):
-            # synced with each checkpoint and before the result is recorded
-            results.append_jsonl(metrics, {"kind": "eval", **state.last_eval}, sync=False)
-            if state.best is None or state.last_eval["target_acc"] > state.best["target_acc"]:
-                state.best = state.last_eval
-            stop = _early_stopping(cfg, state)
-            state.elapsed = time.perf_counter() - t0
-            due = done - state.checkpointed >= cfg.checkpoint_every
-            if done < cfg.steps and ckpt is not None and not stop and due:
-                state.checkpointed = done
-                _check_finite({k: float(v) for k, v in (state.sums or {}).items()}, done)
-                with interrupts.critical():
-                    results.sync_file(metrics)
-                    ckpt.save(state)  # only a state whose losses are finite is kept
-            if on_progress:
-                on_progress(done, cfg.steps, {"target_acc": state.last_eval["target_acc"]})
-            if stop:
-                break
-        if interrupts.requested:
-            raise StopAtBoundary
-
-
-def _early_stopping(cfg: RunConfig, state: _State) -> bool:
-    """Track the best source-validation evaluation; True when `selection.patience` evaluations
-    have passed without a better one (only with a holdout, whose S_V is `source_test`)."""
-    if cfg.selection.holdout <= 0:
-        return False
-    last = state.last_eval
-    if state.val_best is None or last["source_acc"] >= state.val_best["source_acc"]:
-        state.val_best, state.since_val_best = last, 0
-        state.val_weights = {k: v.detach().clone() for k, v in
-                             state.method.net.state_dict().items()}
-        return False
-    state.since_val_best += 1
-    return 0 < cfg.selection.patience <= state.since_val_best
 
 
 def _export_features(method: Method, pair: tuple, cfg: RunConfig, path: DevicePath,
@@ -375,7 +205,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
     results.write_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
 
-def _result_record(task: TaskSpec, cfg: RunConfig, state: _State, device: torch.device,
+def _result_record(task: TaskSpec, cfg: RunConfig, state: TrainState, device: torch.device,
                    wall: float) -> dict[str, Any]:
     last, best = state.last_eval, state.best
     record: dict[str, Any] = {

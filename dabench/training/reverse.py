@@ -6,7 +6,8 @@ the self-labelled target T' (labels eta(T')) as its labelled source and S' as it
 target, starting from eta's weights, with early stopping on the self-labelled T_V. The
 accuracy of eta_r on S_V (true labels) at that point is the reverse-validation score: the
 higher, the better eta's configuration (`dabench report --select reverse`). It goes through
-the same training loop and writes `reverse-metrics.jsonl` and `reverse.json` in the run folder.
+the run's training phase (`dabench.training.phase.train_phase`) and writes
+`reverse-metrics.jsonl` and `reverse.json` in the run folder.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dabench.data.batches import BatchStream
 from dabench.data.holdout import relabel
 from dabench.runs import store as results
 from dabench.training.evaluate import predict_dataset
+from dabench.training.phase import TrainState, train_phase
 from dabench.methods import METHODS
 
 
@@ -35,11 +37,9 @@ def self_label(method, dataset, cfg: RunConfig, path) -> Any:
     return relabel(dataset, pred)
 
 
-def reverse_validate(cfg: RunConfig, data: TaskData, target_val: Any, path, state,
+def reverse_validate(cfg: RunConfig, data: TaskData, target_val: Any, path, state: TrainState,
                      directory: Path, interrupts) -> dict[str, Any]:
     """Train eta_r (see the module docstring); returns and stores its numbers."""
-    from dabench.training.loop import _State, _train
-
     eta = copy.deepcopy(state.method.net)
     if state.val_weights is not None:  # eta as early stopping on S_V left it
         eta.load_state_dict(state.val_weights)
@@ -51,14 +51,14 @@ def reverse_validate(cfg: RunConfig, data: TaskData, target_val: Any, path, stat
     method = METHODS.get(cfg.method)(copy.deepcopy(eta), cfg)  # a fresh optimizer
     method.autocast = path.autocast
     pin = path.device.type == "cuda"
-    rstate = _State(method, [
+    rstate = TrainState(method, [
         BatchStream(reverse.source_train, cfg.batch_size, cfg.seed * 2 + 3, cfg.num_workers, pin),
         BatchStream(reverse.target_train, cfg.batch_size, cfg.seed * 2 + 4, cfg.num_workers, pin)],
         validators=False)  # eta_r is scored by its S_V accuracy alone
     metrics = directory / "reverse-metrics.jsonl"
     metrics.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    _train(cfg, reverse, path, rstate, metrics, None, None, interrupts, t0)
+    train_phase(cfg, reverse, path, rstate, metrics, None, None, interrupts, t0)
     best = rstate.val_best or rstate.last_eval
     out = {"reverse_acc": best["target_acc"],  # eta_r on S_V, true labels
            "self_labelled_val_acc": best["source_acc"],  # eta_r on T_V, eta's labels

@@ -45,7 +45,7 @@ from dabench.data.images.dataset import IMAGENET_MEAN, IMAGENET_STD, load_rgb
 from dabench.errors import DabenchError
 
 FITS = ("stretch", "short-side")
-# Train-time augmentation by recipe name (the names of `loaders.AUGMENTATIONS`) or by what it does.
+# Train-time augmentation by recipe name (the names of `augment.AUGMENTATIONS`) or by what it does.
 AUGMENTS = {"dann-paper": "crop", "crop": "crop", "tllib": "resized-crop",
             "resized-crop": "resized-crop"}
 RRC_SCALE = (0.08, 1.0)  # torchvision RandomResizedCrop defaults

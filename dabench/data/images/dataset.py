@@ -29,7 +29,7 @@ from dabench.data.images.layout import (  # noqa: F401  (re-exported API)
     scan_domain,
     verify_images,
 )
-from dabench.data.images.loaders import AUGMENTATIONS
+from dabench.data.images.augment import AUGMENTATIONS
 from dabench.data.images.size_limit import quiet_bomb_warnings, too_large
 from dabench.errors import DabenchError
 

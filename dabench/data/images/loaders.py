@@ -45,6 +45,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 from dabench.data import LOADERS
+from dabench.data.images.augment import (
+    AUGMENTATIONS,
+    DEFAULT_AUGMENT,
+    RECIPE_AUGMENTATION,
+)
 from dabench.data.images.layout import (
     OFFICE31_URL,
     OFFICEHOME_URL,
@@ -57,13 +62,6 @@ from dabench.data.paths import DATA_ENV, data_root_or_env
 from dabench.errors import DabenchError
 from dabench.registry import suggest
 
-# train-time augmentations `dataset.build_transforms` knows; a run's recipe of the same name
-# picks one (the config recipe and the augmentation are different things that share names)
-AUGMENTATIONS = ("tllib", "dann-paper")
-# recipes that use another recipe's transforms: thuml/CDAN (c904cd3) pytorch/pre_process.py
-# 138-167 squashes to 256x256, then RandomResizedCrop 224 + flip / the centre crop, as TLlib
-RECIPE_AUGMENTATION = {"cdan": "tllib"}
-DEFAULT_AUGMENT = "dann-paper"
 OPTION_KEYS = ("folders", "expected_images", "image_list", "image_size", "resize", "augment",
                "verify", "path")
 _MAX_NAMED = 5  # unreadable files named in one error line
