@@ -359,9 +359,9 @@ def build(records: list[dict], catalog, select: str = "last", view: str = "auto"
     The selection rule first picks one configuration per (task, method, seed) of a sweep;
     the "selection" view measures every rule instead (reporting/selection_view.py)."""
     if view == "selection":
-        from dabench.reporting.selection_view import selection_view
+        from dabench.reporting.selection_view import selection_table
 
-        return [selection_view(records, catalog, [*validation_note(records), *notes])]
+        return [Table(**selection_table(records, catalog, [*validation_note(records), *notes]))]
     records, picked = select_runs(records, select)
     notes = [*picked, *validation_note(records), *notes]
     view = resolve_view(records, catalog, select, view)

@@ -77,10 +77,10 @@ def rows(records: list[dict[str, Any]], catalog=None) -> list[dict[str, Any]]:
     return out
 
 
-def selection_view(records: list[dict[str, Any]], catalog, notes: list[str] = ()):
-    """The study as one report Table."""
-    from dabench.reporting.aggregate import Table
-
+def selection_table(records: list[dict[str, Any]], catalog, notes: list[str] = ()
+                    ) -> dict[str, Any]:
+    """The study as the fields of one report `Table` (aggregate.py builds it: title, columns,
+    cells, notes, records, row_runs)."""
     plain = rows(records, catalog)
     cells, row_runs = [], []
     for r in plain:
@@ -110,6 +110,7 @@ def selection_view(records: list[dict[str, Any]], catalog, notes: list[str] = ()
         explain.append(f"{missing} (task, model, rule, seed) cell(s) without a pick: their runs "
                        "lack what the rule needs (selection.holdout for source-val, "
                        "selection.reverse for reverse, validators for the others)")
-    return Table(TITLE, list(COLUMNS), cells, [*explain, *notes],
-                 [{**{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()},
-                   "selection": r["rule"]} for r in plain], row_runs)
+    return {"title": TITLE, "columns": list(COLUMNS), "cells": cells,
+            "notes": [*explain, *notes], "row_runs": row_runs,
+            "records": [{**{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()},
+                         "selection": r["rule"]} for r in plain]}
