@@ -53,12 +53,13 @@ RULES = {
                     "reverse validation (JMLR 2016 Sec. 5.1.2): configuration whose reverse "
                     "classifier is most accurate on held-out source; early stopping on it "
                     "(uses no target labels)",
-                    "--set selection.holdout=0.1 --set selection.reverse=true"),
+                    "--set selection.holdout=0.1 --set selection.reverse=true",
+                    paper="https://jmlr.org/papers/v17/15-239.html"),
     **{name: Rule(f"target_acc_{name}", f"{name}_score",
                   f"{name}: configuration and evaluation with the "
                   f"{'highest' if v.higher_is_better else 'lowest'} {v.title} (uses no target "
-                  "labels)", "a dabench that computes validators (selection.validators=true, "
-                  "the default)", True, 1 if v.higher_is_better else -1, v.paper)
+                  "labels)", "--set selection.validators=true, the default; runs made before "
+                  "dabench computed validators need --force", True, 1 if v.higher_is_better else -1, v.paper)
        for name, v in VALIDATORS.items()},
 }
 STUDY_RULES = ("last", "source-val", "reverse", *VALIDATORS)  # `--view selection`, in order

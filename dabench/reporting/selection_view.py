@@ -37,6 +37,13 @@ def _num(value: Optional[float], digits: int = 2, signed: bool = False) -> str:
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
+def _rule_note(name: str) -> str:
+    """'<rule>: <its caption> — <paper>' (the validators' captions start with their name)."""
+    rule = RULES[name]
+    text = rule.caption if rule.caption.startswith(f"{name}:") else f"{name}: {rule.caption}"
+    return text + (f" — {rule.paper}" if rule.paper else "")
+
+
 def rows(records: list[dict[str, Any]], catalog=None) -> list[dict[str, Any]]:
     """One plain dict per (task, model, rule), then per (model, rule) the mean over the tasks
     where the rule picked in every seed (task "mean")."""
@@ -100,9 +107,7 @@ def selection_table(records: list[dict[str, Any]], catalog, notes: list[str] = (
         "so that > 0 means the rule ranks well; Candidates: what the rule ranked per seed.",
         "mean rows: the mean over the tasks where the rule picked (ρ only where every task has "
         "one).",
-        *[f"{name}: {RULES[name].caption}" + (f" — {RULES[name].paper}" if RULES[name].paper
-                                               else "")
-          for name in STUDY_RULES],
+        *[_rule_note(name) for name in STUDY_RULES],
         "last: the last evaluation; over a sweep, the mean over its configurations (a "
         "configuration taken at random).",
     ]
