@@ -105,8 +105,8 @@ def selection_table(records: list[dict[str, Any]], catalog, notes: list[str] = (
         "correlation between the rule's score and target accuracy over its candidates (every "
         "configuration x evaluation; reverse: one per configuration), mean over seeds, signed "
         "so that > 0 means the rule ranks well; Candidates: what the rule ranked per seed.",
-        "mean rows: the mean over the tasks where the rule picked (ρ only where every task has "
-        "one).",
+        "mean rows: the mean over the tasks where the rule picked (n: those tasks; ρ only where "
+        "every one of them has one).",
         *[_rule_note(name) for name in STUDY_RULES],
         "last: the last evaluation; over a sweep, the mean over its configurations (a "
         "configuration taken at random).",
