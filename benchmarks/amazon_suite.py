@@ -46,7 +46,28 @@ def summary(root: Path) -> str:
 
     study = render(build(records, load_catalog(), view="selection"), "md")
     return (text + f"\ngrl.weight (= 2 lambda) chosen by reverse validation: {chosen}\n\n"
-            + study)
+            + study + "\n" + validators_share(records))
+
+
+def validators_share(records: list) -> str:
+    """What the validators cost in these runs: their seconds (metrics.jsonl's validators_s)
+    over the runs' training wall time (result.json), summed over the runs."""
+    import json
+
+    spent = wall = 0.0
+    timed = 0
+    for rec in records:
+        path = Path(rec["run_dir"]) / "metrics.jsonl"
+        text = path.read_text() if path.is_file() else ""
+        lines = [json.loads(line) for line in text.splitlines()]
+        times = [line["validators_s"] for line in lines if "validators_s" in line]
+        if times:
+            spent, wall, timed = spent + sum(times), wall + rec["wall_time_s"], timed + 1
+    if not timed:
+        return "validators: their time is not recorded in these runs (validators_s)\n"
+    share = 100 * spent / wall if wall else float("nan")
+    return (f"validators: {spent:.0f} s of the runs' {wall:.0f} s training wall time "
+            f"({share:.1f}%; {timed} run(s))\n")
 
 
 def main() -> None:

@@ -74,6 +74,9 @@ def test_amazon_suite_script_times_the_runs_and_prints_the_table(tmp_path):
     rules = [line.split("|")[3].strip() for line in done.stdout.splitlines()
              if line.startswith("| books-to-dvd |")]
     assert rules == ["last", "source-val", "reverse", "entropy", "im", "bnm", "snd", "dev"] * 2
+    assert re.search(r"validators: \d+ s of the runs. \d+ s training wall time "
+                     r"\([\d.]+%; 2 run\(s\)\)",
+                     done.stdout)
     # an ordinary runs folder: both methods' runs, each with its reverse validation
     assert len(list((tmp_path / "runs" / "books-to-dvd").glob("*/*/reverse.json"))) == 2
 
