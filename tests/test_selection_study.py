@@ -80,6 +80,12 @@ def test_study_gives_pick_oracle_and_signed_correlation():
     assert picks[(0, "dev")].value is None and picks[(0, "dev")].rho is None
     # last: no choice between configurations, their mean last accuracy
     assert picks[(0, "last")].value == pytest.approx((0.70 + 0.80) / 2)
+    # no holdout: source-val neither picks nor ranks; with one, it ranks every evaluation
+    assert (picks[(0, "source-val")].value, picks[(0, "source-val")].candidates) == (None, 0)
+    held = [dict(r, source_val_acc=0.6 + r["config"]["grl.weight"] / 10,
+                 target_acc_source_val=r["target_acc_last"]) for r in RECORDS]
+    sv = {p.seed: p for p in study(held, ("source-val",))}
+    assert sv[0].candidates == 6 and sv[0].value == pytest.approx(0.80)  # config 0.5 wins
 
 
 def test_selection_view_rows_and_mean_over_tasks():

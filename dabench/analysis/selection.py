@@ -85,9 +85,11 @@ def in_run(record: dict[str, Any], rule: str) -> Optional[tuple[float, float]]:
 
 def candidates(record: dict[str, Any], rule: str) -> list[tuple[float, float]]:
     """(score, target accuracy) of every evaluation a rule ranks in one run: every evaluation
-    for the validators and source-val (accuracy on S_V), the picked one for reverse (it scores
-    configurations, not evaluations), none for last."""
+    for the validators and source-val (accuracy on S_V; runs with a holdout only), the picked
+    one for reverse (it scores configurations, not evaluations), none for last."""
     r = RULES[rule]
+    if rule == "source-val" and record.get("source_val_acc") is None:
+        return []  # no held-out S_V: the rule picks nothing here, so it ranks nothing either
     if rule == "source-val" or r.per_evaluation:
         key = "source_acc" if rule == "source-val" else rule
         return [(e[key], e["target_acc"]) for e in record.get("evaluations", [])
