@@ -112,3 +112,28 @@ def test_validators_overhead_prints_the_ratio(tmp_path):
     result = json.loads((tmp_path / "overhead.json").read_text())
     assert len(result["wall_time_s"]["validators"]) == 1 and result["ratio"] > 0
     assert 0 < result["validators_share"][0] < 1
+
+
+def test_startup_script_times_each_command_and_skips_a_missing_one(tmp_path):
+    old = tmp_path / "old"  # a checkout whose dabench has no --version (as before it existed)
+    (old / "dabench").mkdir(parents=True)
+    (old / "dabench" / "__init__.py").write_text("")
+    (old / "dabench" / "__main__.py").write_text(
+        "import sys\nsys.exit(2 if '--version' in sys.argv else 0)\n")
+    for tree in (REPO, old):
+        out = tmp_path / tree.name
+        args = [sys.executable, str(REPO / "benchmarks" / "startup.py"), "-n", "1",
+                "--tree", str(tree)] + (["--cold"] if tree == REPO else [])
+        done = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path,
+                              env={**os.environ, "OUT": str(out)})
+        assert done.returncode == 0, done.stderr[-2000:]
+        result = json.loads((out / "startup.json").read_text())
+        assert result["tree"] == str(tree.resolve())
+        for r in result["commands"].values():
+            assert 0 < r["cpu_median_s"] and 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
+        names = set(result["commands"])
+        if tree == REPO:
+            assert names == {"--help", "list-tasks", "--version", "list-tasks (no cache)"}
+        else:
+            assert names == {"--help", "list-tasks"}
+            assert "dabench --version: exit 2 in this checkout; not timed" in done.stdout

@@ -1,25 +1,37 @@
 """The `dabench` command line: parses, dispatches, prints. No training or table logic here.
 
 `app` (with its error handling) lives in `dabench.cli.app`; each command group is a module that
-registers itself on it. Heavy modules (torch, the training loop) are imported inside the
-commands that need them, so `dabench list-tasks` and `dabench report` start fast.
+registers itself on it. `dabench.cli.commands` imports a command's module only when the command
+runs (`dabench list-tasks` never imports the run, download or Slurm modules), and heavy modules
+(torch, the training loop) are imported inside the commands that need them, so `dabench
+list-tasks`, `dabench --help` and `dabench report` start fast.
 """
 
 from __future__ import annotations
 
 import signal
+from typing import Optional
 
-from dabench.cli import download, report, run, status, tasks, worker  # noqa: F401  (register)
+import typer
+
+import dabench
 from dabench.cli.app import _Group, app  # noqa: F401  (the public entry points)
-from dabench.cli.data import data_app
-from dabench.cli.features import app as features_app
-from dabench.cli.plot import plot_app
-from dabench.cli.tasks import tasks_app
+from dabench.cli.commands import LazyGroup
 
-app.add_typer(data_app, name="data")
-app.add_typer(plot_app, name="plot")
-app.add_typer(tasks_app, name="tasks")
-app.add_typer(features_app)  # `dabench extract-features` at the top level
+app.info.cls = LazyGroup
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dabench {dabench.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Optional[bool] = typer.Option(
+        None, "--version", callback=_version, is_eager=True,
+        help="Print the version and exit.")) -> None:
+    """Benchmarks for domain-adversarial adaptation (RevGrad / DANN)."""
 
 
 def main() -> None:

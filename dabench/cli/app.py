@@ -66,7 +66,7 @@ app = typer.Typer(
          "  dabench run mnist-to-mnistm --seed 0 --seed 1 --seed 2\n\n"
          "  dabench report --format md",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (docs/commands.md)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )

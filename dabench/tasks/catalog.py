@@ -18,10 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dabench.config import RunConfig
 from dabench.errors import DabenchError, clip
-from dabench.methods import METHODS
 from dabench.registry import suggest
+from dabench.tasks import catalog_cache
 from dabench.tasks.compose import SUFFIXES, is_shared, read_composed
 from dabench.tasks.schema import MODALITIES, BoardRow, Published, TaskFile, explain
 from dabench.tasks.specs import LEADERBOARD_SUITE, Catalog, Domain, TaskSpec
@@ -128,6 +127,8 @@ def parse_task_file_full(path: Path) -> tuple[list[TaskSpec], dict[str, tuple[st
 
 def _check_methods(fail, where: str, names: list[str]) -> None:
     """The methods a task runs by default must be registered ones."""
+    from dabench.methods import METHODS  # here: a catalogue read from the cache needs neither
+
     for i, name in enumerate(names):
         if name not in METHODS:
             raise fail(f"{where}[{i}]", f"unknown method '{name}'.{suggest(name, METHODS.names())}"
@@ -137,6 +138,8 @@ def _check_methods(fail, where: str, names: list[str]) -> None:
 def _check_recipe(fail, where: str, chosen: Any, recipes: dict[str, Any]) -> None:
     """The recipe a task selects (or the default one) must be defined when the file has any;
     a file without recipes may not select one."""
+    from dabench.config import RunConfig
+
     if chosen is None:
         if recipes and RunConfig.recipe not in recipes:
             raise fail(where, f"selects no recipe and the default '{RunConfig.recipe}' is not "
@@ -222,11 +225,13 @@ def _check_free(path: Path, what: str, name: str, *taken: dict) -> None:
 
 @lru_cache(maxsize=4)
 def _cached_catalog(extra: str) -> Catalog:
-    return build_catalog(task_files(extra))
+    files = task_files(extra)
+    return catalog_cache.cached(files, builtin_task_dir(), lambda: build_catalog(files))
 
 
 def load_catalog() -> Catalog:
-    """All tasks: built-in plus DABENCH_TASK_PATH (cached per value of that variable)."""
+    """All tasks: built-in plus DABENCH_TASK_PATH (cached per value of that variable in the
+    process, and on disk keyed by the files' stat: `catalog_cache.py`)."""
     return _cached_catalog(os.environ.get(TASK_PATH_ENV, ""))
 
 

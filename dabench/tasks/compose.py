@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from dabench.errors import DabenchError, clip
-from dabench.tasks.yaml_safe import read_yaml
 
 INCLUDE_KEY = "include"
 MAX_INCLUDE_DEPTH = 8
@@ -47,6 +46,8 @@ def read_composed(path: Path, builtin_dir: Path) -> Any:
 
 
 def _read(path: Path, builtin_dir: Path, chain: tuple[Path, ...]) -> Any:
+    from dabench.tasks.yaml_safe import read_yaml  # here: a cached catalogue reads no YAML
+
     raw = read_yaml(path)
     if not isinstance(raw, dict) or INCLUDE_KEY not in raw:
         return raw

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from dabench.config import IDENTITY_KEYS, coerce
 from dabench.errors import DabenchError, clip
 from dabench.registry import suggest
 
@@ -31,6 +30,8 @@ Number = Annotated[float, Field(allow_inf_nan=False)]
 
 def _check_settings(values: dict[str, Any]) -> dict[str, Any]:
     """Dotted RunConfig keys with values of their type; values are kept as written."""
+    from dabench.config import IDENTITY_KEYS, coerce  # here: a cached catalogue needs no config
+
     for key, value in values.items():
         if key in IDENTITY_KEYS:
             raise PydanticCustomError(
@@ -52,7 +53,9 @@ Settings = Annotated[dict[str, Any], AfterValidator(_check_settings),
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # defer_build: the validators are built on first use, so a catalogue unpickled from the cache
+    # (dabench/tasks/catalog_cache.py) costs no schema building
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -149,6 +152,8 @@ class TaskFile(_Strict):
 
     @model_validator(mode="after")
     def _sweeps_are_settings(self) -> "TaskFile":
+        from dabench.config import coerce
+
         for name, body in self.sweeps.items():
             for method, grid in body.items():
                 for key, values in grid.items():
