@@ -4,7 +4,8 @@ the given seeds, every run with its reverse-validation training, in N parallel p
 Each process is an ordinary `dabench run amazon --shard i/N` (one slice of the plan, one torch
 thread, the data read once per process), so this is exactly what a user runs; a second
 invocation finds the runs finished and only reports. Prints the wall time, then the report
-(reverse validation and oracle, per pair, with the proxy A-distances).
+(reverse validation and oracle, per pair, with the proxy A-distances), then the model-selection
+study of every rule (`dabench report --view selection --format md`).
 
     .venv/bin/python benchmarks/amazon_suite.py                      # seed 0, 2 processes
     .venv/bin/python benchmarks/amazon_suite.py --seeds 0,1,2 --runs-dir runs-amazon
@@ -46,11 +47,15 @@ def summary(root: Path) -> str:
     for row in rows:
         for value, times in row["revgrad.reverse"]["chosen"].get("grl.weight", {}).items():
             chosen[value] = chosen.get(value, 0) + times
+    from dabench.reporting.aggregate import build
+    from dabench.reporting.render import render
+
     text += f"\ngrl.weight (= 2 lambda) chosen by reverse validation: {chosen}\n"
     for method, label in (("revgrad", "DANN"), ("source-only", "NN")):
         text += f"\n{label} (reverse validation) vs Table 1a, 95% intervals over seeds:\n\n"
         text += paper_gap_table(records, load_catalog(), method)
-    return text
+    study = render(build(records, load_catalog(), view="selection"), "md")
+    return text + "\n" + study + "\n" + validators_share(records)
 
 
 def paper_gap_table(records: list, catalog, method: str, rule: str = "reverse") -> str:
@@ -69,6 +74,27 @@ def paper_gap_table(records: list, catalog, method: str, rule: str = "reverse") 
                  if p.method == method}
     tasks, overall, _ = paper_comparison(per_task, published)
     return markdown(tasks, overall, {t: catalog.tasks[t].title for t in order})
+
+
+def validators_share(records: list) -> str:
+    """What the validators cost in these runs: their seconds (metrics.jsonl's validators_s)
+    over the runs' training wall time (result.json), summed over the runs."""
+    import json
+
+    spent = wall = 0.0
+    timed = 0
+    for rec in records:
+        path = Path(rec["run_dir"]) / "metrics.jsonl"
+        text = path.read_text() if path.is_file() else ""
+        lines = [json.loads(line) for line in text.splitlines()]
+        times = [line["validators_s"] for line in lines if "validators_s" in line]
+        if times:
+            spent, wall, timed = spent + sum(times), wall + rec["wall_time_s"], timed + 1
+    if not timed:
+        return "validators: their time is not recorded in these runs (validators_s)\n"
+    share = 100 * spent / wall if wall else float("nan")
+    return (f"validators: {spent:.0f} s of the runs' {wall:.0f} s training wall time "
+            f"({share:.1f}%; {timed} run(s))\n")
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from dabench.registry import suggest
 EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "channels_last",
                             "compile", "threads",
                             "video.cache_dir", "video.decode_workers",
-                            "video.extract_batch_size"})
+                            "video.extract_batch_size", "selection.validators"})
 # Settings added after run ids were fixed, with their defaults: left out of the run id while at
 # the default, so the ids of runs that do not use them stay what they were.
 LATER_KEYS = {"backbone.width": 100, "selection.holdout": 0.0, "selection.reverse": False,
@@ -39,7 +39,8 @@ LATER_KEYS = {"backbone.width": 100, "selection.holdout": 0.0, "selection.revers
               "target_sampling": "epochs", "amp": True, "test_crops": "centre",
               "model.forward": "joint", "model.init": "default", "model.bottleneck_relu": True,
               "model.domain_output": "logit", "optim.lr_update": "before",
-              "model.hidden_dims": "", "image_cache_budget_mb": 64}
+              "model.hidden_dims": "", "image_cache_budget_mb": 64,
+              "selection.validator_items": 1000}
 # Renamed settings, old key -> new key: the old key is still accepted everywhere (an alias), and
 # the run id hashes the first name, so renaming changes no run id.
 RENAMED = {"pad_samples": "proxy_a_distance_items"}
@@ -154,6 +155,9 @@ class SelectionConfig:
     ("scratch", the release's `fit(..., do_random_init=True)`). source_val: S_V is a seeded
     random share of the source ("random") or the last items of its file ("last", the release's
     experiments_amazon.py 40-42).
+    validators: compute the label-free validators (dabench/analysis/validators.py: entropy, im,
+    bnm, snd, dev) at every evaluation, for `report --select` and `--view selection`;
+    validator_items: at most that many target (and S_V) items for SND and DEV.
     """
 
     holdout: float = field(default=0.0, metadata=between(0, 1, high_open=True))
@@ -162,6 +166,8 @@ class SelectionConfig:
     stop: str = field(default="patience", metadata=choice("patience", "release"))
     reverse_start: str = field(default="warm", metadata=choice("warm", "scratch"))
     source_val: str = field(default="random", metadata=choice("random", "last"))
+    validators: bool = True
+    validator_items: int = field(default=1000, metadata=at_least(2))
 
 
 @dataclass

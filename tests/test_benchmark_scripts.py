@@ -69,6 +69,14 @@ def test_amazon_suite_script_times_the_runs_and_prints_the_table(tmp_path):
     assert all(40 < float(c) <= 100 for c in cells[1:5])  # DANN, NN: reverse, oracle
     assert all(0 <= float(c) <= 2 for c in cells[7:9])  # proxy A-distances
     assert "chosen by reverse validation: {0.2: 1}" in done.stdout
+    # then the selection study: every rule per model, and the mean over tasks
+    assert "**Model selection study" in done.stdout
+    rules = [line.split("|")[3].strip() for line in done.stdout.splitlines()
+             if line.startswith("| books-to-dvd |")]
+    assert rules == ["last", "source-val", "reverse", "entropy", "im", "bnm", "snd", "dev"] * 2
+    assert re.search(r"validators: \d+ s of the runs. \d+ s training wall time "
+                     r"\([\d.]+%; 2 run\(s\)\)",
+                     done.stdout)
     # an ordinary runs folder: both methods' runs, each with its reverse validation
     assert len(list((tmp_path / "runs" / "books-to-dvd").glob("*/*/reverse.json"))) == 2
 
@@ -108,6 +116,20 @@ def test_table2_measured_table_reads_runs_and_the_published_value(tmp_path):
              if p.method == "revgrad"][0]
     assert (f"| measured-synsigns-to-gtsrb | revgrad | 0,1 | 15.00 ± 7.07 | 10.0 / 20.0 | "
             f"{paper:.2f} | 0.250 |") in done.stdout
+
+
+def test_validators_overhead_prints_the_ratio(tmp_path):
+    args = [sys.executable, str(REPO / "benchmarks" / "validators_overhead.py"), "--repeats",
+            "1", "--set", "steps=4", "--set", "eval_every=2", "--set", "pad_samples=0",
+            "--out", str(tmp_path / "overhead.json")]
+    done = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"wall time \(median\) [\d.]+ s with validators, [\d.]+ s without; ratio "
+                     r"[\d.]+; the validators' own time: [\d.]+% of a run's wall time",
+                     done.stdout), done.stdout
+    result = json.loads((tmp_path / "overhead.json").read_text())
+    assert len(result["wall_time_s"]["validators"]) == 1 and result["ratio"] > 0
+    assert 0 < result["validators_share"][0] < 1
 
 
 def test_startup_script_times_each_command_and_skips_a_missing_one(tmp_path):

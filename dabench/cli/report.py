@@ -26,11 +26,17 @@ def report(
                                           "self-contained page with figures)"),
     select: Select = typer.Option("last", "--select",
                                   help="last (no target labels), oracle (best target epoch and "
-                                  "configuration), source-val (held-out source accuracy) or "
-                                  "reverse (reverse validation); the last two need runs with "
-                                  "selection.holdout (and selection.reverse)"),
+                                  "configuration), source-val (held-out source accuracy), "
+                                  "reverse (reverse validation; these two need runs with "
+                                  "selection.holdout, and selection.reverse), or a label-free "
+                                  "validator scored at every evaluation: entropy, im "
+                                  "(information maximisation), bnm (batch nuclear norm), snd "
+                                  "(soft neighbourhood density), dev (deep embedded "
+                                  "validation); see docs/selection.md"),
     view: View = typer.Option("auto", "--view", help="leaderboard (the public rows), suite "
-                              "(tasks as columns + Avg), runs (one row per model and task); "
+                              "(tasks as columns + Avg), runs (one row per model and task), "
+                              "selection (every rule's pick, the oracle, the gap and the "
+                              "Spearman correlation per task, and their mean); "
                               "auto: leaderboard when its runs exist, else runs"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write to this file"),
 ) -> None:
@@ -43,6 +49,10 @@ def report(
       dabench report --format md --select oracle --out results.md
 
       dabench report --view suite --format latex
+
+      dabench report --select snd
+
+      dabench report --view selection --format md
 
       dabench report --format html --out report.html
     """

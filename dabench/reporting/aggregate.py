@@ -28,7 +28,7 @@ from dabench.reporting.labels import (data_marks, model_label, non_default_setti
 
 # rule -> (the record field reported, the caption's words); the rules: analysis/selection.py
 SELECTIONS = {name: (rule.value, rule.caption) for name, rule in RULES.items()}
-VIEWS = ("auto", "leaderboard", "suite", "runs")
+VIEWS = ("auto", "leaderboard", "suite", "runs", "selection")
 FOOTER = ("n = seeds; ± = sample standard deviation over the n seeds (— for n = 1); "
           "Δ = Value − Published.")
 
@@ -368,7 +368,12 @@ def regenerated_note(records: list[dict]) -> list[str]:
 def build(records: list[dict], catalog, select: str = "last", view: str = "auto",
           notes: list[str] = ()) -> list[Table]:
     """The report tables for `view`; "auto" is the leaderboard when any of its rows has runs.
-    The selection rule first picks one configuration per (task, method, seed) of a sweep."""
+    The selection rule first picks one configuration per (task, method, seed) of a sweep;
+    the "selection" view measures every rule instead (reporting/selection_view.py)."""
+    if view == "selection":
+        from dabench.reporting.selection_view import selection_table
+
+        return [Table(**selection_table(records, catalog, [*validation_note(records), *notes]))]
     records, picked = select_runs(records, select)
     notes = [*picked, *validation_note(records), *regenerated_note(records), *notes]
     view = resolve_view(records, catalog, select, view)

@@ -21,12 +21,13 @@ from typing import Any, Iterable, Optional, Sequence
 from urllib.parse import quote
 
 from dabench import __version__
+from dabench.analysis.selection import in_run
 from dabench.reporting import aggregate, environment, figures
 from dabench.reporting.aggregate import SELECTIONS, Table, fmt
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 NUMERIC = {"Value", "n", "±", "Published", "Δ", "Avg", "PAD", "Seed", "Accuracy (%)",
-           "Source accuracy (%)", "Wall time (s)"}
+           "Source accuracy (%)", "Wall time (s)", "Oracle", "Gap", "ρ", "Candidates"}
 RUN_FILES = ("config.json", "result.json", "metrics.jsonl", "features.npz", "failed.json")
 
 
@@ -120,7 +121,7 @@ def _figure_table(table_id: str, title: str, head: str, rows: list[str],
 
 
 def _task_runs_table(task: str, recs: list[dict], ctx: _Page) -> str:
-    key, rule = SELECTIONS[ctx.select]
+    rule = SELECTIONS[ctx.select][1]
     columns = ["Run", "Model", "Seed", "Accuracy (%)", "Source accuracy (%)", "PAD", "Device",
                "Versions", "Git", "Recipe", "Settings ≠ defaults", "Wall time (s)", "Files"]
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
@@ -128,7 +129,8 @@ def _task_runs_table(task: str, recs: list[dict], ctx: _Page) -> str:
     for rec in sorted(recs, key=lambda r: (r.get("model", ""), r.get("seed", 0))):
         d = rec.get("run_dir", "")
         env = ctx.envs.get(_key(d)) if d else environment.run_environment(rec, ctx.catalog)
-        acc, src = rec.get(key), rec.get("source_acc_last")
+        pick = in_run(rec, ctx.select)  # within the run: what the rule picks (no sweep choice)
+        acc, src = pick[1] if pick else None, rec.get("source_acc_last")
         texts = [str(rec.get("model", "")), str(rec.get("seed", "")),
                  fmt(100 * acc if isinstance(acc, (int, float)) else None),
                  fmt(100 * src if isinstance(src, (int, float)) else None),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
@@ -23,25 +23,28 @@ def group_accuracy(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tenso
             "mean_of_targets": sum(per.values()) / len(per)}
 
 
+def _batches(dataset: Dataset, batch_size: int, num_workers: int) -> Iterable:
+    """(x, y) batches of a whole dataset, in dataset order."""
+    if isinstance(dataset, TensorDataset):
+        xs, ys = dataset.tensors
+        return ((xs[i:i + batch_size], ys[i:i + batch_size])
+                for i in range(0, len(xs), batch_size))
+    if hasattr(dataset, "take_batches"):  # feature vectors: batches stay sparse
+        return dataset.take_batches(torch.arange(len(dataset)), batch_size)
+    if hasattr(dataset, "take"):
+        return (dataset.take(torch.arange(i, min(i + batch_size, len(dataset))))
+                for i in range(0, len(dataset), batch_size))
+    return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
+
+
 @torch.no_grad()
 def predict_dataset(predict: Callable[[torch.Tensor], torch.Tensor], dataset: Dataset,
                     batch_size: int, num_workers: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Predicted classes and labels of a whole dataset, in dataset order: (N,), (N,).
 
     `predict` takes a CPU batch and returns logits (moving the batch to its device itself)."""
-    if isinstance(dataset, TensorDataset):
-        xs, ys = dataset.tensors
-        batches = ((xs[i:i + batch_size], ys[i:i + batch_size])
-                   for i in range(0, len(xs), batch_size))
-    elif hasattr(dataset, "take_batches"):  # feature vectors: batches stay sparse
-        batches = dataset.take_batches(torch.arange(len(dataset)), batch_size)
-    elif hasattr(dataset, "take"):
-        batches = (dataset.take(torch.arange(i, min(i + batch_size, len(dataset))))
-                   for i in range(0, len(dataset), batch_size))
-    else:
-        batches = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
     preds, labels = [], []
-    for x, y in batches:
+    for x, y in _batches(dataset, batch_size, num_workers):
         preds.append(predict(x).argmax(1).cpu())
         labels.append(y)
     return torch.cat(preds), torch.cat(labels)
@@ -60,3 +63,18 @@ def crop_averaged(logits: Callable[[torch.Tensor], torch.Tensor]) -> Callable:
         return out.view(b, k, -1).mean(1)
 
     return predict
+
+
+@torch.no_grad()
+def outputs_dataset(forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+                    dataset: Dataset, batch_size: int, num_workers: int = 0
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logits (N, C), features (N, D) and labels (N,) of a whole dataset, in dataset order, in
+    one pass; `forward` takes a CPU batch and returns (logits, features) as float tensors."""
+    logits, feats, labels = [], [], []
+    for x, y in _batches(dataset, batch_size, num_workers):
+        out, feat = forward(x)
+        logits.append(out.cpu())
+        feats.append(feat.cpu())
+        labels.append(y)
+    return torch.cat(logits), torch.cat(feats), torch.cat(labels)

@@ -146,6 +146,8 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
         regenerated = data_provenance(data)  # e.g. `dabench data build mnistm`: not the original
         if regenerated:
             record["data_regenerated"] = regenerated
+        # every evaluation's accuracies and validator scores, for the selection rules
+        record["evaluations"] = _evaluations(directory / "metrics.jsonl")
         # with a holdout: on S' and T' (the paper's Figure 3b), with the weights early stopping
         # on S_V chose (the model the selection rules report)
         if cfg.proxy_a_distance_items > 0:
@@ -208,6 +210,14 @@ def _export_features(method: Method, pair: tuple, cfg: RunConfig, path: DevicePa
     if min(len(out["source_features"]), len(out["target_features"])) < 8:
         return None  # too few items to split into train / validation / test
     return proxy_a_distance(out["source_features"], out["target_features"], seed=cfg.seed)
+
+
+def _evaluations(path: Path) -> list[dict[str, Any]]:
+    """The evaluation lines of metrics.jsonl, flat: step, target_acc, source_acc and each
+    validator's score (what `report --select` and `--view selection` choose among)."""
+    return [{"step": r["step"], "target_acc": r["target_acc"], "source_acc": r["source_acc"],
+             **r.get("validators", {})}
+            for r in results.read_jsonl(path) if r.get("kind") == "eval"]
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

@@ -28,7 +28,8 @@ from dabench.runs.lock import RunLock
 from dabench.training import schedules
 from dabench.training.checkpoint import Checkpoint, Interrupts, StopAtBoundary
 from dabench.training.device import DevicePath
-from dabench.training.evaluate import accuracy, crop_averaged, group_accuracy, predict_dataset
+from dabench.training.evaluate import (accuracy, crop_averaged, group_accuracy, outputs_dataset,
+                                         predict_dataset)
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]  # (step, total, latest numbers)
 
@@ -46,8 +47,20 @@ def lr_factor(cfg: RunConfig, step: int) -> float:
     return 1.0 if o.lr_schedule == "constant" else schedules.lr_factor(p_lr, o.lr_alpha, o.lr_beta)
 
 
-def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath) -> dict:
-    """The method's accuracy on the target test set (and its groups) and the source test set."""
+def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath,
+             validators: bool = False) -> dict:
+    """The method's accuracy on the target test set (and its groups) and the source test set;
+    with `validators`, also the label-free model-selection scores of
+    dabench/analysis/validators.py from the same forward passes (target predictions, source and
+    target features, source labels: never the target labels)."""
+    def forward(dataset) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        def outputs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            net = method.net.eval()
+            with path.autocast():
+                feats = net.features(path.put(x, dataset))
+                return net.classify(feats).float(), feats[net.embedding_key].float()  # (B, C), (B, D)
+        return outputs
+
     def predictor(dataset) -> Callable[[torch.Tensor], torch.Tensor]:
         def logits(x: torch.Tensor) -> torch.Tensor:
             with path.autocast():
@@ -56,16 +69,31 @@ def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath) -
         ten_crop_aware = crop_averaged(logits)  # (B, 10, ...) batches of test_crops=ten
         return lambda x: ten_crop_aware(path.put(x, dataset))
 
-    pred, labels = predict_dataset(predictor(data.target_test), data.target_test,
-                                   cfg.eval_batch_size, cfg.num_workers)
+    if validators and cfg.test_crops != "ten":  # validators read single-crop outputs
+        tlogits, tfeats, labels = outputs_dataset(forward(data.target_test), data.target_test,
+                                                  cfg.eval_batch_size, cfg.num_workers)
+        slogits, sfeats, slabels = outputs_dataset(forward(data.source_test), data.source_test,
+                                                   cfg.eval_batch_size, cfg.num_workers)
+        pred, spred = tlogits.argmax(1), slogits.argmax(1)
+    else:
+        pred, labels = predict_dataset(predictor(data.target_test), data.target_test,
+                                       cfg.eval_batch_size, cfg.num_workers)
+        spred, slabels = predict_dataset(predictor(data.source_test), data.source_test,
+                                         cfg.eval_batch_size, cfg.num_workers)
     out: dict[str, Any] = {"target_acc": accuracy(pred, labels)}
     if len(data.target_names) > 1:
         out["target_groups"] = group_accuracy(pred, labels, data.target_groups, data.target_names)
-    spred, slabels = predict_dataset(predictor(data.source_test), data.source_test,
-                                     cfg.eval_batch_size, cfg.num_workers)
     out["source_acc"] = accuracy(spred, slabels)
     out["target_correct"] = int((pred == labels).sum())
     out["target_total"] = len(labels)
+    if validators:
+        from dabench.analysis import validators as v
+
+        t0 = time.perf_counter()
+        out["validators"] = v.compute(
+            v.softmax(tlogits.double().numpy()), tfeats.numpy(), v.softmax(slogits.double().numpy()),
+            sfeats.numpy(), slabels.numpy(), cfg.selection.validator_items, cfg.seed)
+        out["validators_s"] = round(time.perf_counter() - t0, 4)  # what they cost (benchmarks)
     return out
 
 
@@ -103,6 +131,7 @@ class TrainState:
     val_weights: Optional[dict] = None
     since_val_best: int = 0
     checkpointed: int = 0  # the step of the last checkpoint (not saved: a resume starts there)
+    validators: bool = True  # compute the validators at each evaluation (not for eta_r)
 
     def loop_state(self) -> dict:
         return {"best": self.best, "last_eval": self.last_eval, "elapsed": self.elapsed,
@@ -143,7 +172,8 @@ def train_phase(cfg: RunConfig, data: TaskData, path: DevicePath, state: TrainSt
             if on_progress:
                 on_progress(done, cfg.steps, numbers)
         if done % cfg.eval_every == 0 or done == cfg.steps:
-            state.last_eval = {"step": done, **evaluate(method, data, cfg, path)}
+            state.last_eval = {"step": done, **evaluate(
+                method, data, cfg, path, state.validators and cfg.selection.validators)}
             # not fsynced line by line (a resume drops the lines after its checkpoint anyway):
             # synced with each checkpoint and before the result is recorded
             results.append_jsonl(metrics, {"kind": "eval", **state.last_eval}, sync=False)

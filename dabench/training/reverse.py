@@ -73,7 +73,8 @@ def reverse_validate(cfg: RunConfig, data: TaskData, target_val: Any, path, stat
     rstate = TrainState(method, [
         BatchStream(reverse.source_train, cfg.batch_size, cfg.seed * 2 + 3, cfg.num_workers, pin),
         BatchStream(reverse.target_train, cfg.batch_size, cfg.seed * 2 + 4, cfg.num_workers, pin,
-                    replacement=cfg.target_sampling == "replacement")])
+                    replacement=cfg.target_sampling == "replacement")],
+        validators=False)  # eta_r is scored by its S_V accuracy alone
     metrics = directory / "reverse-metrics.jsonl"
     metrics.unlink(missing_ok=True)
     t0 = time.perf_counter()

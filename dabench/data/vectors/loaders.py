@@ -4,7 +4,8 @@ A domain's options in the task file:
 
     loader: vectors
     options:
-      train: books_train.svmlight.xz      # a path, relative to the task file's folder, or
+      train: books_train.svmlight.xz      # a path, relative to the task file's folder
+                                          # ("package:data/..." : inside the installed dabench), or
       test: {file: feats.mat, x_key: Xt, y_key: yt}   # a mapping with per-file options
       sha256: {train: 317f..., test: fe46...}          # of the uncompressed originals (optional)
       labels: [-1, 1]      # the raw label of each class, in the order of `classes`
@@ -38,6 +39,9 @@ _SPLITS = SPLITS
 _FILE_KEYS = set(FILE_KEYS)
 
 
+PACKAGE_PREFIX = "package:"  # a path inside the dabench package, the same in a checkout and a wheel
+
+
 def _file_spec(domain, task, split: str) -> tuple[Path, dict[str, Any]]:
     """The file of `split` of a vectors domain and its options (domain options <- file's own)."""
     opts = domain.options
@@ -57,6 +61,8 @@ def _file_spec(domain, task, split: str) -> tuple[Path, dict[str, Any]]:
                                f"{'; unknown: ' + ', '.join(unknown) if unknown else ''}")
         spec.update(entry)
         entry = entry["file"]
+    if str(entry).startswith(PACKAGE_PREFIX):  # files shipped in the package (the Amazon reviews)
+        return Path(__file__).resolve().parents[2] / str(entry)[len(PACKAGE_PREFIX):], spec
     path = Path(os.path.expandvars(str(entry))).expanduser()
     if not path.is_absolute():
         path = Path(task.file).resolve().parent / path
