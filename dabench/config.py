@@ -25,10 +25,11 @@ from dabench.errors import DabenchError, clip
 from dabench.fields import at_least, between, choice, describe, in_range, positive
 from dabench.methods import config_sections
 from dabench.registry import suggest
+from dabench.training.tracking import TRACKERS
 
 # Keys that say where/how a run executes, not what it computes: not part of the run id.
 EXECUTION_KEYS = frozenset({"device", "num_workers", "checkpoint_every", "channels_last",
-                            "compile", "threads",
+                            "compile", "threads", "track",
                             "video.cache_dir", "video.decode_workers",
                             "video.extract_batch_size", "selection.validators"})
 # Settings added after run ids were fixed, with their defaults: left out of the run id while at
@@ -40,7 +41,7 @@ LATER_KEYS = {"backbone.width": 100, "selection.holdout": 0.0, "selection.revers
               "model.forward": "joint", "model.init": "default", "model.bottleneck_relu": True,
               "model.domain_output": "logit", "optim.lr_update": "before",
               "model.hidden_dims": "", "image_cache_budget_mb": 64,
-              "selection.validator_items": 1000}
+              "selection.validator_items": 1000, "plugins": ""}
 # Renamed settings, old key -> new key: the old key is still accepted everywhere (an alias), and
 # the run id hashes the first name, so renaming changes no run id.
 RENAMED = {"pad_samples": "proxy_a_distance_items"}
@@ -218,6 +219,11 @@ class CoreConfig:
     # evaluation of image tasks: the centre crop, or the mean softmax over ten crops (four
     # corners and the centre, each also flipped; thuml/CDAN c904cd3 pre_process.py 169-240)
     test_crops: str = field(default="centre", metadata=choice("centre", "ten"))
+    # live tracking of the curves (dabench/training/tracking.py): --track, not in the run id
+    track: str = field(default="none", metadata=choice(*TRACKERS))
+    # the plugins the run uses, "dist==version" or "file.py@sha256:..." (dabench/plugins.py);
+    # set by resolve, part of the run id, so two versions of a plugin never share a run
+    plugins: str = ""
     channels_last: bool = True  # NHWC memory format for image batches and networks
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -236,20 +242,57 @@ class CoreConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _run_config() -> type:
+def _run_config(sections: list[tuple[str, type]]) -> type:
     """CoreConfig plus one field per method config section (e.g. `grl`), sorted by name."""
-    sections = sorted(config_sections().items())
     core = {f.name for f in dataclasses.fields(CoreConfig)}
     for name, _ in sections:
         if name in core:
             raise ValueError(f"a method's config section '{name}' clashes with a core setting")
-    return dataclasses.make_dataclass(
+    cls = dataclasses.make_dataclass(
         "RunConfig", [(name, kind, field(default_factory=kind)) for name, kind in sections],
         bases=(CoreConfig,), namespace={"__doc__": "Every setting of one run (see the module)."})
+    cls.__module__ = __name__  # so pickle and reprs find it here
+    return cls
 
 
-RunConfig = _run_config()
-RunConfig.__module__ = __name__  # so pickle and reprs find it here
+@dataclass(frozen=True)
+class _Schema:
+    """What is derived from the methods' config sections: rebuilt when a method registers
+    after import (a plugin file, a notebook), so its section and `--set` keys exist too."""
+
+    version: int
+    run_config: type
+    fields: dict[str, tuple[Any, dataclasses.Field]]
+    later: dict[str, Any]
+
+
+_SCHEMA: list[_Schema] = []  # the current one (a list, to replace it in place)
+
+
+def _schema() -> _Schema:
+    from dabench.methods import METHODS
+
+    sections = sorted(config_sections().items())  # loads the methods (and their plugins)
+    if _SCHEMA and _SCHEMA[0].version == METHODS.version:
+        return _SCHEMA[0]
+    cls = _run_config(sections)
+    later = {**LATER_KEYS, **{k: v for k, v in flatten(cls()).items()
+                              if k.split(".")[0] in {n for n, _ in sections} - FIRST_SECTIONS}}
+    _SCHEMA[:] = [_Schema(METHODS.version, cls, _fields(cls), later)]
+    return _SCHEMA[0]
+
+
+def __getattr__(name: str) -> Any:
+    """`RunConfig`, `FIELDS` (dotted key -> (type, field)) and `KEYS`, as of the methods
+    registered now."""
+    if name == "RunConfig":
+        return _schema().run_config
+    if name == "FIELDS":
+        return _schema().fields
+    if name == "KEYS":
+        return sorted(_schema().fields)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # -- dotted-key access ----------------------------------------------------------------------------
 
@@ -264,7 +307,7 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _fields() -> dict[str, tuple[Any, dataclasses.Field]]:
+def _fields(run_config: type) -> dict[str, tuple[Any, dataclasses.Field]]:
     """dotted key -> (owning dataclass type, field), for RunConfig and its sections."""
     hints_cache: dict[type, dict] = {}
     out: dict[str, tuple[Any, dataclasses.Field]] = {}
@@ -278,15 +321,10 @@ def _fields() -> dict[str, tuple[Any, dataclasses.Field]]:
             else:
                 out[f"{prefix}{f.name}"] = (kind, f)
 
-    walk(RunConfig, "")
+    walk(run_config, "")
     return out
 
 
-FIELDS = _fields()
-KEYS = sorted(FIELDS)
-
-_LATER = {**LATER_KEYS, **{k: v for k, v in flatten(RunConfig()).items()
-                           if k.split(".")[0] in set(config_sections()) - FIRST_SECTIONS}}
 _FIRST_NAMES = {new: old for old, new in RENAMED.items()}
 
 
@@ -294,8 +332,9 @@ def identity(flat: dict[str, Any]) -> dict[str, Any]:
     """What a run computes, as its id hashes it: execution keys and keys added later (while at
     their defaults) left out, renamed keys under their first name. Also groups runs in reports,
     so runs from before and after a key was added or renamed fall in the same group."""
+    later = _schema().later
     return {_FIRST_NAMES.get(k, k): v for k, v in flat.items()
-            if k not in EXECUTION_KEYS and not (k in _LATER and v == _LATER[k])}
+            if k not in EXECUTION_KEYS and not (k in later and v == later[k])}
 
 
 def group_key(flat: dict[str, Any], leave_out: Any = ()) -> str:
@@ -312,7 +351,8 @@ def upgrade_keys(flat: dict[str, Any]) -> dict[str, Any]:
     return {RENAMED.get(k, k): v for k, v in flat.items()}
 
 
-IDENTITY_KEYS = frozenset({"task", "method", "seed"})  # given by the command, not by --set
+# given by the command (and the plugins it loads), not by --set
+IDENTITY_KEYS = frozenset({"task", "method", "seed", "plugins"})
 _TYPE_NAMES = {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string"}
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -321,10 +361,12 @@ _FALSE = {"false", "no", "off", "0"}
 def coerce(key: str, value: Any) -> Any:
     """Convert `value` (a YAML scalar or a --set string) to the type of `key`, validated."""
     key = RENAMED.get(key, key)
-    if key not in FIELDS:
-        raise DabenchError(f"unknown setting '{clip(key)}'.{suggest(key, KEYS)} "
-                           f"Valid keys: {', '.join(KEYS)}")
-    kind, f = FIELDS[key]
+    fields = _schema().fields
+    if key not in fields:
+        keys = sorted(fields)
+        raise DabenchError(f"unknown setting '{clip(key)}'.{suggest(key, keys)} "
+                           f"Valid keys: {', '.join(keys)}")
+    kind, f = fields[key]
     if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
     text = str(value).strip()
@@ -404,7 +446,7 @@ def resolve(task: Any, method: str, seed: int, overrides: dict[str, Any]) -> Run
 
     The recipe is chosen by the overrides if they name one, else by the task config.
     """
-    cfg = RunConfig(task=task.name, method=method, seed=check_seed(seed))
+    cfg = _schema().run_config(task=task.name, method=method, seed=check_seed(seed))
     apply(cfg, task.config, f"task '{task.name}' ({task.file})")
     recipe = overrides.get("recipe", cfg.recipe)
     if not task.recipes and "recipe" in overrides:  # nothing to choose from: not a free label
@@ -424,6 +466,13 @@ def resolve(task: Any, method: str, seed: int, overrides: dict[str, Any]) -> Run
             raise DabenchError(f"video task '{task.name}' needs a temporal model; use --set "
                                "model.temporal=tempooling or temrelation")
         cfg.model.temporal = "tempooling"  # a video task's defaults without one: the video net
+    from dabench.methods import METHODS
+    from dabench.plugins import run_identity
+
+    domains = [getattr(task, "source", None), *getattr(task, "targets", ())]
+    cfg.plugins = run_identity(METHODS.get(method) if method in METHODS else None,
+                               cfg.backbone.name,
+                               sorted({d.loader for d in domains if d is not None}))
     return cfg
 
 

@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # one API page per entry: title -> modules (packages are expanded to their modules)
 API_PAGES = {
-    "core": ["dabench.config", "dabench.fields", "dabench.registry", "dabench.errors",
+    "core": ["dabench.api", "dabench.plugins", "dabench.config", "dabench.fields",
+             "dabench.registry", "dabench.errors",
              "dabench.atomic", "dabench.extras"],
     "tasks": ["dabench.tasks"], "methods": ["dabench.methods"], "models": ["dabench.models"],
     "data": ["dabench.data"], "training": ["dabench.training"], "runs": ["dabench.runs"],

@@ -74,7 +74,7 @@ echo "== dabench --version"; "$bin" --version
 echo "== dabench list-tasks"; "$bin" list-tasks --format json > tasks.json
 "$work/venv/bin/python" -c "import json; t = json.load(open('tasks.json')); assert len(t) > 40 and any(x['name'] == 'mnist-to-mnistm' for x in t), t; print(f'ok: {len(t)} tasks')"
 echo "== a 20-step embedded run"
-"$bin" run mnist-to-mnistm -m revgrad --seed 0 --set steps=20 --set eval_every=10 \
+"$bin" run mnist5k-to-mnistm5k -m revgrad --seed 0 --set steps=20 --set eval_every=10 \
   --set log_every=10 --set threads=2
 echo "== dabench report"
 "$bin" report --format md | tee report.md

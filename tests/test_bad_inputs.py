@@ -355,7 +355,7 @@ CASES.update({
 
 def _emit(tmp: Path, *extra: str) -> list[str]:
     """`run ... --launcher slurm --emit-sbatch FILE` with `extra` options."""
-    return ["run", "mnist-to-mnistm", "--launcher", "slurm", "--emit-sbatch",
+    return ["run", "mnist5k-to-mnistm5k", "--launcher", "slurm", "--emit-sbatch",
             str(tmp / "array.sbatch"), *extra]
 
 
@@ -450,7 +450,7 @@ CASES.update({
     "--mem-gb nan": (lambda t: _emit(t, "--mem-gb", "nan"), "--mem-gb nan is out of range"),
     # row 3
     "slurm launcher without sbatch on PATH": (
-        lambda t: ["run", "mnist-to-mnistm", "--launcher", "slurm"],
+        lambda t: ["run", "mnist5k-to-mnistm5k", "--launcher", "slurm"],
         "--launcher slurm submits jobs with Slurm's sbatch and srun, which this machine does "
         "not have on PATH"),
     # row 4: the error names --emit-sbatch, not --runs-dir or a temp file
@@ -497,10 +497,10 @@ CASES.update({
         "big.csv.gz (decompressed) holds more than 1 MB (DABENCH_MAX_FILE_MB raises it)"),
     # row 11, 12: sweeps
     "--sweep of 10^6 combinations": (lambda t: [
-        "run", "mnist-to-mnistm", "--sweep", "optim.lr=" + ",".join(f"0.{i}1" for i in range(1000)),
+        "run", "mnist5k-to-mnistm5k", "--sweep", "optim.lr=" + ",".join(f"0.{i}1" for i in range(1000)),
         "--sweep", "optim.weight_decay=" + ",".join(f"0.{i}1" for i in range(1000))],
         "this command would plan 1,000,000 runs"),
-    "--sweep with an empty value": (lambda t: ["run", "mnist-to-mnistm", "--sweep",
+    "--sweep with an empty value": (lambda t: ["run", "mnist5k-to-mnistm5k", "--sweep",
                                                "optim.lr=1,,2"],
                                     "--sweep 'optim.lr=1,,2': value 2 is empty"),
     # row 13, 14
@@ -522,7 +522,7 @@ CASES.update({
         + "/toy.yaml"], "classes[0]: class name '/etc' is not a plain folder name"),
     # row 20
     "--device and --set device disagree": (lambda t: [
-        "run", "mnist-to-mnistm", "--device", "cuda", "--set", "device=cpu"],
+        "run", "mnist5k-to-mnistm5k", "--device", "cuda", "--set", "device=cpu"],
         "--device cuda and --set device=cpu disagree"),
 })
 
@@ -625,7 +625,7 @@ def _final(runs: Path) -> dict[int, tuple]:
     out = {}
     for d in store.iter_run_dirs(runs):
         res = json.loads((d / "result.json").read_text())
-        lines = [{k: v for k, v in r.items() if k != "elapsed"}
+        lines = [{k: v for k, v in r.items() if k not in ("elapsed", "validators_s")}
                  for r in store.read_jsonl(d / "metrics.jsonl")]
         out[res["seed"]] = ({k: res[k] for k in ("target_acc_last", "target_acc_best",
                                                  "best_step", "source_acc_last")}, lines)
@@ -1067,7 +1067,7 @@ def test_emitted_sbatch_script_runs_nothing_injected(tmp_path, monkeypatch):
     hostile = f"d $(touch {marker}) `touch {marker}`; touch {marker} #\n'\"x"
     runs = tmp_path / f"r $(touch {marker});`touch {marker}`"
     script = tmp_path / "array.sbatch"
-    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--launcher", "slurm",
+    out = CliRunner().invoke(app, ["run", "mnist5k-to-mnistm5k", "--launcher", "slurm",
                                    "--emit-sbatch", str(script), "--runs-dir", str(runs),
                                    "--data-root", hostile, "--partition", "gpu", "--account",
                                    "lab-1", "--qos", "normal"])
@@ -1083,13 +1083,13 @@ def test_emitted_sbatch_script_runs_nothing_injected(tmp_path, monkeypatch):
     assert done.returncode == 0, done.stderr
     assert not marker.exists()
     argv = log.read_text().split("\0")[:-1]
-    assert argv[:2] == ["run", "mnist-to-mnistm"] and argv[-4:-2] == ["--shard", "1/2"] or \
+    assert argv[:2] == ["run", "mnist5k-to-mnistm5k"] and argv[-4:-2] == ["--shard", "1/2"] or \
         argv[-2:] == ["--shard", "1/2"], argv
     assert argv[argv.index("--data-root") + 1] == str((tmp_path / hostile).resolve())
     assert argv[argv.index("--runs-dir") + 1] == str(runs.resolve())
     # the same command with a newline in --partition: refused, no script, nothing ran
     script.unlink()
-    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--launcher", "slurm",
+    out = CliRunner().invoke(app, ["run", "mnist5k-to-mnistm5k", "--launcher", "slurm",
                                    "--emit-sbatch", str(script), "--runs-dir", str(runs),
                                    "--partition", f"gpu\ntouch {marker} #"])
     assert out.exit_code == 2 and "is not a Slurm name" in out.stderr
@@ -1171,9 +1171,9 @@ def _locked_folder(runs: Path, content: bytes) -> Path:
     """An unfinished run folder (config.json only) whose lock holds `content` (HOST: ours)."""
     import socket
 
-    directory = runs / "mnist-to-mnistm" / "revgrad" / "0123456789ab"
+    directory = runs / "mnist5k-to-mnistm5k" / "revgrad" / "0123456789ab"
     directory.mkdir(parents=True)
-    (directory / "config.json").write_text(json.dumps({"task": "mnist-to-mnistm", "seed": 0}))
+    (directory / "config.json").write_text(json.dumps({"task": "mnist5k-to-mnistm5k", "seed": 0}))
     (directory / "lock").write_bytes(content.replace(b"HOST", socket.gethostname().encode()))
     return directory
 
@@ -1283,7 +1283,7 @@ def test_set_device_is_not_replaced_by_the_device_default(tmp_path):
     """Row 20: `--set device=cpu` without --device is kept (it was silently replaced by
     --device's default `auto`): the emitted script's command line carries it."""
     script = tmp_path / "a.sbatch"
-    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--set", "device=cpu",
+    out = CliRunner().invoke(app, ["run", "mnist5k-to-mnistm5k", "--set", "device=cpu",
                                    "--launcher", "slurm", "--emit-sbatch", str(script),
                                    "--runs-dir", str(tmp_path / "runs")])
     assert out.exit_code == 0, out.output
@@ -1328,12 +1328,12 @@ def test_internal_error_is_one_line_exit_70_and_debug_shows_the_traceback(monkey
 def test_debug_shows_the_cause_a_user_error_hides(tmp_path):
     """`--debug` on a user error: the one line as before, after the traceback with the cause
     hidden by `raise ... from None` (here int()'s ValueError behind "needs an integer")."""
-    out = CliRunner().invoke(app, ["--debug", "run", "mnist-to-mnistm", "--set", "steps=many",
+    out = CliRunner().invoke(app, ["--debug", "run", "mnist5k-to-mnistm5k", "--set", "steps=many",
                                    "--runs-dir", str(tmp_path)])
     assert out.exit_code == 2
     assert "ValueError: invalid literal for int()" in out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith("dabench: error: ")
-    plain = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--set", "steps=many"])
+    plain = CliRunner().invoke(app, ["run", "mnist5k-to-mnistm5k", "--set", "steps=many"])
     assert "Traceback" not in plain.stderr and len(plain.stderr.splitlines()) == 1
 
 
@@ -1379,7 +1379,7 @@ def test_os_error_names_the_option_of_the_typed_command(tmp_path, monkeypatch):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
     monkeypatch.setattr("dabench.runs.store.write_atomic", denied)
-    out = CliRunner().invoke(app, ["run", "mnist-to-mnistm", "--runs-dir", str(tmp_path / "r2"),
+    out = CliRunner().invoke(app, ["run", "mnist5k-to-mnistm5k", "--runs-dir", str(tmp_path / "r2"),
                                    "--set", "steps=1"])
     assert out.exit_code == 2 and len(out.stderr.splitlines()) == 1
     assert "(from --runs-dir): Permission denied" in out.stderr

@@ -40,8 +40,8 @@ def test_dry_run_run_ids_are_the_ids_a_run_writes(tmp_path):
     from dabench.config import resolve
     from dabench.tasks.catalog import load_catalog
 
-    plan = dry("mnist-to-mnistm", "-m", "revgrad", "--set", "recipe=dann-adam")
-    cfg = resolve(load_catalog().task("mnist-to-mnistm"), "revgrad", 0,
+    plan = dry("mnist5k-to-mnistm5k", "-m", "revgrad", "--set", "recipe=dann-adam")
+    cfg = resolve(load_catalog().task("mnist5k-to-mnistm5k"), "revgrad", 0,
                   {"recipe": "dann-adam", "device": "auto"})
     assert plan[0]["run_id"] == cfg.run_id() and plan[0]["recipe"] == "dann-adam"
 
@@ -85,7 +85,7 @@ def test_ta3n_settings_apply_to_every_video_task():
     for task in ("ucf-to-hmdbsmall", "hmdbfull-to-ucf", "ucf-to-olympic"):
         s = dry(task, "-m", "revgrad")[0]["settings"]
         assert (s["model.domain_output"], s["optim.lr_update"]) == ("softmax", "after")
-    s = dry("mnist-to-mnistm", "-m", "revgrad")[0]["settings"]
+    s = dry("mnist5k-to-mnistm5k", "-m", "revgrad")[0]["settings"]
     assert (s["model.domain_output"], s["optim.lr_update"]) == ("logit", "before")
 
 

@@ -45,7 +45,10 @@ def test_a_new_method_needs_no_edit_elsewhere():
 
 
 def test_labels_order_and_sections_come_from_the_registry():
-    assert METHODS.names() == ["revgrad", "source-only", "target-only"]
+    # the built-ins (an installed plugin, e.g. examples/dabench-dan in CI, adds its own)
+    assert {"revgrad", "source-only", "target-only"} <= set(METHODS.names())
+    assert all(METHODS.get(m).__module__.startswith("dabench.methods.")
+               for m in ("revgrad", "source-only", "target-only"))
     assert [method_label(m) for m in ("source-only", "revgrad", "target-only")] == [
         "Source only", "RevGrad", "Target only"]
     assert method_order("source-only") < method_order("revgrad") < method_order("target-only")

@@ -10,12 +10,13 @@ list-tasks`, `dabench --help` and `dabench report` start fast.
 from __future__ import annotations
 
 import signal
-from typing import Optional
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
 import dabench
-from dabench.cli.app import DEBUG_OPTION, _Group, app  # noqa: F401  (the public entry points)
+from dabench.cli.app import DEBUG_OPTION, PLUGIN, _Group, app  # noqa: F401  (the public entry points)
 from dabench.cli.commands import LazyGroup
 
 app.info.cls = LazyGroup
@@ -30,9 +31,13 @@ def _version(value: bool) -> None:
 @app.callback()
 def _options(ctx: typer.Context, version: Optional[bool] = typer.Option(
         None, "--version", callback=_version, is_eager=True,
-        help="Print the version and exit."), debug: bool = DEBUG_OPTION) -> None:
+        help="Print the version and exit."), debug: bool = DEBUG_OPTION,
+        plugin: List[Path] = PLUGIN) -> None:
     """Benchmarks for domain-adversarial adaptation (RevGrad / DANN)."""
     ctx.meta["dabench.debug"] = debug  # read by _Group.invoke's error handling
+    from dabench.plugins import load_files
+
+    load_files(plugin)  # `dabench --plugin FILE COMMAND`, and $DABENCH_PLUGINS
 
 
 def main() -> None:

@@ -50,7 +50,12 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                from dabench.plugins import warn_problems
+
+                warn_problems()  # broken plugins a command did not need: one line each
         except typer.Exit:
             raise
         except ClickException as exc:
@@ -151,6 +156,11 @@ def command_group(name: str, help: str) -> typer.Typer:
     return typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False,
                        pretty_exceptions_enable=False, rich_markup_mode=None)
 
+
+# `--plugin`, at the top (`dabench --plugin my.py report`) and on `dabench run`
+PLUGIN = typer.Option([], "--plugin", metavar="FILE",
+                      help="a Python file registering methods, backbones or loaders "
+                           "(repeatable; also $DABENCH_PLUGINS, separated by ':')")
 
 # `--data-root`, shared by every command that reads datasets
 DATA_ROOT = typer.Option(None, "--data-root", help=f"datasets folder [default: ${DATA_ENV}]")

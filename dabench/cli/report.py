@@ -56,32 +56,30 @@ def report(
 
       dabench report --format html --out report.html
     """
-    from dabench.runs import store as results
+    from dabench.api import report_tables
     from dabench.reporting.render import render
-    from dabench.reporting.aggregate import build
-    from dabench.tasks.catalog import load_catalog
+    from dabench.runs import store as results
 
     root = results.runs_root(runs_dir)
     if out is not None:
         _check_out(out, root)
     damaged: list[str] = []
-    records, unfinished = results.load_records(root, damaged)
-    failed = results.load_failed(root)
-    if not records:
-        raise DabenchError(f"no finished runs in {root}{_why_none(failed, damaged)}")
-    _check_selectable(records, select.value)
-    for line in damaged:  # named and skipped; the other runs are reported
-        typer.echo(f"dabench: warning: {line}", err=True)
-    notes = [f"FAILED: {f['task']} {f['method']} seed {f['seed']}: {f['error']}" for f in failed]
     if fmt.value == "html":  # the page links the run folders relative to where it is written
+        from dabench.api import check_selectable, failure_notes, load_runs
         from dabench.reporting.html import page
+        from dabench.tasks.catalog import load_catalog
 
+        records, unfinished, failed = load_runs(root, damaged)
+        check_selectable(records, select.value)
         text = page(records, load_catalog(), select.value, root=root, view=view.value,
                     out_dir=out.parent if out else Path.cwd(), unfinished=unfinished,
-                    notes=[*notes, *(f"SKIPPED: {line}" for line in damaged)])  # page is shared
-    else:
-        text = render(build(records, load_catalog(), select.value, view.value, notes),
-                      fmt.value)
+                    notes=[*failure_notes(failed), *(f"SKIPPED: {line}" for line in damaged)])
+    else:  # the same tables as dabench.report(...)
+        tables, unfinished, failed = report_tables(root, select.value, view.value,
+                                                   damaged=damaged)
+        text = render(tables, fmt.value)
+    for line in damaged:  # named and skipped; the other runs are reported
+        typer.echo(f"dabench: warning: {line}", err=True)
     if unfinished:
         typer.echo(f"skipped {unfinished} unfinished run(s) in {root}"
                    f"{f', {len(failed)} of them failed' if failed else ''}", err=True)
@@ -109,29 +107,3 @@ def _check_out(out: Path, root: Path) -> None:
         raise DabenchError(f"--out {out} is inside the run folder {run}; writing there would "
                            "overwrite or add to that run's files: write the report outside the "
                            "run folders")
-
-
-def _check_selectable(records: list[dict], select: str) -> None:
-    """An error (not an empty table) when no finished run has what `--select` reads."""
-    from dabench.analysis.selection import select as choose
-
-    chosen, notes = choose(records, select)
-    if not chosen:
-        raise DabenchError(f"--select {select}: none of the {len(records)} finished run(s) can "
-                           f"be reported with it: {notes[0] if notes else 'no usable runs'}; "
-                           "or use --select last")
-
-
-def _why_none(failed: list[dict], damaged: list[str]) -> str:
-    """The rest of the one-line error when nothing is finished: the failures and damaged
-    folders (one line, each shortened), or how to get a first run."""
-    parts = [f"{f['task']} {f['method']} seed {f['seed']} failed: {str(f['error'])[:120]}"
-             for f in failed[:3]]
-    parts += [d[:200] for d in damaged[:3]]
-    more = len(failed) + len(damaged) - len(parts)
-    if not parts:
-        return ("; run e.g. `dabench run mnist5k-to-mnistm5k` first, or point --runs-dir at your "
-                "results folder")
-    return "; " + "; ".join(parts) + (f"; and {more} more" if more > 0 else "") + \
-        "; fix the cause and run the same command again"
-

@@ -8,15 +8,19 @@ from typing import List, Optional
 
 import typer
 
-from dabench.cli.app import DATA_ROOT, Device, _choices, _err, app
+from dabench.cli.app import DATA_ROOT, PLUGIN, Device, _choices, _err, app
 from dabench.cli.launch import (ACCOUNT, CPUS_PER_JOB, EMIT_SBATCH, GPUS_PER_JOB, MAX_PARALLEL,
                                 MEM_GB, PARTITION, QOS, TIME_MIN, LaunchOptions, Launcher,
                                 dispatch)
 from dabench.runs.launch.slurm import SlurmOptions
+from dabench.training.tracking import TRACKERS
 from dabench.data.paths import data_root_or_env
 from dabench.errors import DabenchError
 
 DryRunFormat = _choices("DryRunFormat", ("text", "json"))
+
+
+Track = _choices("Track", TRACKERS)
 
 
 def _parse_seeds(seeds: List[int], seed_list: Optional[str]) -> List[int]:
@@ -73,6 +77,10 @@ def run(
                                  "seed) with its run id and resolved settings; read no data, "
                                  "write nothing"),
     fmt: DryRunFormat = typer.Option("text", "--format", help="with --dry-run: text or json"),
+    plugin: List[Path] = PLUGIN,
+    track: Track = typer.Option("none", "--track", help="stream each run's curves, settings "
+                                "and result to tensorboard (event files in the run folder) or "
+                                "mlflow (RUNS/mlruns, or $MLFLOW_TRACKING_URI)"),
 ) -> None:
     """Train and evaluate every (task, method, seed), then print what ran.
 
@@ -96,36 +104,27 @@ def run(
 
       dabench run office31-a-to-d --set recipe=cdan --dry-run --format json
 
+      dabench run mnist5k-to-mnistm5k -m revgrad -m mine --plugin my_method.py
+
     A finished run (same resolved config) is skipped unless --force.
     """
-    from dabench.runs import store as results
-    from dabench.config import parse_sets
-    from dabench.methods import METHODS
-    from dabench.runs.plan import parse_shard, plan_entries, shard as take_shard
-    from dabench.reporting.render import render
+    from dabench import api, plugins
     from dabench.reporting.aggregate import build
+    from dabench.reporting.render import render
+    from dabench.runs import store as results
+    from dabench.runs.plan import parse_shard, shard as take_shard
     from dabench.tasks.catalog import load_catalog
 
-    catalog = load_catalog()
-    overrides = parse_sets(sets)
-    if device is not None:
-        if overrides.get("device", device.value) != device.value:
-            raise DabenchError(f"--device {device.value} and --set device="
-                               f"{overrides['device']} disagree; give one of them")
-        overrides["device"] = device.value
-    overrides.setdefault("device", "auto")
-    for name in method:
-        METHODS.get(name)  # fail on an unknown method before any training starts
-    from dabench.runs.sweep import parse_sweep
-
-    grids = [parse_sweep(s) for s in sweep]
     seed_list = _parse_seeds(seed, seeds)
     opts = LaunchOptions(launcher, gpus, jobs_per_gpu, workers, SlurmOptions(
         max_parallel, gpus_per_job, cpus_per_job, mem_gb, time_min, partition, account, qos),
         emit_sbatch, wait)
     opts.check(force, shard)
-    # every setting is checked (resolved into the plan) before anything is created
-    entries = plan_entries(catalog, tasks, method, seed_list, overrides, grids)
+    # every setting is checked (resolved into the plan) before anything is created; a broken
+    # plugin stops it here too
+    entries = api.plan(tasks, method, seed_list, sets, sweep, device.value if device else None,
+                       plugin, None if track.value == "none" else track.value)
+    catalog = load_catalog()
     for spec in {e.spec.name: e.spec for e in entries}.values():
         if spec.same_domain_warning():
             logging.getLogger("dabench").warning("warning: %s", spec.same_domain_warning())
@@ -145,10 +144,11 @@ def run(
     if shard:
         entries = take_shard(entries, *parse_shard(shard))
     if launcher is Launcher.serial:
-        records = _run_plan([(e.spec, e.cfg) for e in entries], root, data, force)
+        records = _run_plan(entries, root, data, force)
     else:
-        rerun = _command_line(tasks, method, seed_list, sets, str(overrides["device"]), root,
-                              data, sweep)
+        rerun = _command_line(tasks, method, seed_list, sets, str(entries[0].overrides["device"])
+                              if entries else "auto", root, data, sweep,
+                              plugins.loaded_files(), track.value)
         records = dispatch(entries, root, data, opts, rerun, plan_size)
         if records is None:  # submitted, not waited for
             return
@@ -169,9 +169,12 @@ def _print_plan(entries: list, fmt: str) -> None:
 
 def _command_line(tasks: List[str], methods: List[str], seeds: List[int], sets: List[str],
                   device: str, root: Path, data: Optional[Path],
-                  sweeps: List[str] = ()) -> List[str]:
+                  sweeps: List[str] = (), plugin_files: List[str] = (),
+                  track: str = "none") -> List[str]:
     """The `dabench run` command that rebuilds this plan (absolute folders), for a script."""
     out = ["dabench", "run", *tasks]
+    for p in plugin_files:
+        out += ["--plugin", p]
     for m in methods:
         out += ["--method", m]
     out += ["--seeds", ",".join(str(s) for s in seeds)]
@@ -179,53 +182,45 @@ def _command_line(tasks: List[str], methods: List[str], seeds: List[int], sets: 
         out += ["--set", s]
     for s in sweeps:
         out += ["--sweep", s]
+    if track != "none":
+        out += ["--track", track]
     out += ["--device", device, "--runs-dir", str(root.resolve())]
     return out + (["--data-root", str(data.resolve())] if data else [])
 
 
-def _run_plan(plan: list, root: Path, data_root: Optional[Path], force: bool) -> list[dict]:
-    """Run each (task, config) with a progress bar on stderr when it is a terminal."""
+def _run_plan(entries: list, root: Path, data_root: Optional[Path], force: bool) -> list[dict]:
+    """`dabench.api.run_plan` with a progress bar on stderr when it is a terminal."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from dabench.runs.lock import LockHeld, describe
-    from dabench.training import loop as train
+    from dabench.api import Reporter, run_plan
 
     console = Console(stderr=True)
-    records: list[dict] = []
-    failures: list[str] = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                   TimeRemainingColumn(), console=console,
                   disable=not console.is_terminal) as progress:
-        for i, (spec, cfg) in enumerate(plan, start=1):
-            label = f"[{i}/{len(plan)}] {spec.name} {cfg.method} seed {cfg.seed}"
-            bar = progress.add_task(label, total=cfg.steps, info="")
 
-            def on_progress(step: int, total: int, numbers: dict, bar=bar) -> None:
-                info = " ".join(f"{k}={v:.3f}" for k, v in numbers.items() if k in
-                                {"loss", "target_acc"})
-                progress.update(bar, completed=step, info=info)
+        class Bar(Reporter):
+            def start(self, label: str, total: int):
+                self.bar = bar = progress.add_task(label, total=total, info="")
+                self.total = total
 
-            try:
-                outcome = train.run(spec, cfg, root, data_root, force, on_progress)
-            except LockHeld as exc:  # another process trains it (a launcher, another host)
-                typer.echo(f"{label}: running elsewhere ({describe(exc.owner)}); skipped",
-                           err=True)
-                continue
-            except train.RunFailed as exc:  # this run failed; the others still run
-                if len(plan) == 1:
-                    raise  # one line: the error itself (exit 1)
-                failures.append(f"{label}: {exc}")
-                _err(f"{label}: {exc}")
-                continue
-            progress.update(bar, completed=cfg.steps)
-            status = "skipped (finished before)" if outcome.skipped else "done"
-            typer.echo(f"{label}: target acc {100 * outcome.record['target_acc_last']:.2f}% "
-                       f"[{status}] {outcome.directory}", err=True)
-            records.append(outcome.record)
-    if failures:
-        rest = (f"the other {len(records)} finished and are in the report" if records else
-                "none finished")
-        raise DabenchError(f"{len(failures)} of {len(plan)} run(s) failed (see above); {rest}",
-                           exit_code=1)
-    return records
+                def on_progress(step: int, total: int, numbers: dict) -> None:
+                    info = " ".join(f"{k}={v:.3f}" for k, v in numbers.items() if k in
+                                    {"loss", "target_acc"})
+                    progress.update(bar, completed=step, info=info)
+                return on_progress
+
+            def finished(self, label: str, outcome) -> None:
+                progress.update(self.bar, completed=self.total)
+                status = "skipped (finished before)" if outcome.skipped else "done"
+                typer.echo(f"{label}: target acc {100 * outcome.record['target_acc_last']:.2f}% "
+                           f"[{status}] {outcome.directory}", err=True)
+
+            def busy(self, label: str, why: str) -> None:
+                typer.echo(f"{label}: running elsewhere ({why}); skipped", err=True)
+
+            def failed(self, label: str, error: Exception) -> None:
+                _err(f"{label}: {error}")
+
+        return run_plan(entries, root, data_root, force, Bar())

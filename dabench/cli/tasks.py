@@ -20,10 +20,11 @@ def list_tasks(fmt: ListFormat = typer.Option("table", "--format", "-f",
 
     Example: dabench list-tasks --format json
     """
+    from dabench.api import list_tasks as summaries_of_tasks
     from dabench.tasks.catalog import load_catalog
 
     catalog = load_catalog()
-    summaries = [spec.summary() for spec in catalog.tasks.values()]
+    summaries = summaries_of_tasks()
     if fmt.value == "json":
         typer.echo(json.dumps(summaries, indent=2))
         return

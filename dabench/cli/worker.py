@@ -41,7 +41,10 @@ def execute(ticket: dict[str, Any], runs_dir: str, data_root: Optional[str] = No
         # scancel and `kill` send SIGTERM: treat it as Ctrl-C (finish the step, checkpoint, exit)
         signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     root = Path(runs_dir)
-    entry = from_ticket(load_catalog(), ticket)
+    entry = from_ticket(load_catalog(), ticket)  # loads the ticket's plugin files first
+    from dabench.api import load_plugins
+
+    load_plugins()  # the plugins the launcher had are loaded here too, or one line
     directory = store.run_dir(root, entry.spec.name, entry.cfg.method, entry.cfg.run_id())
     directory.mkdir(parents=True, exist_ok=True)
     seen = {"host": socket.gethostname(), "pid": os.getpid(), "launcher": launcher,

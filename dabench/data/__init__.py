@@ -16,7 +16,8 @@ from typing import Callable, Optional
 
 from dabench.registry import Registry
 
-LOADERS: Registry[Callable] = Registry("data loader", discover="dabench.data")
+LOADERS: Registry[Callable] = Registry("data loader", discover="dabench.data",
+                                     group="dabench.loaders")
 
 
 def get_loader(name: str) -> Callable:

@@ -19,13 +19,31 @@ if TYPE_CHECKING:
     import torch
 
     from dabench.config import RunConfig
-    from dabench.models.heads import DANNNet
 
     Batch = tuple[torch.Tensor, torch.Tensor]  # (inputs, labels)
 else:
     Batch = tuple
 
-METHODS: Registry[type["Method"]] = Registry("method", discover="dabench.methods")
+def _check_plugin_method(name: str, cls: Any) -> None:
+    """A plugin's method: a Method subclass whose loss takes (src, tgt, lam) (else TypeError,
+    which the plugin loader turns into one line naming the plugin)."""
+    import inspect
+
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise TypeError(f"method '{name}' is not a subclass of dabench.methods.Method")
+    abstract = getattr(cls, "__abstractmethods__", ())
+    if abstract:
+        raise TypeError(f"method '{name}' does not define {', '.join(sorted(abstract))}")
+    try:
+        inspect.signature(cls.loss).bind(None, None, None, 0.0)
+    except TypeError:
+        raise TypeError(f"method '{name}': loss{inspect.signature(cls.loss)} must take "
+                        "(self, src, tgt, lam)") from None
+
+
+METHODS: Registry[type["Method"]] = Registry("method", discover="dabench.methods",
+                                             group="dabench.methods",
+                                             validate=_check_plugin_method)
 ROLES = (None, "lower", "upper")  # an adapting method, or the lower/upper reference
 
 
@@ -78,8 +96,20 @@ def method_role(name: str) -> Optional[str]:
 
 
 class Method(ABC):
-    """Base: the network and its optimizer (SGD or Adam), the backbone at
-    `optim.backbone_lr_mult` times the head's learning rate."""
+    """Base: what a method trains and how. Two hooks build it, so a method with other heads
+    (CDAN's multilinear discriminator, MCD's two classifiers, ADDA's target encoder) is one
+    module or one plugin:
+
+    - `build_network(num_classes, cfg, input_dim)` (a classmethod): the network, an `nn.Module`
+      whose `forward(x)` gives (B, C) logits and `embed(x)` (B, D) features; by default the
+      DANN-shaped `DANNNet` of `dabench.models.build` (backbone, bottleneck, classifier, one
+      domain classifier);
+    - `build_optimizers()`: {name: optimizer} over `self.net`'s parameters; by default one,
+      "main", SGD or Adam (`optim.name`) with the backbone at `optim.backbone_lr_mult` times the
+      head's learning rate (`make_optimizer(self.parameter_groups())`).
+
+    Everything the network holds and every optimizer's state are checkpointed (`state`), and
+    the learning-rate schedule scales every optimizer's groups (`set_lr_factor`)."""
 
     name: ClassVar[str]
     label: ClassVar[str]
@@ -89,30 +119,75 @@ class Method(ABC):
     uses_target_labels = False  # target-only trains on labelled target data
     uses_source = True
 
-    def __init__(self, net: DANNNet, cfg: RunConfig) -> None:
+    @classmethod
+    def build_network(cls, num_classes: int, cfg: RunConfig,
+                      input_dim: Optional[int] = None) -> torch.nn.Module:
+        """The network this method trains (the hook; see the class). `input_dim`: the feature
+        dimension of vector inputs, None for images and videos."""
+        from dabench.models.build import build_network
+
+        return build_network(num_classes, cfg, input_dim)
+
+    def __init__(self, net: torch.nn.Module, cfg: RunConfig) -> None:
         import torch
 
         self.net = net
         self.cfg = cfg
         self.autocast: Callable[[], ContextManager] = contextlib.nullcontext  # set by the loop
-        o = cfg.optim
+        self.optimizers: dict[str, torch.optim.Optimizer] = dict(self.build_optimizers())
+        if not self.optimizers or not all(isinstance(o, torch.optim.Optimizer)
+                                          for o in self.optimizers.values()):
+            raise TypeError(f"method '{self.name}': build_optimizers() must return "
+                            "{name: torch.optim.Optimizer} with at least one optimizer")
+        for opt in self.optimizers.values():
+            for g in opt.param_groups:
+                g.setdefault("lr_mult", 1.0)
+                g.setdefault("base_lr", g["lr"] / g["lr_mult"] if g["lr_mult"] else g["lr"])
+
+    def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimizers, by name (the hook; see the class)."""
+        return {"main": self.make_optimizer(self.parameter_groups())}
+
+    def parameter_groups(self, module: Optional[torch.nn.Module] = None) -> list[dict]:
+        """`module`'s parameters (default: the network) as optimizer groups: its `backbone`'s
+        at `optim.backbone_lr_mult`, the rest at 1 (each group's "lr_mult")."""
+        module = self.net if module is None else module
+        backbone = getattr(module, "backbone", None)
+        skip = {id(p) for p in backbone.parameters()} if backbone is not None else set()
         groups = [
-            {"params": list(net.backbone.parameters()), "lr_mult": o.backbone_lr_mult},
-            {"params": net.new_parameters(), "lr_mult": 1.0},
+            {"params": list(backbone.parameters()) if backbone is not None else [],
+             "lr_mult": self.cfg.optim.backbone_lr_mult},
+            {"params": [p for p in module.parameters() if id(p) not in skip], "lr_mult": 1.0},
         ]
-        groups = [g for g in groups if g["params"]]
+        return [g for g in groups if g["params"]]
+
+    def make_optimizer(self, groups: list[dict], lr: Optional[float] = None
+                       ) -> torch.optim.Optimizer:
+        """SGD or Adam as `optim.*` says, over `groups` (see `parameter_groups`), at `lr`
+        (default `optim.lr`) times each group's lr_mult; the schedule scales it from there."""
+        import torch
+
+        o = self.cfg.optim
+        lr = o.lr if lr is None else lr
         for g in groups:
-            g["lr"] = o.lr * g["lr_mult"]
+            g.setdefault("lr_mult", 1.0)
+            g["base_lr"] = lr
+            g["lr"] = lr * g["lr_mult"]
         if o.name == "adam":
-            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
-                groups, lr=o.lr, betas=(o.momentum, 0.999), weight_decay=o.weight_decay)
-        else:
-            self.optimizer = torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum,
-                                             weight_decay=o.weight_decay, nesterov=o.nesterov)
+            return torch.optim.Adam(groups, lr=lr, betas=(o.momentum, 0.999),
+                                    weight_decay=o.weight_decay)
+        return torch.optim.SGD(groups, lr=lr, momentum=o.momentum, weight_decay=o.weight_decay,
+                               nesterov=o.nesterov)
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The first optimizer (the only one, for most methods)."""
+        return next(iter(self.optimizers.values()))
 
     def set_lr_factor(self, factor: float) -> None:
-        for g in self.optimizer.param_groups:
-            g["lr"] = self.cfg.optim.lr * g["lr_mult"] * factor
+        for opt in self.optimizers.values():
+            for g in opt.param_groups:
+                g["lr"] = g["base_lr"] * g["lr_mult"] * factor
 
     def adaptation_weight(self, step: int) -> float:
         """The coefficient passed to `update` at `step` (logged as "lambda"); 0 for methods
@@ -131,11 +206,13 @@ class Method(ABC):
         with self.autocast():
             terms = self.loss(src, tgt, lam)
             total = sum(terms.values())
-        self.optimizer.zero_grad(set_to_none=True)
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
         total.backward()
         if self.cfg.optim.clip_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.optim.clip_grad_norm)
-        self.optimizer.step()
+        for opt in self.optimizers.values():
+            opt.step()
         out = {k: v.detach() for k, v in terms.items()}
         out["loss"] = total.detach()
         return out
@@ -148,4 +225,19 @@ class Method(ABC):
             return self.net(x)  # (B, C) logits
 
     def state(self) -> dict[str, Any]:
-        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict()}
+        """What a checkpoint holds of the method: the network and every optimizer ("optimizer":
+        the first, as checkpoints always had it; "optimizers": all, by name)."""
+        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}}
+
+    def load_state(self, saved: dict[str, Any]) -> None:
+        """Restore `state()` (a checkpoint from before "optimizers" has the first only)."""
+        self.net.load_state_dict(saved["net"])
+        mine = self.optimizers
+        theirs = saved.get("optimizers") or {next(iter(mine)): saved["optimizer"]}
+        for name, opt in mine.items():
+            opt.load_state_dict(theirs[name])
+        for opt in mine.values():  # base_lr / lr_mult are ours, not the checkpoint's to change
+            for g in opt.param_groups:
+                g.setdefault("lr_mult", 1.0)
+                g.setdefault("base_lr", self.cfg.optim.lr)

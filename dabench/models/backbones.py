@@ -15,7 +15,8 @@ from torch import nn
 from dabench.errors import DabenchError
 from dabench.registry import Registry
 
-BACKBONES: Registry[Callable[..., tuple[nn.Module, int]]] = Registry("backbone")
+BACKBONES: Registry[Callable[..., tuple[nn.Module, int]]] = Registry(
+    "backbone", group="dabench.backbones")
 
 
 class LeNet(nn.Module):

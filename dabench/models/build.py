@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import nn
 
-from dabench.config import RunConfig
 from dabench.errors import DabenchError
 from dabench.models.backbones import build_backbone
 from dabench.models.heads import DANNNet, bottleneck, mlp, xavier_init
@@ -20,6 +21,9 @@ def hidden_widths(text: str) -> tuple[int, ...]:
         raise DabenchError(f"model.hidden_dims: expected comma-separated positive widths such as "
                            f"'3072,2048', got {text!r}")
     return widths
+
+if TYPE_CHECKING:  # annotations only: config imports the methods, which build networks
+    from dabench.config import RunConfig
 
 
 def build_network(num_classes: int, cfg: RunConfig, input_dim: int | None = None) -> DANNNet:

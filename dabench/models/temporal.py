@@ -29,15 +29,19 @@ equivalent to TA3N's two-way softmax; each level's GRL weight (TA3N's beta) is i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import itertools
 import math
 
 import torch
 from torch import nn
 
-from dabench.config import RunConfig
 from dabench.errors import DabenchError
 from dabench.models.heads import DANNNet
+
+if TYPE_CHECKING:  # annotations only: config imports the methods, which build networks
+    from dabench.config import RunConfig
 
 # Output width of the frame-feature extractors (fc removed), so the network can be built
 # without building the extractor: training reads cached features only.

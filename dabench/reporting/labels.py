@@ -55,7 +55,7 @@ def non_default_settings(catalog: Any, record: dict[str, Any]) -> list[str]:
         return []
     variants = {k for p in task.published for k in p.when} | {
         k for b in catalog.board if task.name in b.tasks for k in b.when}
-    skip = EXECUTION_KEYS | variants | {"task", "method", "seed", "recipe", "sweep"}
+    skip = EXECUTION_KEYS | variants | {"task", "method", "seed", "recipe", "sweep", "plugins"}
     config = record["config"]
     return [f"{k}={config[k]}" for k in sorted(config)
             if k not in skip and k in defaults and config[k] != defaults[k]]

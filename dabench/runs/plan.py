@@ -29,9 +29,13 @@ class PlanEntry:
 
     def ticket(self) -> dict[str, Any]:
         """A JSON-able description from which `from_ticket` rebuilds exactly this run."""
-        return {"task": self.spec.name, "method": self.cfg.method, "seed": self.cfg.seed,
-                "overrides": self.overrides, "run_id": self.cfg.run_id(),
-                "sweep": list(self.cfg.sweep)}
+        from dabench.plugins import loaded_files
+
+        out = {"task": self.spec.name, "method": self.cfg.method, "seed": self.cfg.seed,
+               "overrides": self.overrides, "run_id": self.cfg.run_id(),
+               "sweep": list(self.cfg.sweep)}
+        files = loaded_files()
+        return {**out, "plugins": files} if files else out  # the worker loads these too
 
 
 def plan_entries(catalog: Catalog, names: list[str], methods: list[str], seeds: list[int],
@@ -88,13 +92,16 @@ def build_plan(catalog: Catalog, names: list[str], methods: list[str], seeds: li
 
 def from_ticket(catalog: Catalog, ticket: dict[str, Any]) -> PlanEntry:
     """The plan entry a ticket describes; an error if it no longer resolves to the same run
-    (the task files or dabench changed between planning and running)."""
+    (the task files, a plugin or dabench changed between planning and running)."""
+    from dabench.plugins import load_files
+
+    load_files(ticket.get("plugins", ()))
     spec = catalog.task(ticket["task"])
     cfg = resolve(spec, ticket["method"], int(ticket["seed"]), dict(ticket["overrides"]))
     if cfg.run_id() != ticket["run_id"]:
         raise DabenchError(f"run {ticket['task']}/{ticket['method']}/{ticket['run_id']} now "
-                           f"resolves to run id {cfg.run_id()} (task files or dabench changed "
-                           "since it was planned); plan it again")
+                           f"resolves to run id {cfg.run_id()} (task files, a plugin or dabench "
+                           "changed since it was planned); plan it again")
     cfg.sweep = tuple(ticket.get("sweep", ()))
     return PlanEntry(spec, cfg, dict(ticket["overrides"]))
 

@@ -175,11 +175,16 @@ def _check_recipe(fail, where: str, chosen: Any, recipes: dict[str, Any]) -> Non
 
 
 def task_files(extra: str | None = None) -> list[Path]:
-    """Built-in task files, then those named by DABENCH_TASK_PATH (files or folders).
+    """Built-in task files, then the folders of `dabench.tasks` entry points (plugins), then
+    those named by DABENCH_TASK_PATH (files or folders).
 
     In a folder, every `*.yaml` and `*.yml` file is a task file, except shared files (names
     starting with `_`), which only `include:` reads."""
+    from dabench.plugins import task_folders
+
     files = _folder_files(builtin_task_dir())
+    for folder, _ in task_folders():
+        files += _folder_files(folder)
     for entry in filter(None, (extra or os.environ.get(TASK_PATH_ENV, "")).split(os.pathsep)):
         path = Path(entry).expanduser()
         if path.is_dir():

@@ -99,6 +99,12 @@ def _problem(blob: Any, state: Any) -> Optional[str]:
     if not isinstance(blob["optimizer"], dict) or not {"state", "param_groups"} <= set(
             blob["optimizer"]):
         return "its optimizer state is damaged"
+    saved = blob.get("optimizers")
+    mine = getattr(state.method, "optimizers", {"main": None})
+    if saved is None and len(mine) > 1:
+        return "lacks optimizers"
+    if saved is not None and (not isinstance(saved, dict) or set(saved) != set(mine)):
+        return "its optimizers do not match this run's"
     return None
 
 
@@ -164,8 +170,7 @@ class Interrupts:
 
 
 def restore(saved: dict, state: Any) -> None:
-    state.method.net.load_state_dict(saved["net"])
-    state.method.optimizer.load_state_dict(saved["optimizer"])
+    state.method.load_state(saved)
     for stream, pos in zip(state.streams, saved["streams"]):
         stream.restore(pos)
     rng = saved["rng"]

@@ -33,8 +33,8 @@ from dabench.data.batches import BatchStream, target_batch_size
 from dabench.data.holdout import for_evaluation, hold_out
 from dabench.training.phase import ProgressFn, RunFailed, TrainState, train_phase
 from dabench.training.reverse import reverse_validate
+from dabench.training.tracking import open_tracker
 from dabench.methods import METHODS, Method
-from dabench.models.build import build_network
 from dabench.reporting.labels import model_label
 from dabench.tasks.catalog import TaskSpec
 
@@ -89,9 +89,9 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
                                     cfg.selection.source_val)
     path = DevicePath.for_run(device, cfg)
 
-    def fresh_net() -> torch.nn.Module:  # also reverse validation's start from scratch
-        return path.prepare(build_network(task.num_classes, cfg,
-                                          getattr(data.source_train, "feature_dim", None)))
+    def fresh_net() -> torch.nn.Module:  # the method's hook; also reverse validation's scratch start
+        return path.prepare(method_cls.build_network(
+            task.num_classes, cfg, getattr(data.source_train, "feature_dim", None)))
 
     method = method_cls(fresh_net(), cfg)
     method.autocast = path.autocast  # forward passes in bf16 on CUDA; backward outside it
@@ -113,6 +113,7 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
         _truncate_metrics(directory / "metrics.jsonl", state.step)
         (directory / "failed.json").unlink(missing_ok=True)
         t0 = time.perf_counter() - state.elapsed
+        state.tracker = open_tracker(cfg.track, root, directory, task.name, cfg, state.step)
         try:
             with Interrupts() as interrupts:
                 try:
@@ -141,6 +142,10 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
             results.mark_failed(directory, {"task": task.name, "method": cfg.method,
                                             "seed": cfg.seed, "step": state.step,
                                             "error": str(exc), "status": "failed"})
+            state.tracker.close()
+            raise
+        except BaseException:
+            state.tracker.close()
             raise
         record["target_eval"] = data.target_eval  # "test", or the split held out of training
         regenerated = data_provenance(data)  # e.g. `dabench data build mnistm`: not the original
@@ -162,6 +167,8 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
         results.write_json(directory / "result.json", record)
         results.mark_done(directory)
         ckpt.clear()
+        state.tracker.finish(record)
+        state.tracker.close()
     return RunOutcome(directory, record, False)
 
 

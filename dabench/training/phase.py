@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -30,6 +30,7 @@ from dabench.training.checkpoint import Checkpoint, Interrupts, StopAtBoundary
 from dabench.training.device import DevicePath
 from dabench.training.evaluate import (accuracy, crop_averaged, group_accuracy, outputs_dataset,
                                          predict_dataset)
+from dabench.training.tracking import Tracker
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]  # (step, total, latest numbers)
 
@@ -132,6 +133,7 @@ class TrainState:
     since_val_best: int = 0
     checkpointed: int = 0  # the step of the last checkpoint (not saved: a resume starts there)
     validators: bool = True  # compute the validators at each evaluation (not for eta_r)
+    tracker: Tracker = field(default_factory=Tracker)  # --track (not saved)
 
     def loop_state(self) -> dict:
         return {"best": self.best, "last_eval": self.last_eval, "elapsed": self.elapsed,
@@ -167,8 +169,10 @@ def train_phase(cfg: RunConfig, data: TaskData, path: DevicePath, state: TrainSt
             numbers = {k: float(v) / n for k, v in state.sums.items()}  # one sync per log line
             state.sums = None
             _check_finite(numbers, done)
-            results.append_jsonl(metrics, {"step": done, "kind": "train", "lambda": lam,
-                                           "lr": cfg.optim.lr * lr, **numbers}, sync=False)
+            line = {"step": done, "kind": "train", "lambda": lam, "lr": cfg.optim.lr * lr,
+                    **numbers}
+            results.append_jsonl(metrics, line, sync=False)
+            state.tracker.log(line)
             if on_progress:
                 on_progress(done, cfg.steps, numbers)
         if done % cfg.eval_every == 0 or done == cfg.steps:
@@ -177,6 +181,7 @@ def train_phase(cfg: RunConfig, data: TaskData, path: DevicePath, state: TrainSt
             # not fsynced line by line (a resume drops the lines after its checkpoint anyway):
             # synced with each checkpoint and before the result is recorded
             results.append_jsonl(metrics, {"kind": "eval", **state.last_eval}, sync=False)
+            state.tracker.log({"kind": "eval", **state.last_eval})
             if state.best is None or state.last_eval["target_acc"] > state.best["target_acc"]:
                 state.best = state.last_eval
             stop = _early_stopping(cfg, state)
