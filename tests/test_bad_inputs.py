@@ -126,6 +126,11 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
                            "no CUDA GPU"),
     "report on an empty folder": (lambda t: ["report", "--runs-dir", str(t / "empty")],
                                   "no finished runs"),
+    # an image backbone on feature vectors: was an internal error (a conv2d on (B, D) rows)
+    "image backbone on vectors": (lambda t: ["run", "books-to-dvd", "-m", "source-only", "--set",
+                                             "backbone.name=lenet", "--set", "steps=5"],
+                                  "backbone 'lenet' reads images, and this task's domains are "
+                                  "feature vectors (5000 per item); use --set backbone.name=shallow"),
 }
 
 

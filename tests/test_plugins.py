@@ -257,9 +257,13 @@ def test_a_slurm_script_passes_the_plugin_files_on(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_docs_walkthrough_plugin_runs(tmp_path):
-    """docs/plugins.md step 1 and 2, as a researcher would copy them."""
-    text = (REPO / "docs" / "plugins.md").read_text()
+@pytest.mark.parametrize("page", ["docs/plugins.md", "README.md"])
+def test_the_docs_walkthrough_plugin_runs(tmp_path, page):
+    """docs/plugins.md step 1 and 2 (and the README's short version), as a researcher would copy
+    them."""
+    text = (REPO / page).read_text()
+    if page == "README.md":
+        text = text.split("## Benchmark your own method", 1)[1]
     source = text.split("```python\n", 1)[1].split("```", 1)[0]
     assert source.startswith("# my_method.py")
     (tmp_path / "my_method.py").write_text(source)

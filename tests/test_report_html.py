@@ -233,17 +233,24 @@ def test_golden_page_in_a_headless_browser(golden_page, tmp_path, capsys):
     shown = [r for r in dom.tables["table-0"]["rows"] if not r["hidden"]]
     assert [cells(r)["Dataset"]["text"] for r in shown] == ["MNIST-to-Digits"]  # the filter
 
-    suite = dom.tables["table-1"]
-    tasks = ["mnist-to-mnistm", "mnist-to-digits"]
-    assert suite["head"][:5] == ["Model", "MNIST-to-MNIST-M", "MNIST-to-Digits", "Avg", "PAD"]
     suite_json = report_json(GOLDEN / "runs", "suite")
-    assert len(suite["rows"]) == len(suite_json)
-    for row, rec in zip(suite["rows"], suite_json):
-        c = cells(row)
-        assert c["Model"]["text"] == rec["model"]
-        assert c["Avg"]["text"] == fmt(rec["avg"]) and c["PAD"]["text"] == fmt(rec["pad"])
-        for task, title in zip(tasks, suite["head"][1:3]):
-            assert c[title]["text"].split(" ± ")[0] == fmt(rec[task])
+    heads = {"digits": ["Model", "MNIST5k-to-MNIST-M5k (embedded demo)", "MNIST-to-Digits"],
+             "dann-digits": ["Model", "MNIST-to-MNIST-M", "SynDigits-to-SVHN"]}
+    families = list(dict.fromkeys(r["family"] for r in suite_json))
+    assert families == list(heads)  # one suite table per family, in the JSON's order
+    for i, family in enumerate(families, start=1):
+        suite = dom.tables[f"table-{i}"]
+        rows = [r for r in suite_json if r["family"] == family]
+        tasks = [k for k in rows[0] if k not in ("family", "model", "avg", "pad", "selection")]
+        assert suite["head"][:3] == heads[family]
+        assert suite["head"][len(tasks) + 1:len(tasks) + 3] == ["Avg", "PAD"]
+        assert len(suite["rows"]) == len(rows)
+        for row, rec in zip(suite["rows"], rows):
+            c = cells(row)
+            assert c["Model"]["text"] == rec["model"]
+            assert c["Avg"]["text"] == fmt(rec["avg"]) and c["PAD"]["text"] == fmt(rec["pad"])
+            for task, title in zip(tasks, suite["head"][1:len(tasks) + 1]):
+                assert c[title]["text"].split(" ± ")[0] == fmt(rec[task])
     assert all("model selection:" in t["caption"] for t in dom.tables.values())
 
     artifacts = Path(os.environ.get("DABENCH_TEST_ARTIFACTS", REPO / "test-artifacts"))

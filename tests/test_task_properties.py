@@ -13,7 +13,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dabench.config import KEYS, RunConfig, parse_sets, resolve
+from dabench import config
+from dabench.config import KEYS, parse_sets, resolve
 from dabench.errors import DabenchError
 from dabench.tasks.catalog import build_catalog, load_catalog, parse_task_file
 
@@ -54,7 +55,9 @@ def resolve_all(path):
     for spec in catalog.tasks.values():
         for method in spec.methods:
             cfg = resolve(spec, method, 0, {})
-            assert isinstance(cfg, RunConfig) and len(cfg.run_id()) == 12
+            # the class as of now: RunConfig is rebuilt when a method registers (an installed
+            # plugin's, on first read of the registry), so a name imported earlier can be stale
+            assert isinstance(cfg, config.RunConfig) and len(cfg.run_id()) == 12
     return catalog
 
 

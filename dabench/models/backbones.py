@@ -157,7 +157,25 @@ def _shallow(weights: str, input_dim: int | None = None, width: int = 100,
 BACKBONES.add("shallow", _shallow)
 
 
+def reads_vectors(builder: Callable) -> bool:
+    """A builder reads feature vectors when it names `input_dim` (the vectors' D) among its
+    parameters; the image backbones take it only through `**_` and ignore it."""
+    import inspect
+
+    try:
+        return "input_dim" in inspect.signature(builder).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature: let it try
+        return True
+
+
 def build_backbone(name: str, weights: str, input_dim: int | None = None,
                    width: int = 100) -> tuple[nn.Module, int]:
     """`input_dim`: the feature dimension of vector inputs (None for images and videos)."""
-    return BACKBONES.get(name)(weights=weights, input_dim=input_dim, width=width)
+    builder = BACKBONES.get(name)
+    if input_dim is not None and not reads_vectors(builder):
+        vectors = [n for n, b in BACKBONES.items() if reads_vectors(b)]
+        raise DabenchError(f"backbone '{name}' reads images, and this task's domains are feature "
+                           f"vectors ({input_dim} per item); use --set backbone.name="
+                           f"{vectors[0] if vectors else 'shallow'} (a backbone whose builder "
+                           "takes input_dim)")
+    return builder(weights=weights, input_dim=input_dim, width=width)

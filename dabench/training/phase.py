@@ -70,7 +70,8 @@ def evaluate(method: Method, data: TaskData, cfg: RunConfig, path: DevicePath,
         ten_crop_aware = crop_averaged(logits)  # (B, 10, ...) batches of test_crops=ten
         return lambda x: ten_crop_aware(path.put(x, dataset))
 
-    if validators and cfg.test_crops != "ten":  # validators read single-crop outputs
+    validators = validators and cfg.test_crops != "ten"  # validators read single-crop outputs
+    if validators:
         tlogits, tfeats, labels = outputs_dataset(forward(data.target_test), data.target_test,
                                                   cfg.eval_batch_size, cfg.num_workers)
         slogits, sfeats, slabels = outputs_dataset(forward(data.source_test), data.source_test,
