@@ -121,13 +121,17 @@ def test_reverse_start_scratch_trains_eta_r_from_fresh_weights(tmp_path, monkeyp
     records, starts = {}, {}
     for start in ("warm", "scratch"):
         built.clear()
-        cfg = resolve(task, "revgrad", 0, {"steps": 50, "selection.reverse_start": start})
+        # 16 steps: eta_r is still far from converged, so its start shows in its accuracy (at 50
+        # steps both starts reach the same accuracies on these Gaussians)
+        cfg = resolve(task, "revgrad", 0, {"steps": 16, "selection.reverse_start": start})
         records[start] = train.run(task, cfg, tmp_path / "runs").record
         eta, starts[start] = built[-2], built[-1]  # eta (labelling T'), then eta_r's start
         assert all(torch.equal(a, b) for a, b in zip(eta, starts[start])) == (start == "warm")
     assert records["warm"]["target_acc_source_val"] == records["scratch"]["target_acc_source_val"]
-    assert records["warm"]["run_id"] == resolve(task, "revgrad", 0, {"steps": 50}).run_id()
-    assert records["warm"]["reverse"] != records["scratch"]["reverse"]
+    assert records["warm"]["run_id"] == resolve(task, "revgrad", 0, {"steps": 16}).run_id()
+    warm, scratch = records["warm"]["reverse"], records["scratch"]["reverse"]
+    assert (warm["reverse_acc"], warm["self_labelled_val_acc"]) != (
+        scratch["reverse_acc"], scratch["self_labelled_val_acc"])
     torch.manual_seed(0)
     fresh = list(build_network(2, resolve(task, "revgrad", 0, {}), 5).parameters())
     assert all(torch.equal(a, b) for a, b in zip(starts["scratch"], fresh))

@@ -64,6 +64,33 @@ def test_finished_run_is_skipped_unless_forced(runs):
     assert forced.record["target_acc_last"] == first.record["target_acc_last"]  # deterministic
 
 
+def test_a_run_leaves_the_callers_thread_count_and_determinism_as_they_were(runs):
+    """A run's `threads` and `deterministic` settings apply to the run only: a notebook (or the
+    next run of a sweep) keeps its own, else the last bits of its losses change with the order
+    in which runs happened to go."""
+    import torch
+
+    before = torch.get_num_threads()
+    want = 1 if before > 1 else 2
+    spec, cfg = tiny("source-only", threads=want, deterministic=True)
+    seen = []
+    real = train.train_phase
+
+    def spy(*args, **kwargs):  # the thread count during the run
+        seen.append((torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()))
+        return real(*args, **kwargs)
+
+    train.train_phase = spy
+    try:
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        train.run(spec, cfg, runs)
+    finally:
+        train.train_phase = real
+    assert seen == [(want, True)]
+    assert torch.get_num_threads() == before
+    assert torch.are_deterministic_algorithms_enabled() == deterministic
+
+
 def test_seeds_give_different_runs(runs):
     spec, a = tiny("revgrad", seed=0)
     _, b = tiny("revgrad", seed=1)

@@ -63,7 +63,23 @@ def run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path] = 
 
     An unfinished run resumes from its checkpoint; a finished one is returned as it is unless
     `force`. Ctrl-C checkpoints at the end of the current step and raises KeyboardInterrupt.
+    The process's torch thread count and deterministic-algorithms flag are restored afterwards,
+    so a run's `threads` or `deterministic` setting does not leak into the caller (a notebook,
+    the next run of a sweep, a test): the summation order, and so the last bits of every loss,
+    depends on the thread count.
     """
+    threads = torch.get_num_threads()
+    deterministic = (torch.are_deterministic_algorithms_enabled(),
+                     torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        return _run(task, cfg, root, data_root, force, on_progress)
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
+
+
+def _run(task: TaskSpec, cfg: RunConfig, root: Path, data_root: Optional[Path],
+         force: bool, on_progress: Optional[ProgressFn]) -> RunOutcome:
     directory = results.run_dir(root, task.name, cfg.method, cfg.run_id())
     if results.is_done(directory) and not force:
         try:
