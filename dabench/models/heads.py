@@ -29,7 +29,8 @@ def mlp(in_dim: int, hidden: int, layers: int, out_dim: int, dropout: float = 0.
 
 
 def bottleneck(in_dim: int, out_dim: int, bn: bool, relu: bool = True) -> nn.Module:
-    """Linear(in -> out) [-> BN] [-> ReLU]; the 256-d layer of the Office recipes."""
+    """`Linear(in, out)`, then optionally `BatchNorm1d` and `ReLU`: the 256-d layer of the Office
+    recipes."""
     layers: list[nn.Module] = [nn.Linear(in_dim, out_dim)]
     if bn:
         layers.append(nn.BatchNorm1d(out_dim))
