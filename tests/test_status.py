@@ -84,3 +84,27 @@ def test_status_counts_and_details(tmp_path):
 def test_status_of_an_empty_folder(tmp_path):
     out = CliRunner().invoke(app, ["status", "--runs-dir", str(tmp_path / "none")])
     assert out.exit_code == 0 and "no runs in" in out.stdout
+
+
+def test_a_run_folder_with_a_damaged_config_is_counted_and_named(tmp_path):
+    """A finished run whose config.json was truncated, and a stopped one whose config.json is
+    gone, are still runs: counted in their state and named with the damage and the fix, not
+    dropped ("no runs") as a folder of garbage would be."""
+    root = tmp_path / "runs"
+    done = make_run(root, "revgrad", "aaa", 0, done=True)
+    (done / "config.json").write_text('{"task": "mnist5k-to-mni')
+    stopped = make_run(root, "revgrad", "bbb", 1, steps_logged=20)
+    (stopped / "config.json").unlink()
+    (stopped / "checkpoint.pt").write_bytes(b"x")
+    (root / "mnist5k-to-mnistm5k" / "revgrad" / "junk").mkdir()  # no run's files: not a run
+    out = CliRunner().invoke(app, ["status", "--runs-dir", str(root), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    (row,) = json.loads(out.stdout)["tasks"]
+    assert (row["done"], row["pending"], row["running"], row["failed"]) == (1, 1, 0, 0)
+    by_id = {r["run_id"]: r for r in row["runs"]}
+    assert set(by_id) == {"aaa", "bbb"} and "seed" not in by_id["aaa"]
+    assert by_id["aaa"]["reason"].startswith("config.json is unreadable (not a JSON object)")
+    assert by_id["bbb"]["reason"].startswith("stopped at step 20; it resumes when run again; "
+                                             "config.json is missing")
+    text = CliRunner().invoke(app, ["status", "--runs-dir", str(root)]).output
+    assert "done: seed ? (aaa): config.json is unreadable" in text and "--force" in text

@@ -68,16 +68,32 @@ def _read(path: Path) -> dict[str, Any]:
         return {}
 
 
+def _damaged(directory: Path) -> Optional[str]:
+    """Why a run folder that holds a run's files has no readable config.json or ticket.json
+    (None when it holds neither: not a run's folder)."""
+    for name in ("config.json", "ticket.json"):
+        path = directory / name
+        if path.is_file():
+            return (f"{name} is unreadable (not a JSON object), so its seed and settings are "
+                    f"unknown: `dabench run` with the same settings and --force rewrites it")
+    if any((directory / name).exists() for name in ("result.json", "metrics.jsonl",
+                                                     "checkpoint.pt")):
+        return ("config.json is missing, so its seed and settings are unknown: `dabench run` "
+                "with the same settings and --force rewrites it")
+    return None
+
+
 def run_status(directory: Path, timeout_s: float = TIMEOUT_S) -> Optional[RunStatus]:
     info = _read(directory / "config.json") or _read(directory / "ticket.json")
-    if not info:
+    damaged = None if info else _damaged(directory)
+    if not info and damaged is None:
         return None
     steps = (info.get("config") or {}).get("steps") or (info.get("overrides") or {}).get("steps")
     lines = store.read_jsonl(directory / "metrics.jsonl")
     out = RunStatus(directory.parent.parent.name, directory.parent.name, info.get("seed"),
                     directory.name, "pending", steps, lines[-1].get("step") if lines else None)
     if store.is_done(directory):
-        out.state = "done"
+        out.state, out.reason = "done", damaged
         return out
     owner = read_owner(directory / "lock")
     if owner is not None:
@@ -97,6 +113,8 @@ def run_status(directory: Path, timeout_s: float = TIMEOUT_S) -> Optional[RunSta
         out.state, out.reason = "failed", str(failed.get("error", "failed")).splitlines()[0]
     elif out.reason is None and (directory / "checkpoint.pt").is_file():
         out.reason = f"stopped at step {out.step}; it resumes when run again"
+    if damaged:
+        out.reason = damaged if out.reason is None else f"{out.reason}; {damaged}"
     return out
 
 
@@ -120,7 +138,7 @@ def summarize(runs: list[RunStatus]) -> list[dict[str, Any]]:
         row = rows.setdefault((r.task, r.method), {"task": r.task, "method": r.method,
                                                    **dict.fromkeys(STATES, 0), "runs": []})
         row[r.state] += 1
-        if r.state != "done":
+        if r.state != "done" or r.reason:  # a done run with a damaged folder is listed too
             row["runs"].append({k: v for k, v in asdict(r).items()
                                 if v is not None and k not in ("task", "method")})
     return list(rows.values())
@@ -135,7 +153,7 @@ def render_text(rows: list[dict[str, Any]], root: Path) -> str:
         name = f"{row['task']} {row['method']}"
         lines.append(f"{name:<{width}}  " + "  ".join(f"{row[s]:>7}" for s in STATES))
         for r in row["runs"]:
-            what = f"  {r['state']}: seed {r.get('seed')} ({r['run_id']})"
+            what = f"  {r['state']}: seed {r.get('seed', '?')} ({r['run_id']})"
             if r["state"] == "running":
                 what += (f" on {r.get('host')} pid {r.get('pid')}, step {r.get('step', 0)}"
                          f"/{r.get('steps', '?')}, heartbeat {r.get('heartbeat_s')} s ago")
