@@ -133,6 +133,26 @@ def test_ucf_missing_and_malformed_files(tmp_path):
         read_ucf101_split(tmp_path, split=4)
 
 
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this platform")
+def test_a_split_file_that_is_a_fifo_or_too_large_is_refused_without_blocking(tmp_path,
+                                                                             monkeypatch):
+    """A FIFO in place of a split file would block the read forever (no writer): it is refused
+    by its kind; a file above the size limit by its size; each in one line naming the file."""
+    write_ucf_lists(tmp_path)
+    listed = tmp_path / "ucfTrainTestlist" / "testlist01.txt"
+    listed.unlink()
+    os.mkfifo(listed)
+    with pytest.raises(DabenchError, match=r"split file .*testlist01\.txt is a FIFO \(named "
+                                           r"pipe\), not a regular file; name a file"):
+        read_ucf101_split(tmp_path)
+    listed.unlink()
+    listed.write_text("Biking/v_Biking_g01_c01.avi\n" * 30000)  # about 0.8 MB
+    monkeypatch.setenv("DABENCH_MAX_FILE_MB", "0.5")
+    with pytest.raises(DabenchError, match=r"testlist01\.txt is 0\.\d MB, above the limit of "
+                                           r"0\.5 MB \(DABENCH_MAX_FILE_MB raises it\)"):
+        read_ucf101_split(tmp_path)
+
 # --- HMDB51 ---
 
 def test_hmdb_ids_and_odd_names(tmp_path):

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from dabench.errors import DabenchError
+from dabench.userfiles import limit_bytes, read_bounded
 
 Pair = tuple[str, str]  # (relpath, dataset class folder)
 UCF_DIR = "ucfTrainTestlist"
 HMDB_DIR = "testTrainMulti_7030_splits"
 OLYMPIC_DIR = "train_test_split"
 _LAST_TOKEN = re.compile(r"^(.*\S)[ \t]+(\S+)$")
+MAX_SPLIT_MB = 16  # official split files are well under 1 MB (UCF101: 9,537 lines of about 40 bytes)
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,14 @@ def _locate(split_dir: Path, folder: str, probe: str) -> Path:
 
 def _lines(path: Path) -> list[tuple[int, str]]:
     """(1-based line number, text) of the non-blank lines; CRLF or LF, surrounding blanks cut."""
-    if not path.is_file():
+    if not path.exists():
         raise DabenchError(f"split file {path} is missing; it should be in {path.parent} "
                            "(unpack the official split archive there)")
-    raw = path.read_bytes()
+    try:  # a FIFO would block forever, /dev/zero never end: regular files of bounded size only
+        raw = read_bounded(path, "split file", limit_bytes(MAX_SPLIT_MB))
+    except PermissionError:
+        raise DabenchError(f"split file {path} cannot be read (permission denied); make it "
+                           "readable (chmod a+r)") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
