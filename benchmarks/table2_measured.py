@@ -1,9 +1,11 @@
 """The DANN paper's Table 2 on the data this project has: prepare the data, time the networks,
 print the measured table (docs/results.md, "The DANN paper's Table 2 on real data").
 
-    # 1. a data root with the real USPS as libsvm .bz2 (from ../shared/data/usps/usps_all.mat:
+    # 1. a data root with the real USPS as libsvm .bz2 (from SUBSETS/usps/usps_all.mat:
     #    rows 0-7,290 are the official training set, the rest the test set) and the sign subsets
-    .venv/bin/python benchmarks/table2_measured.py prepare --shared ../shared/data --out DATA
+    .venv/bin/python benchmarks/table2_measured.py prepare --shared SUBSETS --out DATA
+    #    (SUBSETS: a folder holding usps/usps_all.mat, all 9,298 USPS digits, and signs-real/,
+    #    GTSRB's official layout and Syn Signs with its labelling file)
     # 2. the runs (3 methods x 3 seeds per task; one torch thread each), e.g.
     DABENCH_TASK_PATH=benchmarks/table2_measured.yaml:benchmarks/table2_signs_measured.yaml \\
       .venv/bin/python -m dabench run measured-mnist-to-usps -m source-only -m revgrad -m target-only \\
