@@ -64,7 +64,7 @@ def test_finished_run_is_skipped_unless_forced(runs):
     assert forced.record["target_acc_last"] == first.record["target_acc_last"]  # deterministic
 
 
-def test_a_run_leaves_the_callers_thread_count_and_determinism_as_they_were(runs):
+def test_a_run_leaves_the_callers_thread_count_and_determinism_as_they_were(runs, monkeypatch):
     """A run's `threads` and `deterministic` settings apply to the run only: a notebook (or the
     next run of a sweep) keeps its own, else the last bits of its losses change with the order
     in which runs happened to go."""
@@ -80,12 +80,9 @@ def test_a_run_leaves_the_callers_thread_count_and_determinism_as_they_were(runs
         seen.append((torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()))
         return real(*args, **kwargs)
 
-    train.train_phase = spy
-    try:
-        deterministic = torch.are_deterministic_algorithms_enabled()
-        train.run(spec, cfg, runs)
-    finally:
-        train.train_phase = real
+    monkeypatch.setattr(train, "train_phase", spy)
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    train.run(spec, cfg, runs)
     assert seen == [(want, True)]
     assert torch.get_num_threads() == before
     assert torch.are_deterministic_algorithms_enabled() == deterministic

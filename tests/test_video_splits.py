@@ -133,7 +133,6 @@ def test_ucf_missing_and_malformed_files(tmp_path):
         read_ucf101_split(tmp_path, split=4)
 
 
-
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this platform")
 def test_a_split_file_that_is_a_fifo_or_too_large_is_refused_without_blocking(tmp_path,
                                                                              monkeypatch):
@@ -152,6 +151,7 @@ def test_a_split_file_that_is_a_fifo_or_too_large_is_refused_without_blocking(tm
     with pytest.raises(DabenchError, match=r"testlist01\.txt is 0\.\d MB, above the limit of "
                                            r"0\.5 MB \(DABENCH_MAX_FILE_MB raises it\)"):
         read_ucf101_split(tmp_path)
+
 
 # --- HMDB51 ---
 

@@ -71,15 +71,14 @@ def _read(path: Path) -> dict[str, Any]:
 def _damaged(directory: Path) -> Optional[str]:
     """Why a run folder that holds a run's files has no readable config.json or ticket.json
     (None when it holds neither: not a run's folder)."""
+    fix = "so its seed and settings are unknown: `dabench run` with the same settings and --force " \
+          "rewrites it"
     for name in ("config.json", "ticket.json"):
-        path = directory / name
-        if path.is_file():
-            return (f"{name} is unreadable (not a JSON object), so its seed and settings are "
-                    f"unknown: `dabench run` with the same settings and --force rewrites it")
+        if (directory / name).is_file():
+            return f"{name} is unreadable (not a JSON object), {fix}"
     if any((directory / name).exists() for name in ("result.json", "metrics.jsonl",
                                                      "checkpoint.pt")):
-        return ("config.json is missing, so its seed and settings are unknown: `dabench run` "
-                "with the same settings and --force rewrites it")
+        return f"config.json is missing, {fix}"
     return None
 
 
